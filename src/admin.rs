@@ -1,0 +1,93 @@
+//! The admin listener (loopback by default): `/healthz` (the process serves),
+//! `/readyz` (configuration loaded, events can be handed off durably, not draining),
+//! `/metrics` (Prometheus text).
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::pipeline::App;
+
+pub struct Admin {
+    pub app: Arc<App>,
+    /// Set on SIGTERM: `/readyz` answers 503 so load balancers stop sending.
+    pub draining: AtomicBool,
+}
+
+impl Admin {
+    pub fn ready(&self) -> bool {
+        !self.draining.load(Ordering::Relaxed) && self.app.handoff.ready()
+    }
+
+    fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        let (status, ctype, body) = match req.uri().path() {
+            "/healthz" => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
+            "/readyz" => {
+                let ready = self.ready();
+                self.app.metrics.ready.set(i64::from(ready));
+                if ready {
+                    (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
+                } else if self.draining.load(Ordering::Relaxed) {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        Bytes::from_static(b"draining\n"),
+                    )
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        Bytes::from_static(b"hand-off unavailable\n"),
+                    )
+                }
+            }
+            "/metrics" => {
+                self.app.metrics.ready.set(i64::from(self.ready()));
+                (
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    Bytes::from(self.app.metrics.encode()),
+                )
+            }
+            _ => (
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                Bytes::from_static(b"not found\n"),
+            ),
+        };
+        let mut r = Response::new(Full::new(body));
+        *r.status_mut() = status;
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        r
+    }
+}
+
+pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => match r { Ok(c) => c, Err(_) => continue },
+            _ = crate::server::stopped(&mut stop) => return,
+        };
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let r = admin.answer(&req);
+                async move { Ok::<_, Infallible>(r) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(5))
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,303 @@
+//! The command line (SPEC §1): `serve`, `check`, `sign`, `store`. Exit codes: 0 success,
+//! 1 invalid configuration or usage, 2 runtime failure.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+
+#[derive(Parser)]
+#[command(name = "hookgate", version, about = "Receiver-side webhook gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Configuration file [default: $HOOKGATE_CONFIG, then hookgate.yaml]
+    #[arg(short, long, env = "HOOKGATE_CONFIG", default_value = "hookgate.yaml")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ConfigArg),
+    /// Validate the configuration and print its routes.
+    Check(ConfigArg),
+    /// Print the headers that make a request valid for a route.
+    Sign {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Route name.
+        #[arg(long)]
+        route: String,
+        /// Body file, or - for stdin [default: empty JSON object]
+        #[arg(long)]
+        body: Option<String>,
+        /// Sign with this secret instead of the route's first one.
+        #[arg(long)]
+        secret: Option<String>,
+        /// Print a ready curl command for this URL.
+        #[arg(long)]
+        curl: Option<String>,
+    },
+    /// Inspect the embedded store.
+    Store {
+        /// Store folder [default: store.path of the configuration]
+        #[arg(long)]
+        path: Option<PathBuf>,
+        #[arg(short, long, env = "HOOKGATE_CONFIG", default_value = "hookgate.yaml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// List the newest accepted events.
+    List {
+        #[arg(long)]
+        route: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an event (metadata and body) by id.
+    Show { id: String },
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Serve(c) => serve(&c.config),
+        Command::Check(c) => check(&c.config),
+        Command::Sign {
+            config,
+            route,
+            body,
+            secret,
+            curl,
+        } => {
+            let Some(cfg) = load(&config.config) else {
+                return 1;
+            };
+            match sign(
+                &cfg,
+                &route,
+                body.as_deref(),
+                secret.as_deref(),
+                curl.as_deref(),
+            ) {
+                Ok(out) => {
+                    print!("{out}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("hookgate sign: {e}");
+                    1
+                }
+            }
+        }
+        Command::Store {
+            path,
+            config,
+            command,
+        } => store(path, &config, command),
+    }
+}
+
+fn load(path: &std::path::Path) -> Option<Config> {
+    match config::load(path) {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{}: {} problem(s); configuration refused",
+                path.display(),
+                errors.0.len()
+            );
+            None
+        }
+    }
+}
+
+fn serve(path: &std::path::Path) -> i32 {
+    let Some(cfg) = load(path) else { return 1 };
+    crate::telemetry::init(&cfg.log);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hookgate: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    match rt.block_on(crate::gateway::run(cfg)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("hookgate: {e:#}");
+            2
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> i32 {
+    let Some(cfg) = load(path) else { return 1 };
+    println!("{}: ok, {} route(s)", path.display(), cfg.routes.len());
+    for r in &cfg.routes {
+        let mut checks = Vec::new();
+        if r.allow_ips.is_some() {
+            checks.push("allow_ips");
+        }
+        if r.rate_limit.is_some() {
+            checks.push("rate_limit");
+        }
+        if r.body_json {
+            checks.push("json");
+        }
+        if r.schema.is_some() {
+            checks.push("schema");
+        }
+        checks.push("dedup");
+        println!(
+            "  {:<16} POST {:<28} provider={:<18} verify: {}; checks: {}; queue: {}",
+            r.name,
+            r.path,
+            r.provider.map_or("-", |p| p.name()),
+            r.verifier.describe(),
+            checks.join(","),
+            r.queue
+        );
+    }
+    match &cfg.broker {
+        Some(b) => println!(
+            "  broker: {} exchange={} when_unavailable={:?}",
+            b.redacted_url(),
+            b.exchange,
+            b.when_unavailable
+        ),
+        None => println!(
+            "  broker: none (accepted events are kept in the store at {})",
+            cfg.store.path.display()
+        ),
+    }
+    for w in &cfg.warnings {
+        println!("  warning: {w}");
+    }
+    0
+}
+
+fn sign(
+    cfg: &Config,
+    route: &str,
+    body: Option<&str>,
+    secret: Option<&str>,
+    curl: Option<&str>,
+) -> anyhow::Result<String> {
+    let r = cfg
+        .routes
+        .iter()
+        .find(|r| &*r.name == route)
+        .ok_or_else(|| anyhow::anyhow!("no route named {route:?}"))?;
+    let (bytes, body_file) = match body {
+        None => (b"{}".to_vec(), None),
+        Some("-") => {
+            let mut b = Vec::new();
+            std::io::stdin().read_to_end(&mut b)?;
+            (b, None)
+        }
+        Some(f) => (
+            std::fs::read(f).map_err(|e| anyhow::anyhow!("cannot read {f}: {e}"))?,
+            Some(f),
+        ),
+    };
+    let key = match secret {
+        Some(s) => match r.provider {
+            Some(p) => p.decode_secret(s).map_err(anyhow::Error::msg)?,
+            None => s.as_bytes().to_vec(),
+        },
+        None => r
+            .secrets
+            .first()
+            .map(|s| s.0.clone())
+            .ok_or_else(|| anyhow::anyhow!("route {route:?} has no secret (verify: none?)"))?,
+    };
+    crate::sign::render(cfg, r, &bytes, &key, body_file, curl)
+}
+
+fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand) -> i32 {
+    let dir = match path {
+        Some(p) => p,
+        None => match load(config) {
+            Some(c) => c.store.path,
+            None => return 1,
+        },
+    };
+    let reader = match crate::store::Reader::open(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hookgate store: {e}");
+            return 2;
+        }
+    };
+    let result = match command {
+        StoreCommand::List { route, limit, json } => {
+            reader.list(route.as_deref(), limit).map(|events| {
+                if !json {
+                    println!(
+                        "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  id",
+                        "seq", "received_at", "route", "type", "bytes"
+                    );
+                }
+                for e in events {
+                    if json {
+                        println!("{}", serde_json::to_string(&e).unwrap_or_default());
+                    } else {
+                        println!(
+                            "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  {}",
+                            e.seq,
+                            e.received_at,
+                            e.route,
+                            e.event_type.as_deref().unwrap_or("-"),
+                            e.body_len,
+                            e.id
+                        );
+                    }
+                }
+            })
+        }
+        StoreCommand::Show { id } => reader.show(&id).map(|events| {
+            if events.is_empty() {
+                eprintln!("no event with id {id:?}");
+            }
+            for e in events {
+                println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+                println!("{}", String::from_utf8_lossy(&e.body));
+            }
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("hookgate store: {e}");
+            2
+        }
+    }
+}

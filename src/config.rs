@@ -1,0 +1,158 @@
+//! Configuration: the raw YAML tree (`raw`), and the validated, compiled [`Config`]
+//! the server runs on. Loading (`load`) collects every problem with its YAML location
+//! before refusing a file; nothing here is read again on the request path.
+
+mod load;
+mod raw;
+pub mod units;
+
+pub use load::{load, load_str, ConfigError, ConfigErrors};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+use ipnet::IpNet;
+
+use crate::event::Source;
+use crate::ratelimit::RateSpec;
+use crate::schema::Schema;
+use crate::verify::{Provider, Verifier};
+
+/// A validated configuration: every address parsed, secret decoded, schema compiled.
+#[derive(Debug)]
+pub struct Config {
+    /// The file this was loaded from.
+    pub source: PathBuf,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub tls: Option<TlsConfig>,
+    pub limits: Limits,
+    pub shutdown: ShutdownConfig,
+    pub trusted_proxies: Vec<IpNet>,
+    pub store: StoreConfig,
+    pub broker: Option<BrokerConfig>,
+    pub log: LogConfig,
+    pub routes: Vec<Arc<Route>>,
+    /// Every file the configuration depends on (secrets, schemas, TLS), for reload.
+    pub files: Vec<PathBuf>,
+    /// Things that work but deserve a word at startup (e.g. `verify: none`).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body: usize,
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShutdownConfig {
+    /// After SIGTERM, keep serving new connections this long with `/readyz` at 503,
+    /// so that load balancers stop sending before the listener closes.
+    pub delay: Duration,
+    /// How long in-flight requests get to finish once the listener closed.
+    pub grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    pub dedup_window: Duration,
+}
+
+#[derive(Clone)]
+pub struct BrokerConfig {
+    /// Full AMQP URL, password included: never print it, use [`BrokerConfig::redacted_url`].
+    pub url: String,
+    pub exchange: String,
+    pub confirm_timeout: Duration,
+    pub when_unavailable: WhenUnavailable,
+}
+
+impl BrokerConfig {
+    /// The URL with any password replaced, for logs and `hookgate check`.
+    pub fn redacted_url(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                u.to_string()
+            }
+            Err(_) => "<unparsable url>".to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for BrokerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerConfig")
+            .field("url", &self.redacted_url())
+            .field("exchange", &self.exchange)
+            .field("confirm_timeout", &self.confirm_timeout)
+            .field("when_unavailable", &self.when_unavailable)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenUnavailable {
+    Spool,
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// One webhook endpoint, with everything its checks need already compiled.
+#[derive(Debug)]
+pub struct Route {
+    pub name: Arc<str>,
+    pub path: String,
+    pub provider: Option<Provider>,
+    pub verifier: Verifier,
+    /// The decoded keys, kept for `hookgate sign`; the verifier holds prepared state.
+    pub secrets: Vec<Secret>,
+    pub allow_ips: Option<Vec<IpNet>>,
+    pub rate_limit: Option<RateSpec>,
+    /// `body: json` (default): the body must parse as JSON.
+    pub body_json: bool,
+    pub schema: Option<Schema>,
+    pub queue: String,
+    pub forward_headers: Vec<HeaderName>,
+    pub public_url: Option<String>,
+    /// Where the event id comes from, first match wins; else `sha256:<hex of body>`.
+    pub event_id: Vec<Source>,
+    pub event_type: Vec<Source>,
+}
+
+/// Key bytes that never print.
+#[derive(Clone)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}

@@ -1,0 +1,245 @@
+//! The configuration exactly as written: serde types with `deny_unknown_fields`, so a
+//! typo is an error rather than a silently disabled check. Every leaf is a [`Scalar`]
+//! (text, before `${VAR}` expansion) and is interpreted during validation, where the
+//! error can carry its YAML location.
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// Any YAML scalar (string, number, bool), kept as its text.
+#[derive(Debug, Clone, Default)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<Scalar>,
+    pub admin: Option<RawAdmin>,
+    pub tls: Option<RawTls>,
+    pub limits: Option<RawLimits>,
+    pub shutdown: Option<RawShutdown>,
+    pub trusted_proxies: Option<Vec<Scalar>>,
+    pub store: Option<RawStore>,
+    pub broker: Option<RawBroker>,
+    pub log: Option<RawLog>,
+    pub routes: Option<Vec<RawRoute>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: Scalar,
+    pub key: Scalar,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_body: Option<Scalar>,
+    pub header_timeout: Option<Scalar>,
+    pub request_timeout: Option<Scalar>,
+    pub max_connections: Option<Scalar>,
+    pub max_in_flight: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShutdown {
+    pub delay: Option<Scalar>,
+    pub grace: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub path: Option<Scalar>,
+    pub dedup_window: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBroker {
+    pub url: Scalar,
+    pub exchange: Option<Scalar>,
+    pub confirm_timeout: Option<Scalar>,
+    pub when_unavailable: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<Scalar>,
+    pub level: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub name: Option<Scalar>,
+    pub path: Option<Scalar>,
+    pub provider: Option<Scalar>,
+    pub secrets: Option<Vec<RawSecret>>,
+    pub allow_ips: Option<Vec<Scalar>>,
+    pub rate_limit: Option<RawRateLimit>,
+    pub body: Option<Scalar>,
+    pub schema: Option<Scalar>,
+    pub queue: Option<Scalar>,
+    pub forward_headers: Option<Vec<Scalar>>,
+    pub verify: Option<RawVerify>,
+    pub public_url: Option<Scalar>,
+    pub event_id: Option<RawSource>,
+    pub event_type: Option<RawSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub per_ip: Option<Scalar>,
+    pub burst: Option<Scalar>,
+    pub route: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub header: Option<Scalar>,
+    pub json: Option<Scalar>,
+}
+
+/// A secret: inline text (usually `${VAR}`) or `{ file: PATH }`.
+#[derive(Debug)]
+pub enum RawSecret {
+    Inline(Scalar),
+    File(Scalar),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecretFile {
+    file: Scalar,
+}
+
+impl<'de> Deserialize<'de> for RawSecret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSecret;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a secret string or { file: PATH }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline(Scalar(v.to_owned())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline(Scalar(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline(Scalar(v.to_string())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawSecret, A::Error> {
+                let f = RawSecretFile::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawSecret::File(f.file))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `verify: none` or `verify: { hmac: {...} }`.
+#[derive(Debug)]
+pub enum RawVerify {
+    None,
+    Hmac(RawHmac),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVerifyMap {
+    hmac: RawHmac,
+}
+
+impl<'de> Deserialize<'de> for RawVerify {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawVerify;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`none` or { hmac: {...} }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawVerify, E> {
+                if v == "none" {
+                    Ok(RawVerify::None)
+                } else {
+                    Err(E::invalid_value(
+                        de::Unexpected::Other("a string other than none"),
+                        &self,
+                    ))
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawVerify, A::Error> {
+                let m = RawVerifyMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawVerify::Hmac(m.hmac))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHmac {
+    pub algorithm: Option<Scalar>,
+    pub header: Scalar,
+    pub encoding: Option<Scalar>,
+    pub prefix: Option<Scalar>,
+    pub signed: Option<Scalar>,
+    /// Several signatures in one header, separated by this (e.g. `","` or `" "`).
+    pub separator: Option<Scalar>,
+    pub timestamp: Option<RawTimestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimestamp {
+    pub header: Scalar,
+    pub tolerance: Option<Scalar>,
+}

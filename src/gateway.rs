@@ -1,0 +1,124 @@
+//! Starting and stopping the gateway: open the store, bind the listeners, serve, and on
+//! SIGTERM turn `/readyz` to 503, keep serving for `shutdown.delay`, close the listener,
+//! let in-flight requests finish within `shutdown.grace`, flush, exit 0. SIGHUP reloads
+//! the configuration; a broken one is refused and the running one keeps serving.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{watch, Semaphore};
+
+use crate::admin::{self, Admin};
+use crate::config::{self, Config};
+use crate::handoff::Handoff;
+use crate::metrics::Metrics;
+use crate::pipeline::{App, Runtime};
+use crate::store::Store;
+use crate::{server, tls};
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::new());
+    let store = Store::open(&config.store, metrics.clone())?;
+    let app = Arc::new(App {
+        runtime: ArcSwap::from_pointee(Runtime::new(config.clone())),
+        handoff: Handoff::new(store),
+        metrics,
+        in_flight: Semaphore::new(config.limits.max_in_flight),
+    });
+    let listener = server::bind(config.listen, "listen").await?;
+    let admin_listener = server::bind(config.admin_listen, "admin.listen").await?;
+    let tls = match &config.tls {
+        Some(t) => {
+            let (acceptor, reloading) = tls::acceptor(t).map_err(anyhow::Error::msg)?;
+            tokio::spawn(reloading.watch());
+            Some(acceptor)
+        }
+        None => None,
+    };
+    let admin = Arc::new(Admin {
+        app: app.clone(),
+        draining: false.into(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(admin::serve(admin_listener, admin.clone(), stop_rx.clone()));
+    {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                app.runtime.load().housekeeping();
+            }
+        });
+    }
+    tracing::info!(
+        listen = %config.listen,
+        admin = %config.admin_listen,
+        tls = config.tls.is_some(),
+        routes = config.routes.len(),
+        store = %config.store.path.display(),
+        "hookgate serving"
+    );
+    let server = tokio::spawn(server::serve(
+        listener,
+        app.clone(),
+        tls,
+        stop_rx,
+        config.shutdown.grace,
+    ));
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&app),
+        }
+    }
+    let shutdown = app.runtime.load().config.shutdown.clone();
+    tracing::info!(delay = ?shutdown.delay, grace = ?shutdown.grace, "shutting down: /readyz now 503");
+    admin.draining.store(true, Ordering::Relaxed);
+    tokio::time::sleep(shutdown.delay).await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    app.handoff.flush().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Re-read the configuration; swap it in only if it is valid.
+fn reload(app: &App) {
+    let current = app.runtime.load_full();
+    let source = current.config.source.clone();
+    match config::load(&source) {
+        Ok(new) => {
+            for w in &new.warnings {
+                tracing::warn!("{w}");
+            }
+            if new.listen != current.config.listen
+                || new.admin_listen != current.config.admin_listen
+            {
+                tracing::warn!("listen addresses changed: they take effect at the next restart");
+            }
+            app.runtime.store(Arc::new(Runtime::new(Arc::new(new))));
+            app.metrics.config_reload_failed.set(0);
+            tracing::info!(file = %source.display(), "configuration reloaded");
+        }
+        Err(errors) => {
+            app.metrics.config_reload_failed.set(1);
+            for e in &errors.0 {
+                tracing::error!("{e}");
+            }
+            tracing::error!(file = %source.display(), "configuration reload refused; the previous configuration keeps serving");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! hookgate: a receiver-side webhook gateway.
+//!
+//! A request goes through, cheapest check first (see `pipeline::run`):
+//!
+//! 1. route and method ............ `pipeline`
+//! 2. client IP, allowlist ........ `allowlist`
+//! 3. rate limit .................. `ratelimit`
+//! 4. size (while streaming) ...... `pipeline` (with `server`'s timeouts)
+//! 5. signature + timestamp ....... `verify` (one file per scheme family)
+//! 6. JSON parse, JSON Schema ..... `pipeline`, `schema`
+//! 7. event id and type ........... `event`
+//! 8. dedup + durable hand-off .... `dedup`, `handoff`, `store`
+//!
+//! Around it: `config` (load and validate), `server` (transport), `admin` and
+//! `metrics` (operating it), `gateway` (start and stop), `cli` and `sign`.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod allowlist;
+pub mod cli;
+pub mod config;
+pub mod dedup;
+pub mod event;
+pub mod gateway;
+pub mod handoff;
+pub mod metrics;
+pub mod pipeline;
+pub mod ratelimit;
+pub mod schema;
+pub mod server;
+pub mod sign;
+pub mod store;
+pub mod telemetry;
+pub mod tls;
+pub mod verify;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 with milliseconds, UTC.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}

@@ -1,0 +1,172 @@
+//! Every metric hookgate exposes, defined here and only here, with closed label sets:
+//! `route` is a configured route name (or `none` for unmatched paths, never the raw
+//! path), `outcome` is one of the codes of SPEC §3 (`pipeline::Outcome::code`).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<RouteLabel, Histogram>,
+    dedup_hits: Family<RouteLabel, Counter>,
+    store_commit: Histogram,
+    store_batch: Histogram,
+    pub in_flight: Gauge,
+    pub connections: Gauge,
+    pub broker_connected: Gauge,
+    pub spool_depth: Gauge,
+    pub ready: Gauge,
+    pub config_reload_failed: Gauge,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    // 100 µs .. ~3.3 s
+    exponential_buckets(0.0001, 2.0, 16)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("hookgate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Webhook requests by route and outcome",
+            requests.clone(),
+        );
+        let duration = Family::<RouteLabel, Histogram>::new_with_constructor(
+            (|| Histogram::new(latency_buckets())) as fn() -> Histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from request head to answer, by route",
+            duration.clone(),
+        );
+        let dedup_hits = Family::<RouteLabel, Counter>::default();
+        registry.register(
+            "dedup_hits",
+            "Deliveries answered `duplicate`",
+            dedup_hits.clone(),
+        );
+        let store_commit = Histogram::new(latency_buckets());
+        registry.register(
+            "store_commit_duration_seconds",
+            "Embedded store transaction commit time (one fsync per commit)",
+            store_commit.clone(),
+        );
+        let store_batch = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register(
+            "store_commit_events",
+            "Events per store commit (group commit)",
+            store_batch.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "in_flight_requests",
+            "Requests being processed",
+            in_flight.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "Open ingress connections",
+            connections.clone(),
+        );
+        let broker_connected = Gauge::default();
+        registry.register(
+            "broker_connected",
+            "1 when connected to the broker",
+            broker_connected.clone(),
+        );
+        let spool_depth = Gauge::default();
+        registry.register(
+            "spool_depth",
+            "Events waiting in the local spool for the broker",
+            spool_depth.clone(),
+        );
+        let ready = Gauge::default();
+        registry.register(
+            "ready",
+            "1 when events can be handed off durably",
+            ready.clone(),
+        );
+        let config_reload_failed = Gauge::default();
+        registry.register(
+            "config_reload_failed",
+            "1 when the last configuration reload was refused",
+            config_reload_failed.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            duration,
+            dedup_hits,
+            store_commit,
+            store_batch,
+            in_flight,
+            connections,
+            broker_connected,
+            spool_depth,
+            ready,
+            config_reload_failed,
+        }
+    }
+
+    pub fn request(&self, route: &str, outcome: &'static str, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                outcome,
+            })
+            .inc();
+        if route != "none" {
+            self.duration
+                .get_or_create(&RouteLabel {
+                    route: route.to_string(),
+                })
+                .observe(elapsed.as_secs_f64());
+        }
+        if outcome == "duplicate" {
+            self.dedup_hits
+                .get_or_create(&RouteLabel {
+                    route: route.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    pub fn store_commit(&self, elapsed: Duration, events: usize) {
+        self.store_commit.observe(elapsed.as_secs_f64());
+        self.store_batch.observe(events as f64);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

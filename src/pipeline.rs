@@ -1,0 +1,384 @@
+//! The request pipeline: every check of SPEC §3, cheapest first, in one function
+//! ([`run`]) that reads top to bottom. Each stage is a plain function in its own module;
+//! each rejection maps to exactly one status, one error code and one metric label in
+//! [`Rejection`]'s exhaustive matches.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use tokio::sync::Semaphore;
+
+use crate::config::{Config, Route};
+use crate::event::{self, Event};
+use crate::handoff::Handoff;
+use crate::metrics::Metrics;
+use crate::ratelimit::Limiter;
+use crate::schema::Detail;
+use crate::store::Outcome as Stored;
+use crate::verify::{SignedRequest, VerifyError};
+use crate::{allowlist, now_ms};
+
+/// Why a request was not accepted.
+#[derive(Debug)]
+pub enum Rejection {
+    NotFound,
+    MethodNotAllowed,
+    IpNotAllowed,
+    RateLimited {
+        retry_after: u64,
+    },
+    BodyTooLarge,
+    /// The body did not arrive within `request_timeout`.
+    RequestTimeout,
+    /// The body could not be read (malformed chunking, connection reset).
+    BadRequest,
+    SignatureMissing(VerifyError),
+    SignatureInvalid(VerifyError),
+    TimestampOutOfTolerance(VerifyError),
+    InvalidJson,
+    SchemaViolation(Vec<Detail>),
+    Unavailable {
+        retry_after: u64,
+        reason: &'static str,
+    },
+}
+
+impl From<VerifyError> for Rejection {
+    fn from(e: VerifyError) -> Rejection {
+        match e {
+            VerifyError::Missing(_) => Rejection::SignatureMissing(e),
+            VerifyError::Malformed(_) | VerifyError::Mismatch => Rejection::SignatureInvalid(e),
+            VerifyError::TimestampSkew { .. } => Rejection::TimestampOutOfTolerance(e),
+        }
+    }
+}
+
+impl Rejection {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::IpNotAllowed => StatusCode::FORBIDDEN,
+            Rejection::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::BadRequest => StatusCode::BAD_REQUEST,
+            Rejection::SignatureMissing(_) => StatusCode::UNAUTHORIZED,
+            Rejection::SignatureInvalid(_) => StatusCode::UNAUTHORIZED,
+            Rejection::TimestampOutOfTolerance(_) => StatusCode::UNAUTHORIZED,
+            Rejection::InvalidJson => StatusCode::BAD_REQUEST,
+            Rejection::SchemaViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `error` code in the body, and the `outcome` metric label.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::NotFound => "not_found",
+            Rejection::MethodNotAllowed => "method_not_allowed",
+            Rejection::IpNotAllowed => "ip_not_allowed",
+            Rejection::RateLimited { .. } => "rate_limited",
+            Rejection::BodyTooLarge => "body_too_large",
+            Rejection::RequestTimeout => "request_timeout",
+            Rejection::BadRequest => "bad_request",
+            Rejection::SignatureMissing(_) => "signature_missing",
+            Rejection::SignatureInvalid(_) => "signature_invalid",
+            Rejection::TimestampOutOfTolerance(_) => "timestamp_out_of_tolerance",
+            Rejection::InvalidJson => "invalid_json",
+            Rejection::SchemaViolation(_) => "schema_violation",
+            Rejection::Unavailable { .. } => "unavailable",
+        }
+    }
+
+    /// The detail worth a debug log line (never a secret or an expected MAC).
+    fn reason(&self) -> String {
+        match self {
+            Rejection::SignatureMissing(e)
+            | Rejection::SignatureInvalid(e)
+            | Rejection::TimestampOutOfTolerance(e) => e.to_string(),
+            Rejection::Unavailable { reason, .. } => (*reason).to_string(),
+            Rejection::SchemaViolation(d) => format!("{} schema error(s)", d.len()),
+            other => other.code().to_string(),
+        }
+    }
+
+    fn response(&self) -> Response<Full<Bytes>> {
+        let body = match self {
+            Rejection::SchemaViolation(details) => {
+                serde_json::json!({"error": self.code(), "details": details})
+            }
+            _ => serde_json::json!({"error": self.code()}),
+        };
+        let mut r = json_response(self.status(), &body);
+        let h = r.headers_mut();
+        match self {
+            Rejection::MethodNotAllowed => {
+                h.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            Rejection::RateLimited { retry_after } | Rejection::Unavailable { retry_after, .. } => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            Rejection::BodyTooLarge | Rejection::RequestTimeout | Rejection::BadRequest => {
+                // The rest of the body was not read: the connection cannot be reused.
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+        r
+    }
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// The configuration and the live state built from it (rate-limit buckets), swapped
+/// whole on reload.
+pub struct Runtime {
+    pub config: Arc<Config>,
+    by_path: HashMap<String, usize>,
+    limiters: Vec<Option<Limiter>>,
+}
+
+impl Runtime {
+    pub fn new(config: Arc<Config>) -> Runtime {
+        let by_path = config
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.path.clone(), i))
+            .collect();
+        let limiters = config
+            .routes
+            .iter()
+            .map(|r| r.rate_limit.as_ref().map(Limiter::new))
+            .collect();
+        Runtime {
+            config,
+            by_path,
+            limiters,
+        }
+    }
+
+    pub fn housekeeping(&self) {
+        self.limiters
+            .iter()
+            .flatten()
+            .for_each(Limiter::housekeeping);
+    }
+}
+
+/// Everything a request needs that outlives it.
+pub struct App {
+    pub runtime: arc_swap::ArcSwap<Runtime>,
+    pub handoff: Handoff,
+    pub metrics: Arc<Metrics>,
+    pub in_flight: Semaphore,
+}
+
+/// Answer one webhook request. Never fails: every problem is a [`Rejection`].
+pub async fn handle<B>(
+    app: Arc<App>,
+    req: Request<B>,
+    peer: SocketAddr,
+    https: bool,
+) -> Response<Full<Bytes>>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let started = Instant::now();
+    let _gauge = InFlightGauge::new(&app.metrics);
+    let rt = app.runtime.load_full();
+    let mut route_name = "none";
+    let result = run(&app, &rt, req, peer, https, &mut route_name).await;
+    let response = match &result {
+        Ok((status, id)) => {
+            let label = match status {
+                Stored::Accepted => "accepted",
+                Stored::Duplicate => "duplicate",
+            };
+            app.metrics.request(route_name, label, started.elapsed());
+            json_response(
+                StatusCode::OK,
+                &serde_json::json!({"status": label, "id": id}),
+            )
+        }
+        Err(rej) => {
+            app.metrics
+                .request(route_name, rej.code(), started.elapsed());
+            tracing::debug!(route = route_name, peer = %peer, code = rej.code(), reason = %rej.reason(), "rejected");
+            rej.response()
+        }
+    };
+    response
+}
+
+/// Counts a request in `in_flight_requests` until dropped (also when the client goes away).
+struct InFlightGauge<'a>(&'a Metrics);
+
+impl<'a> InFlightGauge<'a> {
+    fn new(m: &'a Metrics) -> Self {
+        m.in_flight.inc();
+        InFlightGauge(m)
+    }
+}
+
+impl Drop for InFlightGauge<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}
+
+async fn run<'r, B>(
+    app: &App,
+    rt: &'r Runtime,
+    req: Request<B>,
+    peer: SocketAddr,
+    https: bool,
+    route_name: &mut &'r str,
+) -> Result<(Stored, String), Rejection>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let cfg = &rt.config;
+    // 1. route and method
+    let idx = *rt
+        .by_path
+        .get(req.uri().path())
+        .ok_or(Rejection::NotFound)?;
+    let route: &Route = &cfg.routes[idx];
+    *route_name = &route.name;
+    if req.method() != Method::POST {
+        return Err(Rejection::MethodNotAllowed);
+    }
+    // 2. who is asking, and may they
+    let ip = allowlist::client_ip(peer.ip(), req.headers(), &cfg.trusted_proxies);
+    if !allowlist::allowed(ip, route.allow_ips.as_deref()) {
+        tracing::debug!(route = %route.name, ip = %ip, "source not in allow_ips");
+        return Err(Rejection::IpNotAllowed);
+    }
+    if let Some(l) = &rt.limiters[idx] {
+        l.check(ip)
+            .map_err(|retry_after| Rejection::RateLimited { retry_after })?;
+    }
+    // Bound memory: at most max_in_flight bodies are read at once.
+    let _permit = app
+        .in_flight
+        .try_acquire()
+        .map_err(|_| Rejection::Unavailable {
+            retry_after: 1,
+            reason: "max_in_flight reached",
+        })?;
+    // 3. size: refuse by Content-Length before reading, and enforce while reading.
+    let max = cfg.limits.max_body;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(Rejection::BodyTooLarge);
+    }
+    let (parts, body) = req.into_parts();
+    let collected = tokio::time::timeout(
+        cfg.limits.request_timeout,
+        Limited::new(body, max).collect(),
+    )
+    .await
+    .map_err(|_| Rejection::RequestTimeout)?;
+    let body = match collected {
+        Ok(c) => c.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(Rejection::BodyTooLarge)
+        }
+        Err(_) => return Err(Rejection::BadRequest),
+    };
+    // 4. signature (+ timestamp), over the raw bytes
+    let url = match &route.public_url {
+        Some(u) => u.clone(),
+        None => {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let scheme = if https { "https" } else { "http" };
+            format!("{scheme}://{host}{}", parts.uri.path())
+        }
+    };
+    let now = now_ms() / 1000;
+    route.verifier.verify(&SignedRequest {
+        headers: &parts.headers,
+        body: &body,
+        url: &url,
+        now,
+    })?;
+    // 5. JSON and schema
+    let json = if route.body_json {
+        Some(
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .map_err(|_| Rejection::InvalidJson)?,
+        )
+    } else {
+        None
+    };
+    if let (Some(schema), Some(j)) = (&route.schema, &json) {
+        schema.check(j).map_err(Rejection::SchemaViolation)?;
+    }
+    // 6. the event, then dedup + durable hand-off
+    let id = event::event_id(&route.event_id, &parts.headers, json.as_ref(), &body);
+    let event_type = event::extract(&route.event_type, &parts.headers, json.as_ref());
+    drop(json);
+    let headers = route
+        .forward_headers
+        .iter()
+        .filter_map(|h| {
+            parts
+                .headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| (h.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let ev = Event {
+        route: route.name.clone(),
+        id: id.clone(),
+        event_type,
+        content_type: parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body,
+        received_at_ms: now_ms(),
+        source_ip: ip,
+        headers,
+    };
+    match app.handoff.submit(ev).await {
+        Ok(o) => Ok((o, id)),
+        Err(e) => {
+            tracing::warn!(route = %route.name, error = %e, "durable hand-off failed; answering 503");
+            Err(Rejection::Unavailable {
+                retry_after: 5,
+                reason: "hand-off failed",
+            })
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Rate limits per route (`rate_limit: { per_ip: 50/s, burst: 100, route: 1000/s }`):
+//! a keyed GCRA limiter per client IP and one for the whole route (governor). `burst`
+//! is the per-IP bucket size (default: one period's worth); the route bucket holds one
+//! period's worth. Rejection: `rate_limited` with `Retry-After` in whole seconds.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// `N` events per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub n: u32,
+    pub period: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateSpec {
+    pub per_ip: Option<Rate>,
+    pub burst: Option<u32>,
+    pub route: Option<Rate>,
+}
+
+/// `50/s`, `600/m`, `10000/h`.
+pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    let err = || format!("expected a rate like 50/s, 600/m or 1000/h, got {s:?}");
+    let (n, unit) = s.trim().split_once('/').ok_or_else(err)?;
+    let n: u32 = n.trim().parse().map_err(|_| err())?;
+    if n == 0 {
+        return Err("a rate must allow at least 1 request".into());
+    }
+    let period = match unit.trim() {
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        _ => return Err(err()),
+    };
+    Ok(Rate { n, period })
+}
+
+fn quota(rate: Rate, burst: Option<u32>) -> Quota {
+    let n = NonZeroU32::new(rate.n).unwrap_or(NonZeroU32::MIN);
+    let burst = burst.and_then(NonZeroU32::new).unwrap_or(n);
+    Quota::with_period(rate.period / rate.n)
+        .unwrap_or_else(|| Quota::per_second(n))
+        .allow_burst(burst)
+}
+
+/// The live limiter state of one route.
+pub struct Limiter {
+    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    route: Option<DefaultDirectRateLimiter>,
+}
+
+impl Limiter {
+    pub fn new(spec: &RateSpec) -> Limiter {
+        Limiter {
+            per_ip: spec
+                .per_ip
+                .map(|r| RateLimiter::keyed(quota(r, spec.burst))),
+            route: spec.route.map(|r| RateLimiter::direct(quota(r, None))),
+        }
+    }
+
+    /// `Err(retry_after_secs)` when over a limit. The per-IP bucket is checked first so
+    /// one noisy client does not spend the route's budget.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let clock = DefaultClock::default();
+        if let Some(l) = &self.per_ip {
+            l.check_key(&ip)
+                .map_err(|nu| secs(nu.wait_time_from(clock.now())))?;
+        }
+        if let Some(l) = &self.route {
+            l.check()
+                .map_err(|nu| secs(nu.wait_time_from(clock.now())))?;
+        }
+        Ok(())
+    }
+
+    /// Forget idle client IPs, so the keyed state does not grow with every scanner.
+    pub fn housekeeping(&self) {
+        if let Some(l) = &self.per_ip {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+}
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rates() {
+        assert_eq!(
+            parse_rate("50/s").unwrap(),
+            Rate {
+                n: 50,
+                period: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(parse_rate("600/m").unwrap().period, Duration::from_secs(60));
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("5/d").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
+
+    #[test]
+    fn per_ip_bucket_is_per_client_and_reports_retry_after() {
+        let l = Limiter::new(&RateSpec {
+            per_ip: Some(parse_rate("1/m").unwrap()),
+            burst: Some(2),
+            route: None,
+        });
+        let a: IpAddr = "1.1.1.1".parse().unwrap();
+        let b: IpAddr = "2.2.2.2".parse().unwrap();
+        assert!(l.check(a).is_ok());
+        assert!(l.check(a).is_ok());
+        let retry = l.check(a).unwrap_err();
+        assert!((1..=60).contains(&retry), "{retry}");
+        assert!(l.check(b).is_ok());
+    }
+
+    #[test]
+    fn route_bucket_is_shared() {
+        let l = Limiter::new(&RateSpec {
+            per_ip: None,
+            burst: None,
+            route: Some(parse_rate("2/h").unwrap()),
+        });
+        assert!(l.check("1.1.1.1".parse().unwrap()).is_ok());
+        assert!(l.check("2.2.2.2".parse().unwrap()).is_ok());
+        assert!(l.check("3.3.3.3".parse().unwrap()).is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! TLS termination (rustls, ring). The certificate is re-read when its files change,
+//! including Kubernetes' atomic symlink swap, so a renewed certificate is served without
+//! a restart; a broken renewal is logged and the previous certificate keeps serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::TlsConfig;
+
+pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("cannot read certificate {}: {e}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("bad certificate PEM in {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate in {}", cert.display()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("cannot read private key {}: {e}", key.display()))?;
+    let signer = rustls::crypto::ring::sign::any_supported_type(&key_der)
+        .map_err(|e| format!("unsupported private key in {}: {e}", key.display()))?;
+    let ck = CertifiedKey::new(certs, signer);
+    ck.keys_match()
+        .map_err(|e| format!("certificate and key do not match: {e}"))?;
+    Ok(ck)
+}
+
+/// Serves the current certificate; [`Reloading::watch`] swaps it when the files change.
+#[derive(Debug)]
+pub struct Reloading {
+    current: ArcSwap<CertifiedKey>,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl ResolvesServerCert for Reloading {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+fn stamp(p: &Path) -> Option<(SystemTime, u64)> {
+    // metadata() follows symlinks, so a swapped ..data link shows the new file.
+    std::fs::metadata(p)
+        .ok()
+        .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+}
+
+impl Reloading {
+    pub async fn watch(self: Arc<Self>) {
+        let mut last = (stamp(&self.cert), stamp(&self.key));
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let now = (stamp(&self.cert), stamp(&self.key));
+            if now == last {
+                continue;
+            }
+            last = now;
+            match load_certified_key(&self.cert, &self.key) {
+                Ok(ck) => {
+                    self.current.store(Arc::new(ck));
+                    tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS certificate reload failed; keeping the previous one")
+                }
+            }
+        }
+    }
+}
+
+pub fn acceptor(cfg: &TlsConfig) -> Result<(TlsAcceptor, Arc<Reloading>), String> {
+    let ck = load_certified_key(&cfg.cert, &cfg.key)?;
+    let resolver = Arc::new(Reloading {
+        current: ArcSwap::from_pointee(ck),
+        cert: cfg.cert.clone(),
+        key: cfg.key.clone(),
+    });
+    let mut sc = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_cert_resolver(resolver.clone());
+    sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((TlsAcceptor::from(Arc::new(sc)), resolver))
+}

@@ -1,0 +1,413 @@
+//! The generic HMAC scheme (SPEC §2 `verify.hmac`) and the presets built on it
+//! (github, shopify, slack, kontent, generic-hmac): a MAC over a template of the raw
+//! body, a timestamp, an id, the URL and headers, found in one of several headers,
+//! hex or base64, optionally prefixed, optionally several per header.
+
+use std::time::Duration;
+
+use http::HeaderName;
+
+use super::{
+    check_tolerance, ct_eq, decode_b64, decode_hex, parse_unix, Algorithm, Mac, SignedRequest,
+    VerifyError,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Hex,
+    Base64,
+}
+
+/// One piece of the signed content.
+#[derive(Debug, Clone)]
+pub enum Part {
+    Lit(Vec<u8>),
+    Body,
+    Timestamp,
+    Id,
+    Url,
+    Header(HeaderName),
+}
+
+/// A header that may carry the signature, with its algorithm and prefix. Several allow
+/// e.g. GitHub's `X-Hub-Signature-256` with the legacy SHA-1 `X-Hub-Signature` fallback.
+#[derive(Debug, Clone)]
+pub struct SigHeader {
+    pub name: HeaderName,
+    pub alg: Algorithm,
+    /// Stripped when present (e.g. `sha256=`); a signature without it is still tried.
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HmacSpec {
+    pub headers: Vec<SigHeader>,
+    pub encoding: Encoding,
+    pub template: Vec<Part>,
+    pub separator: Option<String>,
+    pub timestamp: Option<(HeaderName, Duration)>,
+    /// The header `{id}` reads (the route's `event_id` header).
+    pub id_header: Option<HeaderName>,
+}
+
+impl HmacSpec {
+    /// Build from the configuration's `verify.hmac` values.
+    #[allow(clippy::too_many_arguments)]
+    pub fn parse(
+        algorithm: &str,
+        header: &str,
+        encoding: &str,
+        prefix: &str,
+        signed: &str,
+        separator: Option<&str>,
+        ts_header: Option<&str>,
+        tolerance: Duration,
+    ) -> Result<HmacSpec, String> {
+        let alg = match algorithm {
+            "sha1" => Algorithm::Sha1,
+            "sha512" => Algorithm::Sha512,
+            _ => Algorithm::Sha256,
+        };
+        let name = header_name(header)?;
+        let template = parse_template(signed)?;
+        let timestamp = match ts_header {
+            Some(h) => Some((header_name(h)?, tolerance)),
+            None => None,
+        };
+        if template.iter().any(|p| matches!(p, Part::Timestamp)) && timestamp.is_none() {
+            return Err("`signed` uses {timestamp} but no `timestamp.header` is set".into());
+        }
+        Ok(HmacSpec {
+            headers: vec![SigHeader {
+                name,
+                alg,
+                prefix: prefix.to_string(),
+            }],
+            encoding: if encoding == "base64" {
+                Encoding::Base64
+            } else {
+                Encoding::Hex
+            },
+            template,
+            separator: separator.filter(|s| !s.is_empty()).map(str::to_string),
+            timestamp,
+            id_header: None,
+        })
+    }
+
+    pub fn uses_id(&self) -> bool {
+        self.template.iter().any(|p| matches!(p, Part::Id))
+    }
+}
+
+fn header_name(h: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes())
+        .map_err(|_| format!("{h:?} is not a valid header name"))
+}
+
+/// `"{timestamp}.{body}"` -> parts. Unknown placeholders are errors, not literals.
+pub fn parse_template(t: &str) -> Result<Vec<Part>, String> {
+    let mut parts = Vec::new();
+    let mut rest = t;
+    while let Some(i) = rest.find('{') {
+        if i > 0 {
+            parts.push(Part::Lit(rest.as_bytes()[..i].to_vec()));
+        }
+        let end = rest[i..]
+            .find('}')
+            .ok_or_else(|| format!("unterminated placeholder in signed template {t:?}"))?;
+        let name = &rest[i + 1..i + end];
+        parts.push(match name {
+            "body" => Part::Body,
+            "timestamp" => Part::Timestamp,
+            "id" => Part::Id,
+            "url" => Part::Url,
+            _ => match name.strip_prefix("header:") {
+                Some(h) => Part::Header(header_name(h)?),
+                None => {
+                    return Err(format!(
+                        "unknown placeholder {{{name}}} in signed template; use {{body}} {{timestamp}} {{id}} {{url}} {{header:NAME}}"
+                    ))
+                }
+            },
+        });
+        rest = &rest[i + end + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Lit(rest.as_bytes().to_vec()));
+    }
+    if !parts.iter().any(|p| matches!(p, Part::Body)) {
+        return Err("the signed template must include {body}".into());
+    }
+    Ok(parts)
+}
+
+pub struct HmacScheme {
+    pub spec: HmacSpec,
+    /// Prepared MAC state per algorithm in use, one per secret.
+    keys: Vec<(Algorithm, Vec<Mac>)>,
+}
+
+impl HmacScheme {
+    pub fn new(spec: HmacSpec, secrets: &[Vec<u8>]) -> HmacScheme {
+        let mut keys: Vec<(Algorithm, Vec<Mac>)> = Vec::new();
+        for h in &spec.headers {
+            if !keys.iter().any(|(a, _)| *a == h.alg) {
+                keys.push((h.alg, secrets.iter().map(|s| Mac::new(h.alg, s)).collect()));
+            }
+        }
+        HmacScheme { spec, keys }
+    }
+
+    pub fn secrets(&self) -> usize {
+        self.keys.first().map_or(0, |(_, k)| k.len())
+    }
+
+    pub fn describe(&self) -> String {
+        let h = &self.spec.headers[0];
+        let alg = match h.alg {
+            Algorithm::Sha1 => "sha1",
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+        };
+        let enc = match self.spec.encoding {
+            Encoding::Hex => "hex",
+            Encoding::Base64 => "base64",
+        };
+        let ts = if self.spec.timestamp.is_some() {
+            " +timestamp"
+        } else {
+            ""
+        };
+        format!(
+            "hmac-{alg} {enc} in {}{ts} ({} secret(s))",
+            h.name,
+            self.secrets()
+        )
+    }
+
+    fn feed(&self, mac: &mut Mac, req: &SignedRequest, ts: &[u8]) {
+        for part in &self.spec.template {
+            match part {
+                Part::Lit(l) => mac.update(l),
+                Part::Body => mac.update(req.body),
+                Part::Timestamp => mac.update(ts),
+                Part::Url => mac.update(req.url.as_bytes()),
+                Part::Id => {
+                    if let Some(v) = self
+                        .spec
+                        .id_header
+                        .as_ref()
+                        .and_then(|h| req.headers.get(h))
+                    {
+                        mac.update(v.as_bytes());
+                    }
+                }
+                Part::Header(h) => {
+                    if let Some(v) = req.headers.get(h) {
+                        mac.update(v.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn verify(&self, req: &SignedRequest) -> Result<(), VerifyError> {
+        let (sh, value) = self
+            .spec
+            .headers
+            .iter()
+            .find_map(|h| req.headers.get(&h.name).map(|v| (h, v.as_bytes())))
+            .ok_or_else(|| VerifyError::Missing(self.spec.headers[0].name.to_string()))?;
+        let (ts_raw, ts) = match &self.spec.timestamp {
+            Some((h, _)) => {
+                let raw = req
+                    .headers
+                    .get(h)
+                    .ok_or_else(|| VerifyError::Missing(h.to_string()))?
+                    .as_bytes();
+                (raw, Some(parse_unix(raw)?))
+            }
+            None => (&[][..], None),
+        };
+        let keys = self
+            .keys
+            .iter()
+            .find(|(a, _)| *a == sh.alg)
+            .map(|(_, k)| k.as_slice())
+            .unwrap_or(&[]);
+        let mut decodable = false;
+        let mut matched = false;
+        'keys: for key in keys {
+            let mut mac = key.clone();
+            self.feed(&mut mac, req, ts_raw);
+            let digest = mac.finish();
+            for token in self.tokens(value) {
+                let token = token.strip_prefix(sh.prefix.as_bytes()).unwrap_or(token);
+                let mut buf = [0u8; 64];
+                let decoded = match self.spec.encoding {
+                    Encoding::Hex => decode_hex(token, &mut buf),
+                    Encoding::Base64 => decode_b64(token, &mut buf),
+                };
+                if let Some(sig) = decoded {
+                    decodable = true;
+                    if ct_eq(sig, digest.as_bytes()) {
+                        matched = true;
+                        break 'keys;
+                    }
+                }
+            }
+        }
+        if !matched {
+            return Err(if decodable {
+                VerifyError::Mismatch
+            } else {
+                VerifyError::Malformed("signature is not valid hex/base64")
+            });
+        }
+        if let (Some(ts), Some((_, tol))) = (ts, &self.spec.timestamp) {
+            check_tolerance(ts, req.now, *tol)?;
+        }
+        Ok(())
+    }
+
+    fn tokens<'a>(&'a self, value: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let sep = self.spec.separator.as_deref().map(str::as_bytes);
+        let mut rest = Some(value);
+        std::iter::from_fn(move || {
+            let v = rest?;
+            match sep.and_then(|s| find(v, s).map(|i| (i, s.len()))) {
+                Some((i, n)) => {
+                    rest = Some(&v[i + n..]);
+                    Some(trim(&v[..i]))
+                }
+                None => {
+                    rest = None;
+                    Some(trim(v))
+                }
+            }
+        })
+        .filter(|t| !t.is_empty())
+    }
+
+    pub fn sign(
+        &self,
+        key: &[u8],
+        body: &[u8],
+        url: &str,
+        now: i64,
+        id: &str,
+    ) -> Vec<(String, String)> {
+        let sh = &self.spec.headers[0];
+        let mut headers = http::HeaderMap::new();
+        let mut out = Vec::new();
+        if let (Some(h), true) = (&self.spec.id_header, self.spec.uses_id()) {
+            if let Ok(v) = http::HeaderValue::from_str(id) {
+                headers.insert(h.clone(), v);
+            }
+            out.push((h.to_string(), id.to_string()));
+        }
+        let ts = now.to_string();
+        if let Some((h, _)) = &self.spec.timestamp {
+            out.push((h.to_string(), ts.clone()));
+        }
+        let req = SignedRequest {
+            headers: &headers,
+            body,
+            url,
+            now,
+        };
+        let mut mac = Mac::new(sh.alg, key);
+        self.feed(&mut mac, &req, ts.as_bytes());
+        let d = mac.finish();
+        let enc = match self.spec.encoding {
+            Encoding::Hex => hex::encode(d.as_bytes()),
+            Encoding::Base64 => super::b64(d.as_bytes()),
+        };
+        out.push((sh.name.to_string(), format!("{}{enc}", sh.prefix)));
+        out
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let s = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let e = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(s, |i| i + 1);
+    &v[s..e]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    fn req<'a>(h: &'a HeaderMap, body: &'a [u8], now: i64) -> SignedRequest<'a> {
+        SignedRequest {
+            headers: h,
+            body,
+            url: "https://example.com/hook",
+            now,
+        }
+    }
+
+    #[test]
+    fn template_parsing() {
+        assert!(parse_template("{timestamp}.{body}").is_ok());
+        assert!(parse_template("{nope}.{body}")
+            .unwrap_err()
+            .contains("unknown placeholder"));
+        assert!(parse_template("{timestamp}")
+            .unwrap_err()
+            .contains("{body}"));
+        assert!(matches!(
+            parse_template("{header:X-A}{body}").unwrap()[0],
+            Part::Header(_)
+        ));
+    }
+
+    #[test]
+    fn custom_scheme_with_timestamp_and_several_signatures() {
+        let spec = HmacSpec::parse(
+            "sha512",
+            "X-Sig",
+            "base64",
+            "v1=",
+            "{timestamp}.{url}.{body}",
+            Some(","),
+            Some("X-Ts"),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let s = HmacScheme::new(spec, &[b"new".to_vec()]);
+        let signed = s.sign(b"new", b"{}", "https://example.com/hook", 1000, "");
+        let mut h = HeaderMap::new();
+        for (k, v) in &signed {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let sig = h.get("x-sig").unwrap().to_str().unwrap().to_string();
+        h.insert("x-sig", format!("v1=AAAA, {sig}").parse().unwrap());
+        assert_eq!(s.verify(&req(&h, b"{}", 1030)), Ok(()));
+        assert!(matches!(
+            s.verify(&req(&h, b"{}", 1100)),
+            Err(VerifyError::TimestampSkew { .. })
+        ));
+        assert_eq!(s.verify(&req(&h, b"{ }", 1000)), Err(VerifyError::Mismatch));
+        h.remove("x-ts");
+        assert_eq!(
+            s.verify(&req(&h, b"{}", 1000)),
+            Err(VerifyError::Missing("x-ts".into()))
+        );
+    }
+}
