@@ -487,19 +487,25 @@ impl Validator<'_> {
                 let mut paths = HashSet::new();
                 for (i, r) in rs.into_iter().enumerate() {
                     let p = format!("routes[{i}]");
-                    if let Some(route) = self.route(&p, r) {
-                        if !names.insert(route.name.clone()) {
+                    // Uniqueness is checked even for routes with other problems.
+                    let env = self.env;
+                    if let Some(n) = r.name.as_ref().and_then(|n| expand(&n.0, env).ok()) {
+                        if !names.insert(n.clone()) {
                             self.err(
                                 &format!("{p}.name"),
-                                format!("route name {:?} is used twice", route.name),
+                                format!("route name {n:?} is used twice"),
                             );
                         }
-                        if !paths.insert(route.path.clone()) {
+                    }
+                    if let Some(t) = r.path.as_ref().and_then(|t| expand(&t.0, env).ok()) {
+                        if !paths.insert(t.clone()) {
                             self.err(
                                 &format!("{p}.path"),
-                                format!("path {:?} is used by two routes", route.path),
+                                format!("path {t:?} is used by two routes"),
                             );
                         }
+                    }
+                    if let Some(route) = self.route(&p, r) {
                         routes.push(Arc::new(route));
                     }
                 }

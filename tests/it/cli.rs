@@ -1,0 +1,148 @@
+//! The command line: `check` on good and broken files, `sign` output accepted by curl.
+
+use std::process::Command;
+
+use crate::common::*;
+
+#[test]
+fn check_accepts_the_shipped_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(format!("{root}/config.example.yaml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("/hooks/github") && stdout.contains("provider=github"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_reports_every_problem_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "broken.yaml",
+        "listen: 0.0.0.0:8080\nroutes:\n  - name: gh\n    path: /hooks/gh\n    provider: githubb\n    secrets: [x]\n  - name: open\n    path: /hooks/gh\n  - name: c\n    path: /c\n    provider: github\n    secrets: [{ file: missing.txt }]\n    schema: nope.json\n    allow_ips: [10.0.0.0/99]\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = f.display().to_string();
+    for want in [
+        format!("{file}:5:15: routes[0].provider: unknown provider \"githubb\""),
+        format!("{file}:7:5: routes[1]: route has neither provider nor verify"),
+        format!("{file}:8:11: routes[1].path: path \"/hooks/gh\" is used by two routes"),
+        format!("{file}:12:23: routes[2].secrets[0].file: cannot read secret file"),
+        format!("{file}:13:13: routes[2].schema: cannot read schema"),
+        format!(
+            "{file}:14:17: routes[2].allow_ips[0]: \"10.0.0.0/99\" is not an IP address or CIDR"
+        ),
+    ] {
+        assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+    }
+
+    let typo = write(
+        dir.path(),
+        "typo.yaml",
+        "routes:\n  - name: a\n    path: /a\n    verify: none\n    allow_ip: [1.2.3.4]\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&typo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:5:5: routes[0].allow_ip: unknown field `allow_ip`",
+            typo.display()
+        )),
+        "{err}"
+    );
+
+    let syntax = write(dir.path(), "syntax.yaml", "routes:\n  - name: [unclosed\n");
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&syntax)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("{}:", syntax.display())));
+}
+
+#[test]
+fn sign_output_pasted_into_curl_is_accepted() {
+    let g = Gateway::start(
+        r#"
+listen: 127.0.0.1:{PORT}
+admin: { listen: 127.0.0.1:{ADMIN} }
+store: { path: "{STORE}" }
+routes:
+  - { name: github, path: /hooks/github, provider: github, secrets: [gh-secret] }
+  - { name: stripe, path: /hooks/stripe, provider: stripe, secrets: [whsec_abc] }
+  - { name: slack, path: /hooks/slack, provider: slack, secrets: [slack-secret] }
+  - { name: sw, path: /hooks/sw, provider: standard-webhooks, secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw] }
+  - { name: shopify, path: /hooks/shopify, provider: shopify, secrets: [shop] }
+  - { name: kontent, path: /hooks/kontent, provider: kontent, secrets: [kon] }
+  - { name: gitlab, path: /hooks/gitlab, provider: gitlab, secrets: [tok] }
+  - name: custom
+    path: /hooks/custom
+    verify: { hmac: { header: X-Sig, algorithm: sha512, encoding: base64, signed: "{id}:{url}:{timestamp}:{body}", timestamp: { header: X-Ts } } }
+    event_id: { header: X-Id }
+    secrets: [c]
+"#,
+    );
+    let body = write(
+        g.dir.path(),
+        "body.json",
+        r#"{"id":"evt_1","event_id":"Ev1","type":"t","message":{"id":"m1"}}"#,
+    );
+    for route in [
+        "github", "stripe", "slack", "sw", "shopify", "kontent", "gitlab", "custom",
+    ] {
+        let url = format!("http://127.0.0.1:{}/hooks/{route}", g.port);
+        let out = Command::new(BIN)
+            .args(["sign", "-c"])
+            .arg(&g.config)
+            .args(["--route", route, "--body"])
+            .arg(&body)
+            .args(["--curl", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cmd = String::from_utf8(out.stdout).unwrap();
+        assert!(cmd.starts_with("curl "), "{cmd}");
+        let run = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+        let answer = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            answer.contains(r#""status":"accepted""#),
+            "{route}: {cmd}\n-> {answer}"
+        );
+    }
+    // Headers-only output names the signature header.
+    let out = Command::new(BIN)
+        .args(["sign", "-c"])
+        .arg(&g.config)
+        .args(["--route", "github"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("x-hub-signature-256: sha256="));
+}

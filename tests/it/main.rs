@@ -1,0 +1,9 @@
+//! Integration tests: the real `hookgate` binary on free ports, real HTTP over sockets.
+//! One test binary (one link) with a module per area.
+
+mod common;
+
+mod cli;
+mod durability;
+mod hostile;
+mod spec_table;
