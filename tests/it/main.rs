@@ -7,3 +7,4 @@ mod cli;
 mod durability;
 mod hostile;
 mod spec_table;
+mod transport;
