@@ -68,6 +68,9 @@ enum StoreCommand {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// List the outage spool (events waiting for the broker) instead.
+        #[arg(long)]
+        spool: bool,
     },
     /// Show an event (metadata and body) by id.
     Show { id: String },
@@ -243,6 +246,7 @@ fn sign(
 }
 
 fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand) -> i32 {
+    use crate::store::Table;
     let dir = match path {
         Some(p) => p,
         None => match load(config) {
@@ -258,8 +262,14 @@ fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand)
         }
     };
     let result = match command {
-        StoreCommand::List { route, limit, json } => {
-            reader.list(route.as_deref(), limit).map(|events| {
+        StoreCommand::List {
+            route,
+            limit,
+            json,
+            spool,
+        } => {
+            let table = if spool { Table::Spool } else { Table::Events };
+            reader.list(table, route.as_deref(), limit).map(|events| {
                 if !json {
                     println!(
                         "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  id",
@@ -287,7 +297,10 @@ fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand)
             if events.is_empty() {
                 eprintln!("no event with id {id:?}");
             }
-            for e in events {
+            for (table, e) in events {
+                if table == Table::Spool {
+                    println!("(in the spool, waiting for the broker)");
+                }
                 println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
                 println!("{}", String::from_utf8_lossy(&e.body));
             }

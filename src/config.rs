@@ -79,6 +79,9 @@ pub struct BrokerConfig {
     pub exchange: String,
     pub confirm_timeout: Duration,
     pub when_unavailable: WhenUnavailable,
+    /// Declare the topology (default). `false`: only check that it exists (passive), for
+    /// brokers where hookgate's user may not configure.
+    pub declare: bool,
 }
 
 impl BrokerConfig {

@@ -24,16 +24,27 @@ pub fn seen_or_record(
     now_ms: i64,
     since_ms: i64,
 ) -> rusqlite::Result<bool> {
+    if seen(tx, route, id, since_ms)? {
+        return Ok(true);
+    }
+    record(tx, route, id, now_ms)?;
+    Ok(false)
+}
+
+/// Was `(route, id)` accepted at or after `since_ms`? (Read only.)
+pub fn seen(tx: &Transaction, route: &str, id: &str, since_ms: i64) -> rusqlite::Result<bool> {
     let prev: Option<i64> = tx
         .prepare_cached("SELECT seen_at FROM dedup WHERE route = ?1 AND id = ?2")?
         .query_row(params![route, id], |r| r.get(0))
         .optional()?;
-    if prev.is_some_and(|t| t >= since_ms) {
-        return Ok(true);
-    }
+    Ok(prev.is_some_and(|t| t >= since_ms))
+}
+
+/// Record `(route, id)` as accepted at `now_ms`.
+pub fn record(tx: &Transaction, route: &str, id: &str, now_ms: i64) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO dedup (route, id, seen_at) VALUES (?1, ?2, ?3)")?
         .execute(params![route, id, now_ms])?;
-    Ok(false)
+    Ok(())
 }
 
 /// Forget ids older than the window.

@@ -12,10 +12,12 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, Semaphore};
 
 use crate::admin::{self, Admin};
+use crate::broker::{Broker, RouteTopology};
 use crate::config::{self, Config};
 use crate::handoff::Handoff;
 use crate::metrics::Metrics;
 use crate::pipeline::{App, Runtime};
+use crate::spool::Spool;
 use crate::store::Store;
 use crate::{server, tls};
 
@@ -26,9 +28,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
     let store = Store::open(&config.store, metrics.clone())?;
+    let handoff = match &config.broker {
+        None => Handoff::store_only(store),
+        Some(b) => {
+            let broker = Broker::start(b.clone(), topology(&config), metrics.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let spool = Arc::new(Spool::new(store.clone(), metrics.clone())?);
+            tokio::spawn(spool.clone().forward(broker.clone()));
+            Handoff::with_broker(store, broker, spool, b.when_unavailable)
+        }
+    };
     let app = Arc::new(App {
         runtime: ArcSwap::from_pointee(Runtime::new(config.clone())),
-        handoff: Handoff::new(store),
+        handoff,
         metrics,
         in_flight: Semaphore::new(config.limits.max_in_flight),
     });
@@ -93,6 +106,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     app.handoff.flush().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn topology(config: &Config) -> Vec<RouteTopology> {
+    config
+        .routes
+        .iter()
+        .map(|r| RouteTopology {
+            route: r.name.to_string(),
+            queue: r.queue.clone(),
+        })
+        .collect()
 }
 
 /// Re-read the configuration; swap it in only if it is valid.

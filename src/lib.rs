@@ -9,7 +9,8 @@
 //! 5. signature + timestamp ....... `verify` (one file per scheme family)
 //! 6. JSON parse, JSON Schema ..... `pipeline`, `schema`
 //! 7. event id and type ........... `event`
-//! 8. dedup + durable hand-off .... `dedup`, `handoff`, `store`
+//! 8. dedup + durable hand-off .... `dedup`, `handoff`: `broker` (confirms), else `store`;
+//!    `spool` when the broker is down
 //!
 //! Around it: `config` (load and validate), `server` (transport), `admin` and
 //! `metrics` (operating it), `gateway` (start and stop), `cli` and `sign`.
@@ -18,6 +19,7 @@
 
 pub mod admin;
 pub mod allowlist;
+pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod dedup;
@@ -30,6 +32,7 @@ pub mod ratelimit;
 pub mod schema;
 pub mod server;
 pub mod sign;
+pub mod spool;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -18,6 +18,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabel {
     pub route: String,
 }
@@ -29,6 +34,9 @@ pub struct Metrics {
     dedup_hits: Family<RouteLabel, Counter>,
     store_commit: Histogram,
     store_batch: Histogram,
+    publishes: Family<ResultLabel, Counter>,
+    publish_duration: Histogram,
+    pub spool_forwarded: Counter,
     pub in_flight: Gauge,
     pub connections: Gauge,
     pub broker_connected: Gauge,
@@ -83,6 +91,24 @@ impl Metrics {
             "Events per store commit (group commit)",
             store_batch.clone(),
         );
+        let publishes = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "broker_publishes",
+            "Publishes by result: ack, nack, returned, timeout, blocked, not_connected, error",
+            publishes.clone(),
+        );
+        let publish_duration = Histogram::new(latency_buckets());
+        registry.register(
+            "broker_publish_duration_seconds",
+            "Time from publish to the broker's confirm",
+            publish_duration.clone(),
+        );
+        let spool_forwarded = Counter::default();
+        registry.register(
+            "spool_forwarded",
+            "Spooled events forwarded to the broker (drain rate)",
+            spool_forwarded.clone(),
+        );
         let in_flight = Gauge::default();
         registry.register(
             "in_flight_requests",
@@ -126,6 +152,9 @@ impl Metrics {
             dedup_hits,
             store_commit,
             store_batch,
+            publishes,
+            publish_duration,
+            spool_forwarded,
             in_flight,
             connections,
             broker_connected,
@@ -161,6 +190,13 @@ impl Metrics {
     pub fn store_commit(&self, elapsed: Duration, events: usize) {
         self.store_commit.observe(elapsed.as_secs_f64());
         self.store_batch.observe(events as f64);
+    }
+
+    pub fn publish(&self, result: &'static str, elapsed: Duration) {
+        self.publishes.get_or_create(&ResultLabel { result }).inc();
+        if result == "ack" {
+            self.publish_duration.observe(elapsed.as_secs_f64());
+        }
     }
 
     pub fn encode(&self) -> String {

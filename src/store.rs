@@ -1,19 +1,24 @@
-//! The embedded durable store (SQLite in WAL mode, `synchronous=FULL`): accepted events
-//! when no broker is configured, and the dedup ledger. SQLite because it is the most
-//! proven embedded database there is, and because `hookgate store list` can read it
-//! while the gateway is writing (WAL readers do not block the writer).
+//! The embedded durable store (SQLite in WAL mode): accepted events when no broker is
+//! configured, the outage spool when the broker is down, and the dedup ledger. SQLite
+//! because it is the most proven embedded database there is, and because
+//! `hookgate store list` can read it while the gateway writes (WAL readers never block
+//! the writer).
 //!
-//! One writer thread owns the connection and does group commit: every event waiting
-//! when it wakes goes into one transaction, one fsync, and then each caller hears
-//! whether *its* event is durable. Concurrency therefore shares fsyncs instead of
-//! queueing for them.
+//! One writer thread owns the connection and does group commit: every command waiting
+//! when it wakes goes into one transaction, then each caller hears whether *its* event
+//! is durable. A batch that stores an event commits with `synchronous=FULL` (fsync before
+//! the 200); a batch that only touches the dedup ledger or removes forwarded spool
+//! entries commits with `synchronous=NORMAL`, since losing those to a power cut costs at
+//! most a duplicate, which `message_id` makes harmless.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rusqlite::{params, Connection, OpenFlags};
 use tokio::sync::oneshot;
 
@@ -22,8 +27,7 @@ use crate::dedup;
 use crate::event::Event;
 use crate::metrics::Metrics;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
+const COLUMNS: &str = "
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     route        TEXT NOT NULL,
     id           TEXT NOT NULL,
@@ -32,12 +36,9 @@ CREATE TABLE IF NOT EXISTS events (
     source_ip    TEXT NOT NULL,
     content_type TEXT,
     headers      TEXT NOT NULL,
-    body         BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_id ON events (id);
-";
+    body         BLOB NOT NULL";
 
-/// Most events one transaction takes; bounds the latency of the first in a burst.
+/// Most commands one transaction takes; bounds the latency of the first in a burst.
 const MAX_BATCH: usize = 512;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +57,31 @@ pub enum Outcome {
     Duplicate,
 }
 
+/// Where an accepted event is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// No broker: the event's final place.
+    Events,
+    /// Broker unavailable: waiting to be forwarded.
+    Spool,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Events => "events",
+            Table::Spool => "spool",
+        }
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, String>>;
+
 enum Cmd {
-    Accept(Event, oneshot::Sender<Result<Outcome, String>>),
+    Keep(Table, Event, Reply<Outcome>),
+    Seen(Arc<str>, String, Reply<bool>),
+    Record(Arc<str>, String),
+    Forwarded(Vec<i64>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -65,6 +89,7 @@ enum Cmd {
 pub struct Store {
     tx: mpsc::Sender<Cmd>,
     healthy: Arc<AtomicBool>,
+    dir: PathBuf,
 }
 
 pub fn db_file(dir: &Path) -> PathBuf {
@@ -77,7 +102,11 @@ fn open_rw(dir: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS events ({COLUMNS});
+         CREATE INDEX IF NOT EXISTS events_id ON events (id);
+         CREATE TABLE IF NOT EXISTS spool ({COLUMNS});"
+    ))?;
     conn.execute_batch(dedup::SCHEMA)?;
     Ok(conn)
 }
@@ -93,21 +122,50 @@ impl Store {
             window: cfg.dedup_window,
             healthy: healthy.clone(),
             metrics,
+            full_sync: true,
         };
         std::thread::Builder::new()
             .name("hookgate-store".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Dir(cfg.path.clone(), e))?;
-        Ok(Store { tx, healthy })
+        Ok(Store {
+            tx,
+            healthy,
+            dir: cfg.path.clone(),
+        })
     }
 
-    /// Make `ev` durable (or recognise it as a duplicate). Returns once fsynced.
-    pub async fn accept(&self, ev: Event) -> Result<Outcome, String> {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Cmd) -> Result<T, String> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::Accept(ev, reply))
+            .send(make(reply))
             .map_err(|_| StoreError::Closed.to_string())?;
         rx.await.map_err(|_| StoreError::Closed.to_string())?
+    }
+
+    /// Make `ev` durable in `table` (or recognise it as a duplicate). Returns once fsynced.
+    pub async fn keep(&self, table: Table, ev: Event) -> Result<Outcome, String> {
+        self.ask(|r| Cmd::Keep(table, ev, r)).await
+    }
+
+    /// Was this event id accepted within the dedup window?
+    pub async fn seen(&self, route: Arc<str>, id: String) -> Result<bool, String> {
+        self.ask(|r| Cmd::Seen(route, id, r)).await
+    }
+
+    /// Note an id as accepted (after the broker confirmed it). Not awaited: losing it
+    /// costs at most a duplicate publish.
+    pub fn record(&self, route: Arc<str>, id: String) {
+        let _ = self.tx.send(Cmd::Record(route, id));
+    }
+
+    /// Remove spool entries the broker has confirmed.
+    pub fn forwarded(&self, seqs: Vec<i64>) {
+        let _ = self.tx.send(Cmd::Forwarded(seqs));
     }
 
     /// Wait until everything submitted so far is committed.
@@ -129,6 +187,7 @@ struct Writer {
     window: Duration,
     healthy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
+    full_sync: bool,
 }
 
 impl Writer {
@@ -146,73 +205,90 @@ impl Writer {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
-            let mut batch = Vec::with_capacity(16);
-            let mut flushes = Vec::new();
-            let mut next = Some(first);
-            while let Some(c) = next.take() {
-                match c {
-                    Cmd::Accept(ev, reply) => batch.push((ev, reply)),
-                    Cmd::Flush(reply) => flushes.push(reply),
-                }
-                if batch.len() < MAX_BATCH {
-                    next = rx.try_recv().ok();
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
                 }
             }
-            if !batch.is_empty() {
-                self.commit(batch);
-            }
-            for f in flushes {
-                let _ = f.send(());
-            }
+            self.commit(batch);
         }
     }
 
-    fn commit(&mut self, batch: Vec<(Event, oneshot::Sender<Result<Outcome, String>>)>) {
+    fn commit(&mut self, batch: Vec<Cmd>) {
         let started = Instant::now();
-        let n = batch.len();
         let now = crate::now_ms();
         let since = now - self.window.as_millis() as i64;
-        let result = (|| -> rusqlite::Result<Vec<Outcome>> {
+        let keeps = batch.iter().filter(|c| matches!(c, Cmd::Keep(..))).count();
+        let want_full = keeps > 0;
+        if want_full != self.full_sync {
+            let mode = if want_full { "FULL" } else { "NORMAL" };
+            if self.conn.pragma_update(None, "synchronous", mode).is_ok() {
+                self.full_sync = want_full;
+            }
+        }
+        enum Answer {
+            Kept(Outcome),
+            Seen(bool),
+            None,
+        }
+        let result = (|| -> rusqlite::Result<Vec<Answer>> {
             let tx = self.conn.transaction()?;
-            let mut outcomes = Vec::with_capacity(n);
-            for (ev, _) in &batch {
-                if dedup::seen_or_record(&tx, &ev.route, &ev.id, now, since)? {
-                    outcomes.push(Outcome::Duplicate);
-                    continue;
-                }
-                let headers = serde_json::to_string(&ev.headers).unwrap_or_else(|_| "[]".into());
-                tx.prepare_cached(
-                    "INSERT INTO events (route, id, event_type, received_at, source_ip, content_type, headers, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    &*ev.route,
-                    ev.id,
-                    ev.event_type,
-                    ev.received_at_ms,
-                    ev.source_ip.to_string(),
-                    ev.content_type,
-                    headers,
-                    &ev.body[..]
-                ])?;
-                outcomes.push(Outcome::Accepted);
+            let mut answers = Vec::with_capacity(batch.len());
+            for cmd in &batch {
+                answers.push(match cmd {
+                    Cmd::Keep(table, ev, _) => {
+                        if dedup::seen_or_record(&tx, &ev.route, &ev.id, now, since)? {
+                            Answer::Kept(Outcome::Duplicate)
+                        } else {
+                            insert(&tx, *table, ev)?;
+                            Answer::Kept(Outcome::Accepted)
+                        }
+                    }
+                    Cmd::Seen(route, id, _) => Answer::Seen(dedup::seen(&tx, route, id, since)?),
+                    Cmd::Record(route, id) => {
+                        dedup::record(&tx, route, id, now)?;
+                        Answer::None
+                    }
+                    Cmd::Forwarded(seqs) => {
+                        let mut st = tx.prepare_cached("DELETE FROM spool WHERE seq = ?1")?;
+                        for s in seqs {
+                            st.execute([s])?;
+                        }
+                        Answer::None
+                    }
+                    Cmd::Flush(_) => Answer::None,
+                });
             }
             tx.commit()?;
-            Ok(outcomes)
+            Ok(answers)
         })();
-        self.metrics.store_commit(started.elapsed(), n);
+        if keeps > 0 {
+            self.metrics.store_commit(started.elapsed(), keeps);
+        }
         match result {
-            Ok(outcomes) => {
+            Ok(answers) => {
                 self.healthy.store(true, Ordering::Relaxed);
-                for ((_, reply), o) in batch.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(o));
+                for (cmd, answer) in batch.into_iter().zip(answers) {
+                    match (cmd, answer) {
+                        (Cmd::Keep(_, _, r), Answer::Kept(o)) => drop(r.send(Ok(o))),
+                        (Cmd::Seen(_, _, r), Answer::Seen(b)) => drop(r.send(Ok(b))),
+                        (Cmd::Flush(r), _) => drop(r.send(())),
+                        _ => {}
+                    }
                 }
             }
             Err(e) => {
                 self.healthy.store(false, Ordering::Relaxed);
-                tracing::error!(error = %e, events = n, "store commit failed; answering 503");
-                for (_, reply) in batch {
-                    let _ = reply.send(Err(e.to_string()));
+                tracing::error!(error = %e, commands = keeps, "store commit failed; answering 503");
+                for cmd in batch {
+                    match cmd {
+                        Cmd::Keep(_, _, r) => drop(r.send(Err(e.to_string()))),
+                        Cmd::Seen(_, _, r) => drop(r.send(Err(e.to_string()))),
+                        Cmd::Flush(r) => drop(r.send(())),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -226,6 +302,31 @@ impl Writer {
             Err(e) => tracing::warn!(error = %e, "dedup sweep failed"),
         }
     }
+}
+
+fn insert(tx: &rusqlite::Transaction, table: Table, ev: &Event) -> rusqlite::Result<()> {
+    let headers = serde_json::to_string(&ev.headers).unwrap_or_else(|_| "[]".into());
+    let sql = match table {
+        Table::Events => {
+            "INSERT INTO events (route, id, event_type, received_at, source_ip, content_type, headers, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        }
+        Table::Spool => {
+            "INSERT INTO spool (route, id, event_type, received_at, source_ip, content_type, headers, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        }
+    };
+    tx.prepare_cached(sql)?.execute(params![
+        &*ev.route,
+        ev.id,
+        ev.event_type,
+        ev.received_at_ms,
+        ev.source_ip.to_string(),
+        ev.content_type,
+        headers,
+        &ev.body[..]
+    ])?;
+    Ok(())
 }
 
 /// An event as stored, for `hookgate store`.
@@ -242,9 +343,43 @@ pub struct StoredEvent {
     pub body_len: usize,
     #[serde(skip)]
     pub body: Vec<u8>,
+    #[serde(skip)]
+    pub received_at_ms: i64,
 }
 
-/// Read-only access for the CLI; works while a gateway is writing.
+impl StoredEvent {
+    /// Back to an [`Event`], for forwarding or replay.
+    pub fn into_event(self) -> Event {
+        let headers = match self.headers {
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .filter_map(|pair| {
+                    let p = pair.as_array()?;
+                    Some((
+                        p.first()?.as_str()?.to_string(),
+                        p.get(1)?.as_str()?.to_string(),
+                    ))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Event {
+            route: Arc::from(self.route),
+            id: self.id,
+            event_type: self.event_type,
+            body: Bytes::from(self.body),
+            content_type: self.content_type,
+            received_at_ms: self.received_at_ms,
+            source_ip: self
+                .source_ip
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+            headers,
+        }
+    }
+}
+
+/// Read-only access: the CLI, and the spool forwarder. Works while the writer writes.
 pub struct Reader {
     conn: Connection,
 }
@@ -281,31 +416,64 @@ impl Reader {
             headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
             body_len: body.len(),
             body,
+            received_at_ms: ms,
         })
     }
 
     /// The newest `limit` events (optionally of one route), oldest first.
-    pub fn list(&self, route: Option<&str>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut st = self.conn.prepare(
+    pub fn list(
+        &self,
+        table: Table,
+        route: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut st = self.conn.prepare(&format!(
             "SELECT * FROM (SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
-             FROM events WHERE ?1 IS NULL OR route = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
-        )?;
+             FROM {} WHERE ?1 IS NULL OR route = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+            table.name()
+        ))?;
         let rows = st.query_map(params![route, limit as i64], Self::row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn show(&self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut st = self.conn.prepare(
+    /// Events after `after_seq` in arrival order (optionally of one route).
+    pub fn oldest(
+        &self,
+        table: Table,
+        route: Option<&str>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
-             FROM events WHERE id = ?1 ORDER BY seq",
-        )?;
-        let rows = st.query_map(params![id], Self::row)?;
+             FROM {} WHERE seq > ?1 AND (?2 IS NULL OR route = ?2) ORDER BY seq LIMIT ?3",
+            table.name()
+        ))?;
+        let rows = st.query_map(params![after_seq, route, limit as i64], Self::row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn count(&self) -> Result<i64, StoreError> {
-        Ok(self
+    pub fn show(&self, id: &str) -> Result<Vec<(Table, StoredEvent)>, StoreError> {
+        let mut out = Vec::new();
+        for table in [Table::Events, Table::Spool] {
+            let mut st = self.conn.prepare(&format!(
+                "SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
+                 FROM {} WHERE id = ?1 ORDER BY seq",
+                table.name()
+            ))?;
+            for e in st.query_map(params![id], Self::row)? {
+                out.push((table, e?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Spooled events per route.
+    pub fn spool_depths(&self) -> Result<HashMap<String, i64>, StoreError> {
+        let mut st = self
             .conn
-            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))?)
+            .prepare("SELECT route, count(*) FROM spool GROUP BY route")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -566,7 +566,13 @@ impl Validator<'_> {
                 }
             },
         );
+        let declare = self.parsed("broker.declare", b.declare.as_ref(), true, |t| match t {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("expected true or false, got {t:?}")),
+        });
         Some(BrokerConfig {
+            declare,
             url,
             exchange,
             confirm_timeout: self.duration(
@@ -597,13 +603,14 @@ impl Validator<'_> {
             Some(n) => {
                 let n = self.text(&format!("{p}.name"), n).unwrap_or_default();
                 let ok = !n.is_empty()
+                    && n.len() <= 50
                     && n.bytes().all(|b| {
                         b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
                     });
                 if !ok {
                     self.err(
                         &format!("{p}.name"),
-                        format!("route names are [a-z0-9_-]+, got {n:?}"),
+                        format!("route names are [a-z0-9_-]{{1,50}}, got {n:?}"),
                     );
                 }
                 n

@@ -102,6 +102,7 @@ pub struct RawBroker {
     pub exchange: Option<Scalar>,
     pub confirm_timeout: Option<Scalar>,
     pub when_unavailable: Option<Scalar>,
+    pub declare: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,8 +3,10 @@
 
 mod common;
 
+mod broker;
 mod cli;
 mod durability;
 mod hostile;
+mod rabbit;
 mod spec_table;
 mod transport;

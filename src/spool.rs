@@ -1,0 +1,151 @@
+//! The outage spool: events accepted while the broker was unavailable
+//! (`when_unavailable: spool`), fsynced in the store, and the forwarder that drains them
+//! in arrival order once the broker is back, removing each only after its confirm.
+//! While a route has spooled events its new events join the tail (see `handoff`), so a
+//! route's events reach the queue in the order they were accepted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::broker::Broker;
+use crate::event::Event;
+use crate::metrics::Metrics;
+use crate::store::{Outcome, Reader, Store, Table};
+
+const BATCH: usize = 256;
+
+pub struct Spool {
+    store: Store,
+    depths: Mutex<HashMap<Arc<str>, i64>>,
+    wake: Notify,
+    metrics: Arc<Metrics>,
+}
+
+impl Spool {
+    pub fn new(store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Spool> {
+        let reader = Reader::open(store.dir())?;
+        let depths: HashMap<Arc<str>, i64> = reader
+            .spool_depths()?
+            .into_iter()
+            .map(|(r, n)| (Arc::from(r), n))
+            .collect();
+        let total: i64 = depths.values().sum();
+        metrics.spool_depth.set(total);
+        if total > 0 {
+            tracing::info!(
+                events = total,
+                "spooled events from a previous run will be forwarded"
+            );
+        }
+        Ok(Spool {
+            store,
+            depths: Mutex::new(depths),
+            wake: Notify::new(),
+            metrics,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, i64>> {
+        self.depths.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn nonempty(&self, route: &str) -> bool {
+        self.lock().get(route).is_some_and(|n| *n > 0)
+    }
+
+    fn total(&self) -> i64 {
+        self.lock().values().sum()
+    }
+
+    /// Keep `ev` (fsync) for later forwarding.
+    pub async fn push(&self, ev: Event) -> Result<Outcome, String> {
+        let route = ev.route.clone();
+        let outcome = self.store.keep(Table::Spool, ev).await?;
+        if outcome == Outcome::Accepted {
+            *self.lock().entry(route).or_insert(0) += 1;
+            self.metrics.spool_depth.set(self.total());
+            self.wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Forward spooled events whenever the broker is connected. Runs until the process ends.
+    pub async fn forward(self: Arc<Self>, broker: Arc<Broker>) {
+        let mut reader = match Reader::open(self.store.dir()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!(error = %e, "spool forwarder cannot read the store");
+                return;
+            }
+        };
+        // Entries up to here were confirmed; their deletion may still be in the writer's queue.
+        let mut last_seq = 0i64;
+        loop {
+            if self.total() == 0 || !broker.connected() {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = broker.connected_notify.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+            let r = reader
+                .take()
+                .expect("the reader is put back after every read");
+            let (r, batch) = match tokio::task::spawn_blocking(move || {
+                let batch = r.oldest(Table::Spool, None, last_seq, BATCH);
+                (r, batch)
+            })
+            .await
+            {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::error!(error = %e, "spool read task failed");
+                    return;
+                }
+            };
+            reader = Some(r);
+            let batch = match batch {
+                Ok(b) if !b.is_empty() => b,
+                Ok(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the spool failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
+            let events: Vec<Event> = batch.into_iter().map(|e| e.into_event()).collect();
+            let confirmed = broker.publish_in_order(&events).await;
+            if confirmed > 0 {
+                self.store.forwarded(seqs[..confirmed].to_vec());
+                last_seq = seqs[confirmed - 1];
+                {
+                    let mut d = self.lock();
+                    for ev in &events[..confirmed] {
+                        if let Some(n) = d.get_mut(&ev.route) {
+                            *n -= 1;
+                        }
+                    }
+                }
+                self.metrics.spool_forwarded.inc_by(confirmed as u64);
+                self.metrics.spool_depth.set(self.total());
+                tracing::debug!(
+                    forwarded = confirmed,
+                    left = self.total(),
+                    "spool forwarded"
+                );
+            }
+            if confirmed < events.len() {
+                tracing::warn!(at = %events[confirmed].id, "spool forwarding interrupted; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
