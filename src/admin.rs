@@ -33,7 +33,14 @@ impl Admin {
             "/readyz" => {
                 let ready = self.ready();
                 self.app.metrics.ready.set(i64::from(ready));
-                if ready {
+                if ready && self.app.metrics.config_reload_failed.get() != 0 {
+                    // Still serving, on the previous configuration: do not take the pod out.
+                    (
+                        StatusCode::OK,
+                        "text/plain",
+                        Bytes::from_static(b"ready (last configuration reload refused; previous configuration serving)\n"),
+                    )
+                } else if ready {
                     (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
                 } else if self.draining.load(Ordering::Relaxed) {
                     (

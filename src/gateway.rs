@@ -87,6 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.shutdown.grace,
     ));
 
+    tokio::spawn(watch_files(app.clone()));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -119,6 +120,61 @@ fn topology(config: &Config) -> Vec<RouteTopology> {
         .collect()
 }
 
+/// What identifies a file's content cheaply: metadata follows symlinks, so Kubernetes'
+/// atomic `..data` symlink swap on a mounted Secret or ConfigMap shows up as a change.
+fn stamp(p: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| {
+        (
+            m.modified().unwrap_or(std::time::UNIX_EPOCH),
+            m.len(),
+            m.ino(),
+        )
+    })
+}
+
+/// Reload when the configuration file or any file it references (secrets, schemas, TLS)
+/// changes. Polling rather than inotify: it sees symlink swaps and replaced directories
+/// the same way, costs a few `stat`s a second, and needs no watch bookkeeping.
+async fn watch_files(app: Arc<App>) {
+    let stamps = |app: &App| -> Vec<_> {
+        app.runtime
+            .load()
+            .config
+            .files
+            .iter()
+            .map(|f| (f.clone(), stamp(f)))
+            .collect()
+    };
+    let mut last = stamps(&app);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now: Vec<_> = last.iter().map(|(f, _)| (f.clone(), stamp(f))).collect();
+        if now == last {
+            continue;
+        }
+        let changed: Vec<String> = now
+            .iter()
+            .zip(&last)
+            .filter(|(a, b)| a.1 != b.1)
+            .map(|(a, _)| a.0.display().to_string())
+            .collect();
+        tracing::info!(files = ?changed, "configuration files changed; reloading");
+        reload(&app);
+        // Watch the files of whichever configuration now serves, with the stamps taken
+        // before the reload read them, so a change during the reload is not missed.
+        let seen: std::collections::HashMap<_, _> = now.into_iter().collect();
+        last = app
+            .runtime
+            .load()
+            .config
+            .files
+            .iter()
+            .map(|f| (f.clone(), seen.get(f).cloned().unwrap_or_else(|| stamp(f))))
+            .collect();
+    }
+}
+
 /// Re-read the configuration; swap it in only if it is valid.
 fn reload(app: &App) {
     let current = app.runtime.load_full();
@@ -132,6 +188,25 @@ fn reload(app: &App) {
                 || new.admin_listen != current.config.admin_listen
             {
                 tracing::warn!("listen addresses changed: they take effect at the next restart");
+            }
+            if let Some(broker) = app.handoff.broker() {
+                if new.broker.as_ref().map(|b| (&b.url, &b.exchange))
+                    != current
+                        .config
+                        .broker
+                        .as_ref()
+                        .map(|b| (&b.url, &b.exchange))
+                {
+                    tracing::warn!(
+                        "broker url/exchange changed: they take effect at the next restart"
+                    );
+                }
+                let (broker, topology) = (broker.clone(), topology(&new));
+                tokio::spawn(async move {
+                    if let Err(e) = broker.set_routes(topology).await {
+                        tracing::error!(error = %e, "declaring the reloaded routes' queues failed");
+                    }
+                });
             }
             app.runtime.store(Arc::new(Runtime::new(Arc::new(new))));
             app.metrics.config_reload_failed.set(0);

@@ -64,6 +64,10 @@ impl Handoff {
         }
     }
 
+    pub fn broker(&self) -> Option<&Arc<Broker>> {
+        self.broker.as_ref().map(|(b, _, _)| b)
+    }
+
     /// Events can be handed off durably right now.
     pub fn ready(&self) -> bool {
         match &self.broker {

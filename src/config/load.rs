@@ -542,7 +542,7 @@ impl Validator<'_> {
     }
 
     fn broker(&mut self, b: &RawBroker) -> Option<BrokerConfig> {
-        let url = self.text("broker.url", &b.url)?;
+        let url = self.secret("broker.url", &b.url)?;
         match url::Url::parse(&url) {
             Ok(u) if u.scheme() == "amqp" || u.scheme() == "amqps" => {}
             Ok(_) => {

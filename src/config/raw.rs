@@ -98,7 +98,8 @@ pub struct RawStore {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBroker {
-    pub url: Scalar,
+    /// Inline (usually `${AMQP_URL}`) or `{ file: PATH }`: the URL carries a password.
+    pub url: RawSecret,
     pub exchange: Option<Scalar>,
     pub confirm_timeout: Option<Scalar>,
     pub when_unavailable: Option<Scalar>,

@@ -8,5 +8,6 @@ mod cli;
 mod durability;
 mod hostile;
 mod rabbit;
+mod reload;
 mod spec_table;
 mod transport;
