@@ -5,6 +5,7 @@ mod common;
 
 mod broker;
 mod cli;
+mod deploy;
 mod durability;
 mod hostile;
 mod rabbit;

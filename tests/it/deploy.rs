@@ -1,0 +1,65 @@
+//! Every configuration shipped in a Kubernetes ConfigMap passes `hookgate check`, laid
+//! out as the pod sees it (ConfigMap at /etc/hookgate/config, the Secret beside it at
+//! /etc/hookgate/secrets), and every kustomization lists files that exist.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::*;
+
+fn yaml(path: &Path) -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn write_map(value: &serde_yaml_ng::Value, key: &str, dir: &Path) -> usize {
+    std::fs::create_dir_all(dir).unwrap();
+    let map = value[key]
+        .as_mapping()
+        .unwrap_or_else(|| panic!("no {key}"));
+    for (k, v) in map {
+        std::fs::write(dir.join(k.as_str().unwrap()), v.as_str().unwrap()).unwrap();
+    }
+    map.len()
+}
+
+#[test]
+fn every_shipped_config_passes_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    let mut checked = 0;
+    for layout in std::fs::read_dir(&root).unwrap() {
+        let layout = layout.unwrap().path();
+        let kustomization = yaml(&layout.join("kustomization.yaml"));
+        for r in kustomization["resources"].as_sequence().unwrap() {
+            assert!(
+                layout.join(r.as_str().unwrap()).exists(),
+                "{}: missing {r:?}",
+                layout.display()
+            );
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        write_map(
+            &yaml(&layout.join("configmap.yaml")),
+            "data",
+            &tmp.path().join("config"),
+        );
+        write_map(
+            &yaml(&layout.join("secret.yaml")),
+            "stringData",
+            &tmp.path().join("secrets"),
+        );
+        let out = Command::new(BIN)
+            .args(["check", "-c"])
+            .arg(tmp.path().join("config/hookgate.yaml"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            layout.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "sidecar and gateway");
+}
