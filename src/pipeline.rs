@@ -310,25 +310,54 @@ where
         }
         Err(_) => return Err(Rejection::BadRequest),
     };
-    // 4. signature (+ timestamp), over the raw bytes
-    let url = match &route.public_url {
-        Some(u) => u.clone(),
-        None => {
-            let host = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
-            let scheme = if https { "https" } else { "http" };
-            format!("{scheme}://{host}{}", parts.uri.path())
+    // 4-6: the checks that need no I/O
+    let url = if route.verifier.needs_url() {
+        match &route.public_url {
+            Some(u) => u.clone(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("");
+                let scheme = if https { "https" } else { "http" };
+                format!("{scheme}://{host}{}", parts.uri.path())
+            }
         }
+    } else {
+        String::new()
     };
-    let now = now_ms() / 1000;
+    let ev = inspect(route, &parts.headers, body, &url, now_ms(), ip)?;
+    let id = ev.id.clone();
+    // 7. dedup + durable hand-off
+    match app.handoff.submit(ev).await {
+        Ok(o) => Ok((o, id)),
+        Err(e) => {
+            tracing::warn!(route = %route.name, error = %e, "durable hand-off failed; answering 503");
+            Err(Rejection::Unavailable {
+                retry_after: 5,
+                reason: "hand-off failed",
+            })
+        }
+    }
+}
+
+/// Stages 4 to 6, which need no I/O: signature (+ timestamp) over the raw bytes, JSON
+/// parse, schema, then the event id and type. Returns the event ready for hand-off.
+pub fn inspect(
+    route: &Route,
+    headers: &http::HeaderMap,
+    body: Bytes,
+    url: &str,
+    now_ms: i64,
+    ip: std::net::IpAddr,
+) -> Result<Event, Rejection> {
+    // 4. signature (+ timestamp)
     route.verifier.verify(&SignedRequest {
-        headers: &parts.headers,
+        headers,
         body: &body,
-        url: &url,
-        now,
+        url,
+        now: now_ms / 1000,
     })?;
     // 5. JSON and schema
     let json = if route.body_json {
@@ -342,43 +371,31 @@ where
     if let (Some(schema), Some(j)) = (&route.schema, &json) {
         schema.check(j).map_err(Rejection::SchemaViolation)?;
     }
-    // 6. the event, then dedup + durable hand-off
-    let id = event::event_id(&route.event_id, &parts.headers, json.as_ref(), &body);
-    let event_type = event::extract(&route.event_type, &parts.headers, json.as_ref());
+    // 6. the event
+    let id = event::event_id(&route.event_id, headers, json.as_ref(), &body);
+    let event_type = event::extract(&route.event_type, headers, json.as_ref());
     drop(json);
-    let headers = route
+    let forwarded = route
         .forward_headers
         .iter()
         .filter_map(|h| {
-            parts
-                .headers
+            headers
                 .get(h)
                 .and_then(|v| v.to_str().ok())
                 .map(|v| (h.as_str().to_string(), v.to_string()))
         })
         .collect();
-    let ev = Event {
+    Ok(Event {
         route: route.name.clone(),
-        id: id.clone(),
+        id,
         event_type,
-        content_type: parts
-            .headers
+        content_type: headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         body,
-        received_at_ms: now_ms(),
+        received_at_ms: now_ms,
         source_ip: ip,
-        headers,
-    };
-    match app.handoff.submit(ev).await {
-        Ok(o) => Ok((o, id)),
-        Err(e) => {
-            tracing::warn!(route = %route.name, error = %e, "durable hand-off failed; answering 503");
-            Err(Rejection::Unavailable {
-                retry_after: 5,
-                reason: "hand-off failed",
-            })
-        }
-    }
+        headers: forwarded,
+    })
 }

@@ -112,6 +112,18 @@ impl Verifier {
         }
     }
 
+    /// Whether the scheme signs the request URL (only then is it computed).
+    pub fn needs_url(&self) -> bool {
+        match self {
+            Verifier::Hmac(s) => s
+                .spec
+                .template
+                .iter()
+                .any(|p| matches!(p, self::hmac::Part::Url)),
+            _ => false,
+        }
+    }
+
     /// A short description for `hookgate check`.
     pub fn describe(&self) -> String {
         match self {
