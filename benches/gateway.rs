@@ -7,6 +7,7 @@
 //!   * hookgate with RabbitMQ (GitHub route: HMAC-SHA256 + JSON Schema), closed loop at
 //!     a fixed concurrency, then open loop at half the measured maximum and at 1 000/s;
 //!   * hookgate with the embedded store (fsync-durable), the same.
+//!
 //! It verifies its own result: every 200 must be a message in the queue (or a row in the
 //! store), else the run fails.
 //!
@@ -617,8 +618,6 @@ async fn run(s: Settings) -> bool {
     );
     let peak_rss = status_kib(pid, "VmHWM:");
     drop(gw);
-    let sent_ok = 0; // the warm-up's 200s count too: compare the queue to every 200
-    let _ = sent_ok;
     let answered = t.next.load(Ordering::Relaxed);
     let expected: u64 = closed.ok + open.ok + slow.ok;
     let mut in_queue = 0u32;
