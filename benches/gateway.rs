@@ -195,10 +195,10 @@ async fn open_loop(t: &Target, rate: f64, conns: usize, dur: Duration) -> Run {
     r
 }
 
-async fn collect(
-    tasks: Vec<tokio::task::JoinHandle<(Histogram<u64>, u64, u64, u64)>>,
-    start: Instant,
-) -> Run {
+/// What one load task reports: latencies, 200s, other statuses, transport errors.
+type Tally = (Histogram<u64>, u64, u64, u64);
+
+async fn collect(tasks: Vec<tokio::task::JoinHandle<Tally>>, start: Instant) -> Run {
     let mut run = Run {
         ok: 0,
         other: 0,
