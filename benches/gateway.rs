@@ -538,6 +538,11 @@ async fn run(s: Settings) -> bool {
         next: Arc::new(AtomicU64::new(0)),
     };
     let mut pass = true;
+    // HOOKGATE_BENCH_ONLY=rabbitmq|store: just that hookgate phase (for profiling).
+    let only = std::env::var("HOOKGATE_BENCH_ONLY").unwrap_or_default();
+    if !only.is_empty() {
+        return only_phase(&s, &only, &target, dur).await;
+    }
 
     // 1. Ceiling: bare hyper.
     let port = free_port();
@@ -720,4 +725,35 @@ async fn run(s: Settings) -> bool {
         }
     );
     pass
+}
+
+async fn only_phase(
+    s: &Settings,
+    only: &str,
+    target: &dyn Fn(u16, &str) -> Target,
+    dur: Duration,
+) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let x = format!("hg-bench-{}", std::process::id());
+    let q = format!("{x}-github");
+    let broker = (only == "rabbitmq").then_some((s.amqp.as_str(), x.as_str(), q.as_str()));
+    let (gw, port) = spawn_hookgate(dir.path(), broker);
+    wait_port(port).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!("hookgate pid {}", gw.0.id());
+    let t = target(port, "only");
+    let cpu0 = cpu_secs(gw.0.id());
+    let r = closed_loop(&t, s.conns, dur).await;
+    let cpu_ms = (cpu_secs(gw.0.id()) - cpu0) * 1e6 / r.ok.max(1) as f64;
+    println!(
+        "hookgate   {only}, closed loop   {}  cpu {cpu_ms:.1} ms/1000",
+        r.line()
+    );
+    if broker.is_some() {
+        let conn = Connection::connect(&s.amqp, ConnectionProperties::default())
+            .await
+            .unwrap();
+        cleanup(&conn, &x, &[q.clone(), format!("{q}.dead")]).await;
+    }
+    true
 }

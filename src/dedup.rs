@@ -40,6 +40,20 @@ pub fn seen(tx: &Transaction, route: &str, id: &str, since_ms: i64) -> rusqlite:
     Ok(prev.is_some_and(|t| t >= since_ms))
 }
 
+/// The same look-up on a plain (read-only) connection.
+pub fn seen_in(
+    conn: &rusqlite::Connection,
+    route: &str,
+    id: &str,
+    since_ms: i64,
+) -> rusqlite::Result<bool> {
+    let prev: Option<i64> = conn
+        .prepare_cached("SELECT seen_at FROM dedup WHERE route = ?1 AND id = ?2")?
+        .query_row(params![route, id], |r| r.get(0))
+        .optional()?;
+    Ok(prev.is_some_and(|t| t >= since_ms))
+}
+
 /// Record `(route, id)` as accepted at `now_ms`.
 pub fn record(tx: &Transaction, route: &str, id: &str, now_ms: i64) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO dedup (route, id, seen_at) VALUES (?1, ?2, ?3)")?

@@ -28,6 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
     let store = Store::open(&config.store, metrics.clone())?;
+    let store_handle = store.clone();
     let handoff = match &config.broker {
         None => Handoff::store_only(store),
         Some(b) => {
@@ -40,7 +41,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     };
     let app = Arc::new(App {
-        runtime: ArcSwap::from_pointee(Runtime::new(config.clone())),
+        runtime: ArcSwap::from_pointee(Runtime::new(config.clone(), &metrics)),
         handoff,
         metrics,
         in_flight: Semaphore::new(config.limits.max_in_flight),
@@ -61,6 +62,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(admin::serve(admin_listener, admin.clone(), stop_rx.clone()));
+    {
+        let store = store_handle.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::store::RECORD_FLUSH);
+            loop {
+                tick.tick().await;
+                store.flush_records();
+            }
+        });
+    }
     {
         let app = app.clone();
         tokio::spawn(async move {
@@ -208,7 +219,8 @@ fn reload(app: &App) {
                     }
                 });
             }
-            app.runtime.store(Arc::new(Runtime::new(Arc::new(new))));
+            app.runtime
+                .store(Arc::new(Runtime::new(Arc::new(new), &app.metrics)));
             app.metrics.config_reload_failed.set(0);
             tracing::info!(file = %source.display(), "configuration reloaded");
         }

@@ -43,7 +43,7 @@ impl Handoff {
         let Some((broker, spool, policy)) = &self.broker else {
             return self.store.keep(Table::Events, ev).await;
         };
-        if self.store.seen(ev.route.clone(), ev.id.clone()).await? {
+        if self.store.seen(&ev.route, &ev.id)? {
             return Ok(Outcome::Duplicate);
         }
         if *policy == WhenUnavailable::Spool && spool.nonempty(&ev.route) {

@@ -164,26 +164,51 @@ impl Metrics {
         }
     }
 
-    pub fn request(&self, route: &str, outcome: &'static str, elapsed: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: route.to_string(),
-                outcome,
-            })
-            .inc();
-        if route != "none" {
-            self.duration
+    /// Every outcome label, so each route's series exist (at 0) from the start.
+    pub const OUTCOMES: &'static [&'static str] = &[
+        "accepted",
+        "duplicate",
+        "not_found",
+        "method_not_allowed",
+        "ip_not_allowed",
+        "rate_limited",
+        "body_too_large",
+        "request_timeout",
+        "bad_request",
+        "signature_missing",
+        "signature_invalid",
+        "timestamp_out_of_tolerance",
+        "invalid_json",
+        "schema_violation",
+        "unavailable",
+    ];
+
+    /// The handles of one route's series, resolved once (no label lookup per request).
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        RouteMetrics {
+            outcomes: Self::OUTCOMES
+                .iter()
+                .map(|o| {
+                    self.requests
+                        .get_or_create(&RequestLabels {
+                            route: route.to_string(),
+                            outcome: o,
+                        })
+                        .clone()
+                })
+                .collect(),
+            duration: self
+                .duration
                 .get_or_create(&RouteLabel {
                     route: route.to_string(),
                 })
-                .observe(elapsed.as_secs_f64());
-        }
-        if outcome == "duplicate" {
-            self.dedup_hits
+                .clone(),
+            dedup_hits: self
+                .dedup_hits
                 .get_or_create(&RouteLabel {
                     route: route.to_string(),
                 })
-                .inc();
+                .clone(),
         }
     }
 
@@ -204,5 +229,24 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// One route's request metrics.
+pub struct RouteMetrics {
+    outcomes: Vec<Counter>,
+    duration: Histogram,
+    dedup_hits: Counter,
+}
+
+impl RouteMetrics {
+    pub fn request(&self, outcome: &'static str, elapsed: Duration) {
+        if let Some(i) = Metrics::OUTCOMES.iter().position(|o| *o == outcome) {
+            self.outcomes[i].inc();
+        }
+        self.duration.observe(elapsed.as_secs_f64());
+        if outcome == "duplicate" {
+            self.dedup_hits.inc();
+        }
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, Route};
 use crate::event::{self, Event};
 use crate::handoff::Handoff;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteMetrics};
 use crate::ratelimit::Limiter;
 use crate::schema::Detail;
 use crate::store::Outcome as Stored;
@@ -148,12 +148,16 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<
 /// whole on reload.
 pub struct Runtime {
     pub config: Arc<Config>,
+    metrics: Vec<RouteMetrics>,
+    unrouted: RouteMetrics,
     by_path: HashMap<String, usize>,
     limiters: Vec<Option<Limiter>>,
 }
 
 impl Runtime {
-    pub fn new(config: Arc<Config>) -> Runtime {
+    pub fn new(config: Arc<Config>, m: &Metrics) -> Runtime {
+        let metrics = config.routes.iter().map(|r| m.route(&r.name)).collect();
+        let unrouted = m.route("none");
         let by_path = config
             .routes
             .iter()
@@ -167,6 +171,8 @@ impl Runtime {
             .collect();
         Runtime {
             config,
+            metrics,
+            unrouted,
             by_path,
             limiters,
         }
@@ -202,28 +208,35 @@ where
     let started = Instant::now();
     let _gauge = InFlightGauge::new(&app.metrics);
     let rt = app.runtime.load_full();
-    let mut route_name = "none";
-    let result = run(&app, &rt, req, peer, https, &mut route_name).await;
-    let response = match &result {
+    let mut route = None;
+    let result = run(&app, &rt, req, peer, https, &mut route).await;
+    let (name, metrics) = match route {
+        Some(i) => (&*rt.config.routes[i].name, &rt.metrics[i]),
+        None => ("none", &rt.unrouted),
+    };
+    match result {
         Ok((status, id)) => {
             let label = match status {
                 Stored::Accepted => "accepted",
                 Stored::Duplicate => "duplicate",
             };
-            app.metrics.request(route_name, label, started.elapsed());
-            json_response(
-                StatusCode::OK,
-                &serde_json::json!({"status": label, "id": id}),
-            )
+            metrics.request(label, started.elapsed());
+            // The id is printable ASCII (see `event`), but may hold quotes: JSON-escape it.
+            let id = serde_json::to_string(&id).unwrap_or_else(|_| "\"\"".into());
+            let body = format!(r#"{{"status":"{label}","id":{id}}}"#);
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
         }
         Err(rej) => {
-            app.metrics
-                .request(route_name, rej.code(), started.elapsed());
-            tracing::debug!(route = route_name, peer = %peer, code = rej.code(), reason = %rej.reason(), "rejected");
+            metrics.request(rej.code(), started.elapsed());
+            tracing::debug!(route = name, peer = %peer, code = rej.code(), reason = %rej.reason(), "rejected");
             rej.response()
         }
-    };
-    response
+    }
 }
 
 /// Counts a request in `in_flight_requests` until dropped (also when the client goes away).
@@ -242,13 +255,13 @@ impl Drop for InFlightGauge<'_> {
     }
 }
 
-async fn run<'r, B>(
+async fn run<B>(
     app: &App,
-    rt: &'r Runtime,
+    rt: &Runtime,
     req: Request<B>,
     peer: SocketAddr,
     https: bool,
-    route_name: &mut &'r str,
+    route_idx: &mut Option<usize>,
 ) -> Result<(Stored, String), Rejection>
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -261,7 +274,7 @@ where
         .get(req.uri().path())
         .ok_or(Rejection::NotFound)?;
     let route: &Route = &cfg.routes[idx];
-    *route_name = &route.name;
+    *route_idx = Some(idx);
     if req.method() != Method::POST {
         return Err(Rejection::MethodNotAllowed);
     }

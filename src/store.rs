@@ -79,8 +79,7 @@ type Reply<T> = oneshot::Sender<Result<T, String>>;
 
 enum Cmd {
     Keep(Table, Event, Reply<Outcome>),
-    Seen(Arc<str>, String, Reply<bool>),
-    Record(Arc<str>, String),
+    Record(Vec<(Arc<str>, String)>),
     Forwarded(Vec<i64>),
     Flush(oneshot::Sender<()>),
 }
@@ -90,6 +89,52 @@ pub struct Store {
     tx: mpsc::Sender<Cmd>,
     healthy: Arc<AtomicBool>,
     dir: PathBuf,
+    readers: Arc<Readers>,
+    window: Duration,
+    /// Ids confirmed by the broker, not yet written to the ledger.
+    pending: Arc<std::sync::Mutex<Pending>>,
+}
+
+/// Route -> ids, so a look-up borrows `&str`s instead of building a key.
+type Pending = HashMap<Arc<str>, std::collections::HashSet<String>>;
+
+/// How often buffered dedup records are written.
+pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
+
+/// Read connections for dedup look-ups on the request's own thread: an indexed read
+/// takes microseconds, and WAL readers never wait for the writer or its fsync, so this
+/// is cheaper than a round trip to the writer thread.
+struct Readers {
+    conns: Vec<std::sync::Mutex<Connection>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Readers {
+    fn open(dir: &Path, n: usize) -> Result<Readers, StoreError> {
+        let conns = (0..n)
+            .map(|_| {
+                let c =
+                    Connection::open_with_flags(db_file(dir), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                c.busy_timeout(Duration::from_secs(5))?;
+                // Look-ups touch a few index pages: a small cache is enough.
+                c.pragma_update(None, "cache_size", -512)?;
+                Ok(std::sync::Mutex::new(c))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Readers {
+            conns,
+            next: Default::default(),
+        })
+    }
+
+    fn seen(&self, route: &str, id: &str, since_ms: i64) -> rusqlite::Result<bool> {
+        let n = self.conns.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let guard = (0..n)
+            .find_map(|i| self.conns[(start + i) % n].try_lock().ok())
+            .unwrap_or_else(|| self.conns[start].lock().unwrap_or_else(|p| p.into_inner()));
+        dedup::seen_in(&guard, route, id, since_ms)
+    }
 }
 
 pub fn db_file(dir: &Path) -> PathBuf {
@@ -128,10 +173,14 @@ impl Store {
             .name("hookgate-store".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Dir(cfg.path.clone(), e))?;
+        let readers = Arc::new(Readers::open(&cfg.path, 2)?);
         Ok(Store {
             tx,
             healthy,
             dir: cfg.path.clone(),
+            readers,
+            window: cfg.dedup_window,
+            pending: Arc::default(),
         })
     }
 
@@ -153,14 +202,39 @@ impl Store {
     }
 
     /// Was this event id accepted within the dedup window?
-    pub async fn seen(&self, route: Arc<str>, id: String) -> Result<bool, String> {
-        self.ask(|r| Cmd::Seen(route, id, r)).await
+    pub fn seen(&self, route: &str, id: &str) -> Result<bool, String> {
+        {
+            let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if p.get(route).is_some_and(|ids| ids.contains(id)) {
+                return Ok(true);
+            }
+        }
+        let since = crate::now_ms() - self.window.as_millis() as i64;
+        self.readers
+            .seen(route, id, since)
+            .map_err(|e| e.to_string())
     }
 
-    /// Note an id as accepted (after the broker confirmed it). Not awaited: losing it
-    /// costs at most a duplicate publish.
+    /// Note an id as accepted (after the broker confirmed it). Buffered in memory and
+    /// written every [`RECORD_FLUSH`] in one transaction; `seen` consults the buffer too.
+    /// Losing the buffer in a crash costs at most a duplicate publish, which
+    /// `message_id` makes harmless.
     pub fn record(&self, route: Arc<str>, id: String) {
-        let _ = self.tx.send(Cmd::Record(route, id));
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.entry(route).or_default().insert(id);
+        if p.values().map(|s| s.len()).sum::<usize>() >= MAX_BATCH {
+            let batch = std::mem::take(&mut *p);
+            drop(p);
+            let _ = self.tx.send(Cmd::Record(flatten(batch)));
+        }
+    }
+
+    /// Write buffered dedup records; called every [`RECORD_FLUSH`] and at shutdown.
+    pub fn flush_records(&self) {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if !batch.is_empty() {
+            let _ = self.tx.send(Cmd::Record(flatten(batch)));
+        }
     }
 
     /// Remove spool entries the broker has confirmed.
@@ -170,6 +244,7 @@ impl Store {
 
     /// Wait until everything submitted so far is committed.
     pub async fn flush(&self) {
+        self.flush_records();
         let (reply, rx) = oneshot::channel();
         if self.tx.send(Cmd::Flush(reply)).is_ok() {
             let _ = rx.await;
@@ -180,6 +255,12 @@ impl Store {
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
+}
+
+fn flatten(p: Pending) -> Vec<(Arc<str>, String)> {
+    p.into_iter()
+        .flat_map(|(r, ids)| ids.into_iter().map(move |id| (r.clone(), id)))
+        .collect()
 }
 
 struct Writer {
@@ -230,7 +311,6 @@ impl Writer {
         }
         enum Answer {
             Kept(Outcome),
-            Seen(bool),
             None,
         }
         let result = (|| -> rusqlite::Result<Vec<Answer>> {
@@ -246,9 +326,10 @@ impl Writer {
                             Answer::Kept(Outcome::Accepted)
                         }
                     }
-                    Cmd::Seen(route, id, _) => Answer::Seen(dedup::seen(&tx, route, id, since)?),
-                    Cmd::Record(route, id) => {
-                        dedup::record(&tx, route, id, now)?;
+                    Cmd::Record(ids) => {
+                        for (route, id) in ids {
+                            dedup::record(&tx, route, id, now)?;
+                        }
                         Answer::None
                     }
                     Cmd::Forwarded(seqs) => {
@@ -273,7 +354,6 @@ impl Writer {
                 for (cmd, answer) in batch.into_iter().zip(answers) {
                     match (cmd, answer) {
                         (Cmd::Keep(_, _, r), Answer::Kept(o)) => drop(r.send(Ok(o))),
-                        (Cmd::Seen(_, _, r), Answer::Seen(b)) => drop(r.send(Ok(b))),
                         (Cmd::Flush(r), _) => drop(r.send(())),
                         _ => {}
                     }
@@ -285,7 +365,6 @@ impl Writer {
                 for cmd in batch {
                     match cmd {
                         Cmd::Keep(_, _, r) => drop(r.send(Err(e.to_string()))),
-                        Cmd::Seen(_, _, r) => drop(r.send(Err(e.to_string()))),
                         Cmd::Flush(r) => drop(r.send(())),
                         _ => {}
                     }
