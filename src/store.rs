@@ -115,7 +115,9 @@ impl Readers {
             .map(|_| {
                 let c =
                     Connection::open_with_flags(db_file(dir), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                c.busy_timeout(Duration::from_secs(5))?;
+                // Never sleep in SQLite's busy handler on a request thread (it backs off in
+                // steps up to 100 ms): a busy reader is answered "not seen" instead.
+                c.busy_timeout(Duration::ZERO)?;
                 // Look-ups touch a few index pages: a small cache is enough.
                 c.pragma_update(None, "cache_size", -512)?;
                 Ok(std::sync::Mutex::new(c))
@@ -210,9 +212,18 @@ impl Store {
             }
         }
         let since = crate::now_ms() - self.window.as_millis() as i64;
-        self.readers
-            .seen(route, id, since)
-            .map_err(|e| e.to_string())
+        match self.readers.seen(route, id, since) {
+            Ok(seen) => Ok(seen),
+            // Busy for an instant (the writer is resetting the WAL): treat as new. At worst
+            // a duplicate is published, and consumers dedup on message_id.
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                tracing::debug!(route, id, "dedup look-up busy; treating as new");
+                Ok(false)
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Note an id as accepted (after the broker confirmed it). Buffered in memory and
