@@ -74,6 +74,18 @@ enum StoreCommand {
     },
     /// Show an event (metadata and body) by id.
     Show { id: String },
+    /// Publish stored events to the configuration's broker (with confirms), oldest
+    /// first; e.g. after moving from the embedded store to RabbitMQ. Events stay in
+    /// the store; consumers dedup on message_id.
+    Replay {
+        #[arg(long)]
+        route: Option<String>,
+        /// Only events after this sequence number (the `seq` column of `list`).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
 }
 
 pub fn main() -> i32 {
@@ -247,6 +259,14 @@ fn sign(
 
 fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand) -> i32 {
     use crate::store::Table;
+    if let StoreCommand::Replay {
+        route,
+        after,
+        limit,
+    } = command
+    {
+        return replay(path, config, route, after, limit);
+    }
     let dir = match path {
         Some(p) => p,
         None => match load(config) {
@@ -293,6 +313,7 @@ fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand)
                 }
             })
         }
+        StoreCommand::Replay { .. } => unreachable!("handled above"),
         StoreCommand::Show { id } => reader.show(&id).map(|events| {
             if events.is_empty() {
                 eprintln!("no event with id {id:?}");
@@ -310,6 +331,87 @@ fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand)
         Ok(()) => 0,
         Err(e) => {
             eprintln!("hookgate store: {e}");
+            2
+        }
+    }
+}
+
+fn replay(
+    path: Option<PathBuf>,
+    config: &std::path::Path,
+    route: Option<String>,
+    after: i64,
+    limit: Option<usize>,
+) -> i32 {
+    let Some(cfg) = load(config) else { return 1 };
+    let Some(broker_cfg) = cfg.broker.clone() else {
+        eprintln!(
+            "hookgate store replay: {} has no broker section to replay to",
+            config.display()
+        );
+        return 1;
+    };
+    let dir = path.unwrap_or_else(|| cfg.store.path.clone());
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hookgate: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    let result: anyhow::Result<(usize, i64)> = rt.block_on(async {
+        let reader = crate::store::Reader::open(&dir)?;
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        let broker =
+            crate::broker::Broker::start(broker_cfg, crate::gateway::topology(&cfg), metrics)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !broker.connected() {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "cannot reach the broker"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (mut sent, mut last) = (0usize, after);
+        let max = limit.unwrap_or(usize::MAX);
+        while sent < max {
+            let batch = reader.oldest(
+                crate::store::Table::Events,
+                route.as_deref(),
+                last,
+                256.min(max - sent),
+            )?;
+            let Some(tail) = batch.last().map(|e| e.seq) else {
+                break;
+            };
+            let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
+            let events: Vec<_> = batch.into_iter().map(|e| e.into_event()).collect();
+            let confirmed = broker.publish_in_order(&events).await;
+            sent += confirmed;
+            if confirmed < events.len() {
+                broker.close().await;
+                anyhow::bail!(
+                    "stopped: event seq {} was not confirmed ({sent} replayed)",
+                    seqs[confirmed]
+                );
+            }
+            last = tail;
+        }
+        broker.close().await;
+        Ok((sent, last))
+    });
+    match result {
+        Ok((sent, last)) => {
+            println!("replayed {sent} event(s), up to seq {last}");
+            0
+        }
+        Err(e) => {
+            eprintln!("hookgate store replay: {e:#}");
             2
         }
     }

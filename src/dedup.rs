@@ -24,11 +24,15 @@ pub fn seen_or_record(
     now_ms: i64,
     since_ms: i64,
 ) -> rusqlite::Result<bool> {
-    if seen(tx, route, id, since_ms)? {
-        return Ok(true);
-    }
-    record(tx, route, id, now_ms)?;
-    Ok(false)
+    // One statement: insert, or refresh an entry older than the window; no change means
+    // the id was accepted within the window.
+    let changed = tx
+        .prepare_cached(
+            "INSERT INTO dedup (route, id, seen_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (route, id) DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < ?4",
+        )?
+        .execute(params![route, id, now_ms, since_ms])?;
+    Ok(changed == 0)
 }
 
 /// Was `(route, id)` accepted at or after `since_ms`? (Read only.)

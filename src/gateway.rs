@@ -120,7 +120,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn topology(config: &Config) -> Vec<RouteTopology> {
+/// Each route's queue, for declaring the broker topology.
+pub fn topology(config: &Config) -> Vec<RouteTopology> {
     config
         .routes
         .iter()

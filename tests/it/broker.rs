@@ -457,3 +457,55 @@ fn conflicting_queue_or_missing_exchange_is_a_clear_startup_error() {
         "{err}"
     );
 }
+
+#[test]
+fn store_replay_publishes_stored_events_to_the_broker() {
+    let rabbit = Rabbit::connect();
+    let n = names(&rabbit, "replay");
+    // Accept three events with the embedded store only.
+    let mut g = Gateway::start(
+        "listen: 127.0.0.1:{PORT}\nadmin: { listen: 127.0.0.1:{ADMIN} }\nstore: { path: \"{STORE}\" }\nroutes:\n  - { name: github, path: /hooks/github, provider: github, secrets: [broker-secret] }\n",
+    );
+    for i in 0..3 {
+        assert_eq!(
+            signed(
+                g.port,
+                &format!("stored-{i}"),
+                format!(r#"{{"i":{i}}}"#).as_bytes()
+            )
+            .unwrap()
+            .status,
+            200
+        );
+    }
+    g.signal("-TERM");
+    assert_eq!(g.wait_exit(Duration::from_secs(10)), Some(0));
+    // The same store, now with a broker: replay everything after the first event.
+    let cfg = config(&amqp_url(), &n, "", "")
+        .replace("{STORE}", &g.dir.path().join("store").display().to_string());
+    let cfg = cfg.replace("{PORT}", "0").replace("{ADMIN}", "0");
+    let file = write(g.dir.path(), "with-broker.yaml", &cfg);
+    let out = std::process::Command::new(BIN)
+        .args(["store", "-c"])
+        .arg(&file)
+        .args(["replay", "--after", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("replayed 2 event(s)"), "{stdout}");
+    let msgs = rabbit.take_all(&n.queue, 2, Duration::from_secs(5));
+    let got: Vec<(String, Vec<u8>)> = msgs.iter().map(|m| (m.id(), m.body.clone())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("stored-1".into(), br#"{"i":1}"#.to_vec()),
+            ("stored-2".into(), br#"{"i":2}"#.to_vec())
+        ]
+    );
+    assert_eq!(msgs[0].header("hookgate-route").as_deref(), Some("github"));
+}
