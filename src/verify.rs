@@ -207,6 +207,63 @@ fn copy(buf: &mut [u8; 64], out: &[u8]) -> usize {
     out.len()
 }
 
+/// The signatures a request carries, decoded once (at most 8, on the stack).
+pub struct Candidates {
+    bufs: [[u8; 64]; 8],
+    lens: [usize; 8],
+    n: usize,
+}
+
+impl Candidates {
+    pub fn new() -> Candidates {
+        Candidates {
+            bufs: [[0; 64]; 8],
+            lens: [0; 8],
+            n: 0,
+        }
+    }
+
+    /// Keep `sig` if it decodes; malformed candidates are skipped.
+    pub fn push(&mut self, sig: &[u8], base64: bool) {
+        if self.n == self.bufs.len() {
+            return;
+        }
+        let mut buf = [0u8; 64];
+        let len = if base64 {
+            decode_b64(sig, &mut buf)
+        } else {
+            decode_hex(sig, &mut buf)
+        }
+        .map(<[u8]>::len);
+        if let Some(len) = len {
+            self.bufs[self.n] = buf;
+            self.lens[self.n] = len;
+            self.n += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Does any key, fed the signed content by `feed`, match any candidate? Every
+    /// comparison is constant-time; which key matched is not secret.
+    pub fn match_any(&self, keys: &[Mac], feed: impl Fn(&mut Mac)) -> bool {
+        keys.iter().any(|key| {
+            let mut mac = key.clone();
+            feed(&mut mac);
+            let digest = mac.finish();
+            (0..self.n).any(|i| ct_eq(&self.bufs[i][..self.lens[i]], digest.as_bytes()))
+        })
+    }
+}
+
+impl Default for Candidates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Constant-time equality (lengths are public).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()

@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use super::{
-    check_tolerance, ct_eq, decode_b64, decode_hex, parse_unix, Algorithm, Mac, SignedRequest,
-    VerifyError,
-};
+use super::{check_tolerance, parse_unix, Algorithm, Candidates, Mac, SignedRequest, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -236,34 +233,16 @@ impl HmacScheme {
             .find(|(a, _)| *a == sh.alg)
             .map(|(_, k)| k.as_slice())
             .unwrap_or(&[]);
-        let mut decodable = false;
-        let mut matched = false;
-        'keys: for key in keys {
-            let mut mac = key.clone();
-            self.feed(&mut mac, req, ts_raw);
-            let digest = mac.finish();
-            for token in self.tokens(value) {
-                let token = token.strip_prefix(sh.prefix.as_bytes()).unwrap_or(token);
-                let mut buf = [0u8; 64];
-                let decoded = match self.spec.encoding {
-                    Encoding::Hex => decode_hex(token, &mut buf),
-                    Encoding::Base64 => decode_b64(token, &mut buf),
-                };
-                if let Some(sig) = decoded {
-                    decodable = true;
-                    if ct_eq(sig, digest.as_bytes()) {
-                        matched = true;
-                        break 'keys;
-                    }
-                }
-            }
+        let mut candidates = Candidates::new();
+        for token in self.tokens(value) {
+            let token = token.strip_prefix(sh.prefix.as_bytes()).unwrap_or(token);
+            candidates.push(token, self.spec.encoding == Encoding::Base64);
         }
-        if !matched {
-            return Err(if decodable {
-                VerifyError::Mismatch
-            } else {
-                VerifyError::Malformed("signature is not valid hex/base64")
-            });
+        if candidates.is_empty() {
+            return Err(VerifyError::Malformed("signature is not valid hex/base64"));
+        }
+        if !candidates.match_any(keys, |mac| self.feed(mac, req, ts_raw)) {
+            return Err(VerifyError::Mismatch);
         }
         if let (Some(ts), Some((_, tol))) = (ts, &self.spec.timestamp) {
             check_tolerance(ts, req.now, *tol)?;

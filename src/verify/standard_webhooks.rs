@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use super::{
-    check_tolerance, ct_eq, decode_b64, parse_unix, Algorithm, Mac, SignedRequest, VerifyError,
-};
+use super::{check_tolerance, parse_unix, Algorithm, Candidates, Mac, SignedRequest, VerifyError};
 
 pub struct StandardWebhooks {
     /// `webhook` or `svix`.
@@ -54,29 +52,19 @@ impl StandardWebhooks {
             .header(&self.ts)
             .ok_or_else(|| VerifyError::Missing(self.ts.clone()))?;
         let ts = parse_unix(ts_raw)?;
-        let mut matched = false;
-        'keys: for key in &self.keys {
-            let mut mac = key.clone();
-            mac.update(id);
-            mac.update(b".");
-            mac.update(ts_raw);
-            mac.update(b".");
-            mac.update(req.body);
-            let digest = mac.finish();
-            for entry in sig.split(|b| *b == b' ') {
-                let Some(b64) = entry.strip_prefix(b"v1,") else {
-                    continue;
-                };
-                let mut buf = [0u8; 64];
-                if let Some(s) = decode_b64(b64, &mut buf) {
-                    if ct_eq(s, digest.as_bytes()) {
-                        matched = true;
-                        break 'keys;
-                    }
-                }
+        let mut candidates = Candidates::new();
+        for entry in sig.split(|b| *b == b' ') {
+            // Non-v1 entries (e.g. v1a, asymmetric) are not ours to check.
+            if let Some(b64) = entry.strip_prefix(b"v1,") {
+                candidates.push(b64, true);
             }
         }
-        if !matched {
+        let signed = |mac: &mut Mac| {
+            for part in [id, b".", ts_raw, b".", req.body] {
+                mac.update(part);
+            }
+        };
+        if !candidates.match_any(&self.keys, signed) {
             return Err(VerifyError::Mismatch);
         }
         check_tolerance(ts, req.now, self.tolerance)

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{check_tolerance, ct_eq, decode_hex, Algorithm, Mac, SignedRequest, VerifyError};
+use super::{check_tolerance, Algorithm, Candidates, Mac, SignedRequest, VerifyError};
 
 pub struct Stripe {
     pub keys: Vec<Mac>,
@@ -50,24 +50,16 @@ impl Stripe {
             return Err(VerifyError::Malformed("no v1 signature"));
         }
         let ts = super::parse_unix(t)?;
-        let mut matched = false;
-        'keys: for key in &self.keys {
-            let mut mac = key.clone();
+        let mut candidates = Candidates::new();
+        for sig in &sigs[..n] {
+            candidates.push(sig, false);
+        }
+        let signed = |mac: &mut Mac| {
             mac.update(t);
             mac.update(b".");
             mac.update(req.body);
-            let digest = mac.finish();
-            for sig in &sigs[..n] {
-                let mut buf = [0u8; 64];
-                if let Some(sig) = decode_hex(sig, &mut buf) {
-                    if ct_eq(sig, digest.as_bytes()) {
-                        matched = true;
-                        break 'keys;
-                    }
-                }
-            }
-        }
-        if !matched {
+        };
+        if !candidates.match_any(&self.keys, signed) {
             return Err(VerifyError::Mismatch);
         }
         check_tolerance(ts, req.now, self.tolerance)
