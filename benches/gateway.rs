@@ -573,10 +573,15 @@ async fn run(s: Settings) -> bool {
     let raw_q = format!("{raw_x}-q");
     declare(&conn, &raw_x, &raw_q).await;
     let mut best: Option<(usize, Run)> = None;
+    let me = std::process::id();
+    let mut lapin_cpu = f64::MAX;
     for channels in [1, 2, 4] {
+        let c0 = cpu_secs(me);
         let r = raw_publisher(&s.amqp, &raw_x, channels, s.conns, dur / 2, body.clone()).await;
+        let cpu = (cpu_secs(me) - c0) * 1e6 / r.ok.max(1) as f64;
+        lapin_cpu = lapin_cpu.min(cpu);
         println!(
-            "reference  raw lapin, {channels} ch x {} in flight   {}",
+            "reference  raw lapin, {channels} ch x {} in flight   {}  client cpu {cpu:.1} ms/1000",
             s.conns,
             r.line()
         );
@@ -695,6 +700,7 @@ async fn run(s: Settings) -> bool {
         mark(cpu_ms <= 20.0)
     );
     println!("  hookgate CPU per 1000 events (store)      {scpu_ms:>6.1} ms");
+    println!("  of which a lapin publisher alone costs    {lapin_cpu:>6.1} ms  (the raw reference's own CPU)");
     println!(
         "  p99 @ 1000/s minus raw one-at-a-time p99 {p99_gap:>6.2} ms  ({:.2} vs {:.2}) target <= 2 ms   {}",
         slow.ms(0.99),
