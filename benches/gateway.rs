@@ -554,10 +554,12 @@ async fn run(s: Settings) -> bool {
     );
     wait_port(port).await;
     let _ = closed_loop(&target(port, "warm"), s.conns, Duration::from_secs(1)).await;
+    let b0 = cpu_secs(bare.0.id());
     let ceiling = closed_loop(&target(port, "bare"), s.conns, dur).await;
+    let bare_cpu = (cpu_secs(bare.0.id()) - b0) * 1e6 / ceiling.ok.max(1) as f64;
     drop(bare);
     println!(
-        "reference  bare hyper (reads body, 200)      {}",
+        "reference  bare hyper (reads body, 200)      {}  server cpu {bare_cpu:.1} ms/1000",
         ceiling.line()
     );
 
@@ -700,7 +702,7 @@ async fn run(s: Settings) -> bool {
         mark(cpu_ms <= 20.0)
     );
     println!("  hookgate CPU per 1000 events (store)      {scpu_ms:>6.1} ms");
-    println!("  of which a lapin publisher alone costs    {lapin_cpu:>6.1} ms  (the raw reference's own CPU)");
+    println!("  for scale: bare hyper server / lapin client {bare_cpu:>4.1} / {lapin_cpu:.1} ms per 1000 (their own CPU)");
     println!(
         "  p99 @ 1000/s minus raw one-at-a-time p99 {p99_gap:>6.2} ms  ({:.2} vs {:.2}) target <= 2 ms   {}",
         slow.ms(0.99),
