@@ -224,7 +224,9 @@ impl Broker {
             Err(e) => e.label(),
         };
         self.metrics.publish(label, started.elapsed());
-        if let Err(PublishError::Amqp(_)) = &result {
+        // A dead channel, or a return (someone deleted the queue or its binding): reconnect,
+        // which declares the topology again.
+        if let Err(PublishError::Amqp(_) | PublishError::Returned) = &result {
             self.channel_dead.notify_one();
         }
         result
@@ -310,6 +312,7 @@ impl Broker {
         }
         if ok < events.len() {
             self.metrics.publish("error", started.elapsed());
+            self.channel_dead.notify_one();
         }
         ok
     }

@@ -509,3 +509,26 @@ fn store_replay_publishes_stored_events_to_the_broker() {
     );
     assert_eq!(msgs[0].header("hookgate-route").as_deref(), Some("github"));
 }
+
+#[test]
+fn a_deleted_queue_is_declared_again_and_nothing_is_lost() {
+    let rabbit = Rabbit::connect();
+    let n = names(&rabbit, "heal");
+    let g = Gateway::start(&config(&amqp_url(), &n, "when_unavailable: spool", ""));
+    assert_eq!(signed(g.port, "before-delete", b"{}").unwrap().status, 200);
+    assert_eq!(
+        rabbit.take_all(&n.queue, 1, Duration::from_secs(5)).len(),
+        1
+    );
+    rabbit.delete_queue(&n.queue);
+    // Unroutable now: spooled (200), and the return makes the gateway redeclare.
+    assert_eq!(signed(g.port, "after-delete", b"{}").unwrap().status, 200);
+    let msgs = rabbit.take_all(&n.queue, 1, Duration::from_secs(10));
+    assert_eq!(
+        msgs.iter().map(Msg::id).collect::<Vec<_>>(),
+        vec!["after-delete"]
+    );
+    assert!(g
+        .metrics()
+        .contains(r#"hookgate_broker_publishes_total{result="returned"} 1"#));
+}

@@ -131,6 +131,15 @@ impl Rabbit {
         });
     }
 
+    pub fn delete_queue(&self, queue: &str) {
+        self.rt.block_on(async {
+            let ch = self.conn.create_channel().await.unwrap();
+            ch.queue_delete(queue.into(), QueueDeleteOptions::default())
+                .await
+                .unwrap();
+        });
+    }
+
     /// Take every message now in `queue` (waiting up to `wait` for at least `min`).
     pub fn take_all(&self, queue: &str, min: usize, wait: Duration) -> Vec<Msg> {
         self.rt.block_on(async {
