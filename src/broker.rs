@@ -129,13 +129,23 @@ impl Broker {
     async fn connect(&self) -> Result<(Connection, Channel), ConnectError> {
         let unreachable = |e: lapin::Error| ConnectError::Unreachable(e.to_string());
         let props = ConnectionProperties::default().with_connection_name("hookgate".into());
-        let conn = tokio::time::timeout(
-            Duration::from_secs(10),
-            Connection::connect(&self.cfg.url, props),
-        )
-        .await
-        .map_err(|_| ConnectError::Unreachable("connection attempt timed out".into()))?
-        .map_err(unreachable)?;
+        let connect = async {
+            match &self.cfg.ca {
+                None => Connection::connect(&self.cfg.url, props).await,
+                Some(pem) => {
+                    let tls = lapin::tcp::OwnedTLSConfig {
+                        identity: None,
+                        cert_chain: Some(pem.clone()),
+                    };
+                    let rt = lapin::runtime::default_runtime()?;
+                    Connection::connect_with_config(&self.cfg.url, props, tls, rt).await
+                }
+            }
+        };
+        let conn = tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .map_err(|_| ConnectError::Unreachable("connection attempt timed out".into()))?
+            .map_err(unreachable)?;
         let ch = conn.create_channel().await.map_err(unreachable)?;
         declare(&ch, &self.cfg, &self.routes.load()).await?;
         ch.confirm_select(ConfirmSelectOptions::default())

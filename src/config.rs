@@ -82,6 +82,8 @@ pub struct BrokerConfig {
     /// Declare the topology (default). `false`: only check that it exists (passive), for
     /// brokers where hookgate's user may not configure.
     pub declare: bool,
+    /// Extra CA certificates (PEM) for amqps://, e.g. a cluster's private CA.
+    pub ca: Option<String>,
 }
 
 impl BrokerConfig {

@@ -571,8 +571,32 @@ impl Validator<'_> {
             "false" => Ok(false),
             _ => Err(format!("expected true or false, got {t:?}")),
         });
+        let ca = b.ca.as_ref().and_then(|s| {
+            let t = self.text("broker.ca", s)?;
+            let file = self.path_of(&t);
+            let pem = match std::fs::read_to_string(&file) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.err("broker.ca", format!("cannot read {}: {e}", file.display()));
+                    return None;
+                }
+            };
+            use rustls::pki_types::pem::PemObject;
+            let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+                .filter(|c| c.is_ok())
+                .count();
+            if certs == 0 {
+                self.err(
+                    "broker.ca",
+                    format!("no PEM certificate in {}", file.display()),
+                );
+                return None;
+            }
+            Some(pem)
+        });
         Some(BrokerConfig {
             declare,
+            ca,
             url,
             exchange,
             confirm_timeout: self.duration(

@@ -104,6 +104,8 @@ pub struct RawBroker {
     pub confirm_timeout: Option<Scalar>,
     pub when_unavailable: Option<Scalar>,
     pub declare: Option<Scalar>,
+    /// PEM file of CA certificates to trust for amqps:// besides the system's.
+    pub ca: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

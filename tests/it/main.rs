@@ -4,6 +4,7 @@
 mod common;
 
 mod broker;
+mod broker_tls;
 mod cli;
 mod deploy;
 mod durability;
