@@ -301,9 +301,13 @@ fn bare_server(port: u16) {
     });
 }
 
+/// The admin port of the last hookgate started (for scraping /metrics).
+static ADMIN_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
 fn spawn_hookgate(dir: &Path, broker: Option<(&str, &str, &str)>) -> (Proc, u16) {
     let port = free_port();
     let admin = free_port();
+    ADMIN_PORT.store(admin, Ordering::Relaxed);
     std::fs::write(
         dir.join("push.json"),
         r#"{"type":"object","required":["ref","repository"],"properties":{"ref":{"type":"string"},
@@ -757,6 +761,22 @@ async fn only_phase(
         "hookgate   {only}, closed loop   {}  cpu {cpu_ms:.1} ms/1000",
         r.line()
     );
+    // Where the time goes: hookgate's own view of the broker's confirm latency.
+    let admin = ADMIN_PORT.load(Ordering::Relaxed);
+    if let Ok(out) = Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{admin}/metrics")])
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        for l in text.lines().filter(|l| {
+            l.starts_with("hookgate_broker_publish_duration_seconds_bucket")
+                || l.starts_with("hookgate_broker_publish_duration_seconds_count")
+                || l.starts_with("hookgate_store_commit_events_sum")
+                || l.starts_with("hookgate_store_commit_events_count")
+        }) {
+            println!("  {l}");
+        }
+    }
     if broker.is_some() {
         let conn = Connection::connect(&s.amqp, ConnectionProperties::default())
             .await
