@@ -209,7 +209,9 @@ where
     let _gauge = InFlightGauge::new(&app.metrics);
     let rt = app.runtime.load_full();
     let mut route = None;
-    let result = run(&app, &rt, req, peer, https, &mut route).await;
+    // The client as the checks saw it (after trusted X-Forwarded-For), for the log line.
+    let mut source = peer.ip();
+    let result = run(&app, &rt, req, peer, https, &mut route, &mut source).await;
     let (name, metrics) = match route {
         Some(i) => (&*rt.config.routes[i].name, &rt.metrics[i]),
         None => ("none", &rt.unrouted),
@@ -233,7 +235,7 @@ where
         }
         Err(rej) => {
             metrics.request(rej.code(), started.elapsed());
-            tracing::debug!(route = name, peer = %peer, code = rej.code(), reason = %rej.reason(), "rejected");
+            tracing::debug!(route = name, source_ip = %source, peer = %peer, code = rej.code(), reason = %rej.reason(), "rejected");
             rej.response()
         }
     }
@@ -262,6 +264,7 @@ async fn run<B>(
     peer: SocketAddr,
     https: bool,
     route_idx: &mut Option<usize>,
+    source: &mut std::net::IpAddr,
 ) -> Result<(Stored, String), Rejection>
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -280,8 +283,8 @@ where
     }
     // 2. who is asking, and may they
     let ip = allowlist::client_ip(peer.ip(), req.headers(), &cfg.trusted_proxies);
+    *source = ip;
     if !allowlist::allowed(ip, route.allow_ips.as_deref()) {
-        tracing::debug!(route = %route.name, ip = %ip, "source not in allow_ips");
         return Err(Rejection::IpNotAllowed);
     }
     if let Some(l) = &rt.limiters[idx] {

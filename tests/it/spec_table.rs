@@ -228,6 +228,13 @@ fn x_forwarded_for_is_believed_only_from_trusted_peers() {
     let mut h = gh(&s, "xff-2");
     h.push(("X-Forwarded-For", "203.0.113.7, 198.51.100.2"));
     assert_eq!(trusted.post("/hooks/allow", &h, b"{}").status, 403);
+    // The rejection is logged with the client the checks saw, not the proxy.
+    let logs = trusted.logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("source_ip=198.51.100.2") && l.contains("ip_not_allowed")),
+        "{logs}"
+    );
 
     let untrusted = start("10.0.0.0/8");
     let mut h = gh(&s, "xff-3");
