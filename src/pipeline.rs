@@ -376,12 +376,27 @@ pub fn inspect(
         now: now_ms / 1000,
     })?;
     // 5. JSON and schema
-    let json = if route.body_json {
+    let needs_tree = route.schema.is_some()
+        || route
+            .event_id
+            .iter()
+            .chain(&route.event_type)
+            .any(|s| matches!(s, event::Source::Json(_)));
+    let json = if !route.body_json {
+        None
+    } else if needs_tree {
         Some(
             serde_json::from_slice::<serde_json::Value>(&body)
                 .map_err(|_| Rejection::InvalidJson)?,
         )
     } else {
+        // Only validity is needed: check it without building a tree, with the same
+        // nesting limit the tree parser has.
+        if nesting_depth(&body) > MAX_JSON_DEPTH {
+            return Err(Rejection::InvalidJson);
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+            .map_err(|_| Rejection::InvalidJson)?;
         None
     };
     if let (Some(schema), Some(j)) = (&route.schema, &json) {
@@ -414,4 +429,47 @@ pub fn inspect(
         source_ip: ip,
         headers: forwarded,
     })
+}
+
+/// serde_json's recursion limit for building a `Value`; applied to every JSON body.
+const MAX_JSON_DEPTH: usize = 128;
+
+/// The deepest nesting of arrays and objects, ignoring brackets inside strings. Linear,
+/// no allocation; malformed input is left to the parser.
+fn nesting_depth(body: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_depth_ignores_strings() {
+        assert_eq!(nesting_depth(br#"{"a":[1,{"b":"]]]{{{"}]}"#), 3);
+        assert_eq!(nesting_depth(br#"{"a":"\"[[["}"#), 1);
+        assert_eq!(nesting_depth(b"12"), 0);
+        assert_eq!(nesting_depth(&[b'['; 1000]), 1000);
+    }
 }
