@@ -29,6 +29,7 @@ pub mod handoff;
 pub mod metrics;
 pub mod pipeline;
 pub mod ratelimit;
+mod robustness;
 pub mod schema;
 pub mod server;
 pub mod sign;
