@@ -72,6 +72,8 @@ pub enum ConnectError {
 
 pub struct Broker {
     cfg: BrokerConfig,
+    /// `cfg.exchange`, converted once (validated to fit at load).
+    exchange: ShortString,
     routes: ArcSwap<Vec<RouteTopology>>,
     channel: ArcSwapOption<Channel>,
     blocked: AtomicBool,
@@ -91,7 +93,11 @@ impl Broker {
         routes: Vec<RouteTopology>,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Broker>, ConnectError> {
+        let exchange = ShortString::try_new(cfg.exchange.as_str()).map_err(|_| {
+            ConnectError::Topology("broker.exchange is longer than 255 bytes".into())
+        })?;
         let broker = Arc::new(Broker {
+            exchange,
             cfg,
             routes: ArcSwap::from_pointee(routes),
             channel: ArcSwapOption::empty(),
@@ -252,7 +258,7 @@ impl Broker {
         let work = async {
             let confirm = ch
                 .basic_publish(
-                    self.cfg.exchange.as_str().into(),
+                    self.exchange.clone(),
                     routing_key,
                     BasicPublishOptions {
                         mandatory: true,
@@ -289,7 +295,7 @@ impl Broker {
         for ev in events {
             let sent = ch
                 .basic_publish(
-                    self.cfg.exchange.as_str().into(),
+                    self.exchange.clone(),
                     routing_key(&ev.route, ev.event_type.as_deref()),
                     BasicPublishOptions {
                         mandatory: true,

@@ -559,8 +559,8 @@ impl Validator<'_> {
             b.exchange.as_ref(),
             "hookgate".to_string(),
             |t| {
-                if t.is_empty() || t.starts_with("amq.") {
-                    Err("must be a non-empty name not starting with amq.".into())
+                if t.is_empty() || t.len() > 200 || t.starts_with("amq.") {
+                    Err("an exchange name is 1-200 bytes and does not start with amq.".into())
                 } else {
                     Ok(t.to_string())
                 }
@@ -1138,6 +1138,24 @@ mod tests {
         );
         let e = errors("routes:\n  - name: a\n    path: /a\n    provider: github\n");
         assert!(e[0].contains("needs at least one secret"), "{e:?}");
+    }
+
+    #[test]
+    fn broker_names_are_bounded() {
+        let long = "x".repeat(256);
+        let e = errors(&format!(
+            "broker: {{ url: \"amqp://h\", exchange: {long} }}\nroutes:\n  - {{ name: a, path: /a, verify: none, queue: {long} }}\n"
+        ));
+        assert!(
+            e.iter()
+                .any(|l| l.contains("broker.exchange: an exchange name is 1-200 bytes")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|l| l.contains("routes[0].queue: a queue name is 1-200 bytes")),
+            "{e:?}"
+        );
     }
 
     #[test]
