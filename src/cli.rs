@@ -135,6 +135,15 @@ pub fn main() -> i32 {
     }
 }
 
+/// Build a runtime, or say why not (exit code 2 at the caller).
+fn runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("hookgate: cannot start the runtime: {e}"))
+        .ok()
+}
+
 fn load(path: &std::path::Path) -> Option<Config> {
     match config::load(path) {
         Ok(c) => Some(c),
@@ -153,15 +162,8 @@ fn load(path: &std::path::Path) -> Option<Config> {
 fn serve(path: &std::path::Path) -> i32 {
     let Some(cfg) = load(path) else { return 1 };
     crate::telemetry::init(&cfg.log);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("hookgate: cannot start the runtime: {e}");
-            return 2;
-        }
+    let Some(rt) = runtime(tokio::runtime::Builder::new_multi_thread()) else {
+        return 2;
     };
     match rt.block_on(crate::gateway::run(cfg)) {
         Ok(()) => 0,
@@ -352,15 +354,8 @@ fn replay(
         return 1;
     };
     let dir = path.unwrap_or_else(|| cfg.store.path.clone());
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("hookgate: cannot start the runtime: {e}");
-            return 2;
-        }
+    let Some(rt) = runtime(tokio::runtime::Builder::new_current_thread()) else {
+        return 2;
     };
     let result: anyhow::Result<(usize, i64)> = rt.block_on(async {
         let reader = crate::store::Reader::open(&dir)?;
