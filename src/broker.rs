@@ -481,9 +481,6 @@ async fn declare(
         if !cfg.declare {
             continue;
         }
-        if !cfg.declare {
-            continue;
-        }
         ch.queue_bind(
             r.queue.as_str().into(),
             cfg.exchange.as_str().into(),

@@ -79,7 +79,8 @@ type Reply<T> = oneshot::Sender<Result<T, String>>;
 
 enum Cmd {
     Keep(Table, Event, Reply<Outcome>),
-    Record(Vec<(Arc<str>, String)>),
+    /// A batch of [`Pending::flushing`], by number.
+    Record(u64, Arc<Ids>),
     Forwarded(Vec<i64>),
     Flush(oneshot::Sender<()>),
 }
@@ -93,10 +94,59 @@ pub struct Store {
     window: Duration,
     /// Ids confirmed by the broker, not yet written to the ledger.
     pending: Arc<std::sync::Mutex<Pending>>,
+    /// Answers "never seen" for new ids without a SQLite read.
+    filter: Arc<dedup::Filter>,
 }
 
 /// Route -> ids, so a look-up borrows `&str`s instead of building a key.
-type Pending = HashMap<Arc<str>, std::collections::HashSet<String>>;
+type Ids = HashMap<Arc<str>, std::collections::HashSet<String>>;
+
+/// Ids the broker confirmed that the ledger may not hold yet. `current` fills up;
+/// a flush hands it to the writer as a numbered batch that stays here, still answering
+/// look-ups, until the writer has committed it (else an id would be in neither place
+/// for the length of a commit, and a duplicate in that instant would be published).
+#[derive(Default)]
+struct Pending {
+    current: Ids,
+    count: usize,
+    flushing: Vec<(u64, Arc<Ids>)>,
+    next: u64,
+}
+
+impl Pending {
+    fn contains(&self, route: &str, id: &str) -> bool {
+        let has = |ids: &Ids| ids.get(route).is_some_and(|s| s.contains(id));
+        has(&self.current) || self.flushing.iter().any(|(_, b)| has(b))
+    }
+
+    fn take(&mut self) -> Option<Cmd> {
+        if self.current.is_empty() {
+            return None;
+        }
+        let batch = Arc::new(std::mem::take(&mut self.current));
+        self.count = 0;
+        self.next += 1;
+        self.flushing.push((self.next, batch.clone()));
+        Some(Cmd::Record(self.next, batch))
+    }
+
+    /// The writer is done with batch `n`: committed, or failed and to be retried.
+    fn done(&mut self, n: u64, committed: bool) {
+        let Some(i) = self.flushing.iter().position(|(k, _)| *k == n) else {
+            return;
+        };
+        let (_, batch) = self.flushing.remove(i);
+        if !committed {
+            for (route, ids) in batch.iter() {
+                self.count += ids.len();
+                self.current
+                    .entry(route.clone())
+                    .or_default()
+                    .extend(ids.iter().cloned());
+            }
+        }
+    }
+}
 
 /// How often buffered dedup records are written.
 pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
@@ -164,17 +214,44 @@ impl Store {
         let conn = open_rw(&cfg.path)?;
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
+        let filter = Arc::new(dedup::Filter::new(cfg.dedup_window));
+        let pending = Arc::<std::sync::Mutex<Pending>>::default();
         let writer = Writer {
+            pending: pending.clone(),
             conn,
             window: cfg.dedup_window,
             healthy: healthy.clone(),
             metrics,
             full_sync: true,
+            filter: filter.clone(),
         };
+        let spawn_err = |e| StoreError::Dir(cfg.path.clone(), e);
         std::thread::Builder::new()
             .name("hookgate-store".into())
             .spawn(move || writer.run(rx))
-            .map_err(|e| StoreError::Dir(cfg.path.clone(), e))?;
+            .map_err(spawn_err)?;
+        // Load the ledger into the filter off the request path; until it is done, every
+        // look-up asks SQLite.
+        let (dir, window, f) = (cfg.path.clone(), cfg.dedup_window, filter.clone());
+        std::thread::Builder::new()
+            .name("hookgate-dedup-load".into())
+            .spawn(move || {
+                let now = crate::now_ms();
+                let since = now - window.as_millis() as i64;
+                let loaded = Connection::open_with_flags(db_file(&dir), OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .and_then(|c| {
+                        c.busy_timeout(Duration::from_secs(5))?;
+                        f.load(&c, now, since)
+                    });
+                match loaded {
+                    Ok(n) => {
+                        tracing::debug!(ids = n, "dedup ledger loaded into the filter");
+                        f.set_ready();
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot load the dedup ledger into the filter; every look-up will read the store"),
+                }
+            })
+            .map_err(spawn_err)?;
         let readers = Arc::new(Readers::open(&cfg.path, 2)?);
         Ok(Store {
             tx,
@@ -182,7 +259,8 @@ impl Store {
             dir: cfg.path.clone(),
             readers,
             window: cfg.dedup_window,
-            pending: Arc::default(),
+            pending,
+            filter,
         })
     }
 
@@ -205,9 +283,12 @@ impl Store {
 
     /// Was this event id accepted within the dedup window?
     pub fn seen(&self, route: &str, id: &str) -> Result<bool, String> {
+        if !self.filter.maybe_seen(route, id) {
+            return Ok(false);
+        }
         {
             let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if p.get(route).is_some_and(|ids| ids.contains(id)) {
+            if p.contains(route, id) {
                 return Ok(true);
             }
         }
@@ -231,20 +312,26 @@ impl Store {
     /// Losing the buffer in a crash costs at most a duplicate publish, which
     /// `message_id` makes harmless.
     pub fn record(&self, route: Arc<str>, id: String) {
+        self.filter.insert(&route, &id);
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        p.entry(route).or_default().insert(id);
-        if p.values().map(|s| s.len()).sum::<usize>() >= MAX_BATCH {
-            let batch = std::mem::take(&mut *p);
-            drop(p);
-            let _ = self.tx.send(Cmd::Record(flatten(batch)));
+        p.count += usize::from(p.current.entry(route).or_default().insert(id));
+        if p.count >= MAX_BATCH {
+            if let Some(cmd) = p.take() {
+                drop(p);
+                let _ = self.tx.send(cmd);
+            }
         }
     }
 
     /// Write buffered dedup records; called every [`RECORD_FLUSH`] and at shutdown.
     pub fn flush_records(&self) {
-        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if !batch.is_empty() {
-            let _ = self.tx.send(Cmd::Record(flatten(batch)));
+        let cmd = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(cmd) = cmd {
+            let _ = self.tx.send(cmd);
         }
     }
 
@@ -268,24 +355,21 @@ impl Store {
     }
 }
 
-fn flatten(p: Pending) -> Vec<(Arc<str>, String)> {
-    p.into_iter()
-        .flat_map(|(r, ids)| ids.into_iter().map(move |id| (r.clone(), id)))
-        .collect()
-}
-
 struct Writer {
     conn: Connection,
     window: Duration,
     healthy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
     full_sync: bool,
+    filter: Arc<dedup::Filter>,
+    pending: Arc<std::sync::Mutex<Pending>>,
 }
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Cmd>) {
         let mut last_sweep = Instant::now();
         loop {
+            self.filter.rotate_if_due();
             let first = match rx.recv_timeout(Duration::from_secs(1)) {
                 Ok(c) => c,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -337,9 +421,11 @@ impl Writer {
                             Answer::Kept(Outcome::Accepted)
                         }
                     }
-                    Cmd::Record(ids) => {
-                        for (route, id) in ids {
-                            dedup::record(&tx, route, id, now)?;
+                    Cmd::Record(_, batch) => {
+                        for (route, ids) in batch.iter() {
+                            for id in ids {
+                                dedup::record(&tx, route, id, now)?;
+                            }
                         }
                         Answer::None
                     }
@@ -364,8 +450,14 @@ impl Writer {
                 self.healthy.store(true, Ordering::Relaxed);
                 for (cmd, answer) in batch.into_iter().zip(answers) {
                     match (cmd, answer) {
-                        (Cmd::Keep(_, _, r), Answer::Kept(o)) => drop(r.send(Ok(o))),
+                        (Cmd::Keep(_, ev, r), Answer::Kept(o)) => {
+                            if o == Outcome::Accepted {
+                                self.filter.insert(&ev.route, &ev.id);
+                            }
+                            drop(r.send(Ok(o)))
+                        }
                         (Cmd::Flush(r), _) => drop(r.send(())),
+                        (Cmd::Record(n, _), _) => self.batch_done(n, true),
                         _ => {}
                     }
                 }
@@ -377,11 +469,19 @@ impl Writer {
                     match cmd {
                         Cmd::Keep(_, _, r) => drop(r.send(Err(e.to_string()))),
                         Cmd::Flush(r) => drop(r.send(())),
+                        Cmd::Record(n, _) => self.batch_done(n, false),
                         _ => {}
                     }
                 }
             }
         }
+    }
+
+    fn batch_done(&self, n: u64, committed: bool) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .done(n, committed);
     }
 
     fn sweep(&mut self) {
@@ -565,5 +665,28 @@ impl Reader {
             .prepare("SELECT route, count(*) FROM spool GROUP BY route")?;
         let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_ids_answer_until_their_batch_is_committed() {
+        let mut p = Pending::default();
+        p.current.entry(Arc::from("r")).or_default().insert("1".into());
+        let Some(Cmd::Record(n, _)) = p.take() else {
+            panic!("a batch")
+        };
+        assert!(p.take().is_none(), "nothing new");
+        assert!(p.contains("r", "1"), "handed to the writer, not committed yet");
+        p.done(n, false);
+        assert!(p.contains("r", "1"), "a failed commit keeps it for the next flush");
+        let Some(Cmd::Record(n, _)) = p.take() else {
+            panic!("retried")
+        };
+        p.done(n, true);
+        assert!(!p.contains("r", "1"), "committed: the ledger answers now");
     }
 }
