@@ -16,6 +16,7 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::uri::AMQPUri;
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
@@ -24,6 +25,9 @@ use tokio::sync::Notify;
 use crate::config::BrokerConfig;
 use crate::event::Event;
 use crate::metrics::Metrics;
+
+/// The frame size hookgate asks for unless the URL sets one (RabbitMQ's default is 128 KiB).
+const FRAME_MAX: u32 = 16 * 1024;
 
 /// A route's share of the topology.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,16 +139,25 @@ impl Broker {
     async fn connect(&self) -> Result<(Connection, Channel), ConnectError> {
         let unreachable = |e: lapin::Error| ConnectError::Unreachable(e.to_string());
         let props = ConnectionProperties::default().with_connection_name("hookgate".into());
+        let mut uri: AMQPUri = self
+            .cfg
+            .url
+            .parse()
+            .map_err(|e: String| ConnectError::Topology(format!("broker.url: {e}")))?;
+        // lapin keeps two I/O buffers of 32 frames each; at RabbitMQ's default 128 KiB
+        // frame_max that is 8 MiB resident for good. Webhook bodies are small; larger
+        // ones are simply sent as several frames. A frame_max in the URL wins.
+        uri.query.frame_max.get_or_insert(FRAME_MAX);
         let connect = async {
             match &self.cfg.ca {
-                None => Connection::connect(&self.cfg.url, props).await,
+                None => Connection::connect_uri(uri, props).await,
                 Some(pem) => {
                     let tls = lapin::tcp::OwnedTLSConfig {
                         identity: None,
                         cert_chain: Some(pem.clone()),
                     };
                     let rt = lapin::runtime::default_runtime()?;
-                    Connection::connect_with_config(&self.cfg.url, props, tls, rt).await
+                    Connection::connect_uri_with_config(uri, props, tls, rt).await
                 }
             }
         };
