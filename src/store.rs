@@ -201,7 +201,8 @@ fn open_rw(dir: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS events ({COLUMNS});
-         CREATE INDEX IF NOT EXISTS events_id ON events (id);
+         CREATE INDEX IF NOT EXISTS events_id_route ON events (id, route);
+         DROP INDEX IF EXISTS events_id;
          CREATE TABLE IF NOT EXISTS spool ({COLUMNS});"
     ))?;
     conn.execute_batch(dedup::SCHEMA)?;
@@ -414,7 +415,14 @@ impl Writer {
             for cmd in &batch {
                 answers.push(match cmd {
                     Cmd::Keep(table, ev, _) => {
-                        if dedup::seen_or_record(&tx, &ev.route, &ev.id, now, since)? {
+                        let seen = match table {
+                            // The row itself is the record (see `dedup`).
+                            Table::Events => dedup::seen_in(&tx, &ev.route, &ev.id, since)?,
+                            Table::Spool => {
+                                dedup::seen_or_record(&tx, &ev.route, &ev.id, now, since)?
+                            }
+                        };
+                        if seen {
                             Answer::Kept(Outcome::Duplicate)
                         } else {
                             insert(&tx, *table, ev)?;
@@ -675,14 +683,23 @@ mod tests {
     #[test]
     fn pending_ids_answer_until_their_batch_is_committed() {
         let mut p = Pending::default();
-        p.current.entry(Arc::from("r")).or_default().insert("1".into());
+        p.current
+            .entry(Arc::from("r"))
+            .or_default()
+            .insert("1".into());
         let Some(Cmd::Record(n, _)) = p.take() else {
             panic!("a batch")
         };
         assert!(p.take().is_none(), "nothing new");
-        assert!(p.contains("r", "1"), "handed to the writer, not committed yet");
+        assert!(
+            p.contains("r", "1"),
+            "handed to the writer, not committed yet"
+        );
         p.done(n, false);
-        assert!(p.contains("r", "1"), "a failed commit keeps it for the next flush");
+        assert!(
+            p.contains("r", "1"),
+            "a failed commit keeps it for the next flush"
+        );
         let Some(Cmd::Record(n, _)) = p.take() else {
             panic!("retried")
         };
