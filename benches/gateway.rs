@@ -253,6 +253,23 @@ fn cpu_secs(pid: u32) -> f64 {
     ticks / hz
 }
 
+/// The local RabbitMQ node's Erlang VM, to show where the two cores go (None if the
+/// broker is elsewhere or not readable).
+fn broker_pid() -> Option<u32> {
+    let out = Command::new("pgrep")
+        .args(["-o", "beam.smp"])
+        .output()
+        .ok()?;
+    let pid: u32 = String::from_utf8(out.stdout).ok()?.trim().parse().ok()?;
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(pid)
+}
+
+/// CPU ms per 1 000 events of `pid` since `since` (seconds), or 0 without a pid.
+fn per_1000(pid: Option<u32>, since: f64, events: u64) -> f64 {
+    pid.map_or(0.0, |p| (cpu_secs(p) - since) * 1e6 / events.max(1) as f64)
+}
+
 fn status_kib(pid: u32, field: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
@@ -580,17 +597,24 @@ async fn run(s: Settings) -> bool {
     declare(&conn, &raw_x, &raw_q).await;
     let mut best: Option<(usize, Run)> = None;
     let me = std::process::id();
+    let rabbit = broker_pid();
     let mut lapin_cpu = f64::MAX;
+    let mut raw_broker_cpu = 0.0;
     for channels in [1, 2, 4] {
         let c0 = cpu_secs(me);
+        let r0 = rabbit.map_or(0.0, cpu_secs);
         let r = raw_publisher(&s.amqp, &raw_x, channels, s.conns, dur / 2, body.clone()).await;
         let cpu = (cpu_secs(me) - c0) * 1e6 / r.ok.max(1) as f64;
+        let bcpu = per_1000(rabbit, r0, r.ok);
         lapin_cpu = lapin_cpu.min(cpu);
         println!(
-            "reference  raw lapin, {channels} ch x {} in flight   {}  client cpu {cpu:.1} ms/1000",
+            "reference  raw lapin, {channels} ch x {} in flight   {}  client cpu {cpu:.1}, broker cpu {bcpu:.1} ms/1000",
             s.conns,
             r.line()
         );
+        if best.as_ref().is_none_or(|(_, b)| r.rps() > b.rps()) {
+            raw_broker_cpu = bcpu;
+        }
         if best.as_ref().is_none_or(|(_, b)| r.rps() > b.rps()) {
             best = Some((channels, r));
         }
@@ -615,10 +639,14 @@ async fn run(s: Settings) -> bool {
     let t = target(port, "gw");
     let _ = closed_loop(&t, s.conns, Duration::from_secs(1)).await;
     let cpu0 = cpu_secs(pid);
+    let r0 = rabbit.map_or(0.0, cpu_secs);
+    let g0 = cpu_secs(me);
     let closed = closed_loop(&t, s.conns, dur).await;
     let cpu_ms = (cpu_secs(pid) - cpu0) * 1e6 / closed.ok.max(1) as f64;
+    let gw_broker_cpu = per_1000(rabbit, r0, closed.ok);
+    let gen_cpu = (cpu_secs(me) - g0) * 1e6 / closed.ok.max(1) as f64;
     println!(
-        "hookgate   rabbitmq, closed loop             {}",
+        "hookgate   rabbitmq, closed loop             {}  broker cpu {gw_broker_cpu:.1}, load generator cpu {gen_cpu:.1} ms/1000",
         closed.line()
     );
     let half = (closed.rps() / 2.0).max(100.0);
@@ -707,6 +735,16 @@ async fn run(s: Settings) -> bool {
     );
     println!("  hookgate CPU per 1000 events (store)      {scpu_ms:>6.1} ms");
     println!("  for scale: bare hyper server / lapin client {bare_cpu:>4.1} / {lapin_cpu:.1} ms per 1000 (their own CPU)");
+    println!(
+        "  hookgate CPU / bare hyper server CPU      {:>6.1} x (rabbitmq)  {:.1} x (store)",
+        cpu_ms / bare_cpu,
+        scpu_ms / bare_cpu
+    );
+    if rabbit.is_some() {
+        println!(
+            "  RabbitMQ CPU per 1000 messages           {raw_broker_cpu:>6.1} ms from raw lapin, {gw_broker_cpu:.1} ms from hookgate"
+        );
+    }
     println!(
         "  p99 @ 1000/s minus raw one-at-a-time p99 {p99_gap:>6.2} ms  ({:.2} vs {:.2}) target <= 2 ms   {}",
         slow.ms(0.99),

@@ -371,16 +371,17 @@ fn routing_key(route: &str, event_type: Option<&str>) -> ShortString {
 /// The message properties and headers of SPEC §4.
 fn properties(ev: &Event) -> BasicProperties {
     let mut headers = FieldTable::default();
-    let s = |v: &str| AMQPValue::LongString(LongString::from(v.as_bytes().to_vec()));
-    headers.insert("hookgate-route".into(), s(&ev.route));
+    // Owned strings move into the table without another copy.
+    let s = |v: String| AMQPValue::LongString(LongString::from(v));
+    headers.insert("hookgate-route".into(), s(ev.route.to_string()));
     headers.insert(
         "hookgate-received-at".into(),
-        s(&crate::rfc3339_ms(ev.received_at_ms)),
+        s(crate::rfc3339_ms(ev.received_at_ms)),
     );
-    headers.insert("hookgate-source-ip".into(), s(&ev.source_ip.to_string()));
+    headers.insert("hookgate-source-ip".into(), s(ev.source_ip.to_string()));
     for (k, v) in &ev.headers {
         if let Ok(k) = ShortString::try_new(k.as_str()) {
-            headers.insert(k, s(v));
+            headers.insert(k, s(v.clone()));
         }
     }
     let mut p = BasicProperties::default()

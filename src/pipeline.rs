@@ -224,8 +224,14 @@ where
             };
             metrics.request(label, started.elapsed());
             // The id is printable ASCII (see `event`), but may hold quotes: JSON-escape it.
-            let id = serde_json::to_string(&id).unwrap_or_else(|_| "\"\"".into());
-            let body = format!(r#"{{"status":"{label}","id":{id}}}"#);
+            let mut body = Vec::with_capacity(32 + id.len());
+            body.extend_from_slice(br#"{"status":""#);
+            body.extend_from_slice(label.as_bytes());
+            body.extend_from_slice(br#"","id":"#);
+            if serde_json::to_writer(&mut body, &id).is_err() {
+                body.extend_from_slice(br#""""#);
+            }
+            body.push(b'}');
             let mut r = Response::new(Full::new(Bytes::from(body)));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
