@@ -459,11 +459,30 @@ async fn raw_publisher(
                 let (mut ok, mut other) = (0, 0);
                 while Instant::now() < deadline {
                     let n = next.fetch_add(1, Ordering::Relaxed);
+                    // The same message hookgate publishes (SPEC §4): properties and
+                    // headers, so the broker does the same work per message.
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap();
+                    let mut headers = FieldTable::default();
+                    let s = |v: String| AMQPValue::LongString(v.into());
+                    headers.insert("hookgate-route".into(), s("github".into()));
+                    headers.insert(
+                        "hookgate-received-at".into(),
+                        s(
+                            humantime::format_rfc3339_millis(std::time::SystemTime::now())
+                                .to_string(),
+                        ),
+                    );
+                    headers.insert("hookgate-source-ip".into(), s("127.0.0.1".into()));
                     let props = BasicProperties::default()
                         .with_delivery_mode(2)
+                        .with_timestamp(now.as_secs())
+                        .with_app_id("hookgate".into())
+                        .with_headers(headers)
                         .with_message_id(format!("raw-{n}").into())
-                        .with_content_type("application/json".into())
-                        .with_app_id("bench".into());
+                        .with_type("push".into())
+                        .with_content_type("application/json".into());
                     let s = Instant::now();
                     let c = ch
                         .basic_publish(
