@@ -13,6 +13,7 @@
 //!
 //!   cargo bench --bench gateway
 //!   HOOKGATE_BENCH_SECS=8 HOOKGATE_BENCH_CONNS=64 AMQP_URL=amqp://... cargo bench --bench gateway
+//!   HOOKGATE_BENCH_ONLY=rabbitmq|store [HOOKGATE_BENCH_RATE=1000] cargo bench --bench gateway
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -427,7 +428,8 @@ async fn queue_len(conn: &Connection, queue: &str) -> u32 {
 }
 
 /// `window` publishers in flight over `channels` channels, each waiting for its own
-/// confirm: the same model as hookgate's requests.
+/// confirm: the same model as hookgate's requests. With a `rate`, an open loop: message
+/// k is due at k / rate and its latency counts from then.
 async fn raw_publisher(
     url: &str,
     exchange: &str,
@@ -435,6 +437,7 @@ async fn raw_publisher(
     window: usize,
     dur: Duration,
     body: Bytes,
+    rate: Option<f64>,
 ) -> Run {
     let conn = Connection::connect(url, ConnectionProperties::default())
         .await
@@ -447,7 +450,7 @@ async fn raw_publisher(
             .unwrap();
         chans.push(Arc::new(ch));
     }
-    let start = Instant::now();
+    let start = Instant::now() + Duration::from_millis(if rate.is_some() { 200 } else { 0 });
     let deadline = start + dur;
     let next = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..window)
@@ -457,8 +460,21 @@ async fn raw_publisher(
             tokio::spawn(async move {
                 let mut h = Histogram::<u64>::new(3).unwrap();
                 let (mut ok, mut other) = (0, 0);
+                let mut k = i as u64;
                 while Instant::now() < deadline {
                     let n = next.fetch_add(1, Ordering::Relaxed);
+                    let due = match rate {
+                        Some(rate) => {
+                            let due = start + Duration::from_secs_f64(k as f64 / rate);
+                            if due >= deadline {
+                                break;
+                            }
+                            k += window as u64;
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        None => Instant::now(),
+                    };
                     // The same message hookgate publishes (SPEC §4): properties and
                     // headers, so the broker does the same work per message.
                     let now = std::time::SystemTime::now()
@@ -483,7 +499,6 @@ async fn raw_publisher(
                         .with_message_id(format!("raw-{n}").into())
                         .with_type("push".into())
                         .with_content_type("application/json".into());
-                    let s = Instant::now();
                     let c = ch
                         .basic_publish(
                             exchange.as_str().into(),
@@ -501,7 +516,7 @@ async fn raw_publisher(
                         .unwrap();
                     if c.is_ack() {
                         ok += 1;
-                        h.record(s.elapsed().as_micros() as u64).unwrap();
+                        h.record(due.elapsed().as_micros() as u64).unwrap();
                     } else {
                         other += 1;
                     }
@@ -510,7 +525,10 @@ async fn raw_publisher(
             })
         })
         .collect();
-    let run = collect(tasks, start).await;
+    let mut run = collect(tasks, start).await;
+    if rate.is_some() {
+        run.elapsed = dur;
+    }
     let _ = conn.close(200, "bye".into()).await;
     run
 }
@@ -622,7 +640,16 @@ async fn run(s: Settings) -> bool {
     for channels in [1, 2, 4] {
         let c0 = cpu_secs(me);
         let r0 = rabbit.map_or(0.0, cpu_secs);
-        let r = raw_publisher(&s.amqp, &raw_x, channels, s.conns, dur / 2, body.clone()).await;
+        let r = raw_publisher(
+            &s.amqp,
+            &raw_x,
+            channels,
+            s.conns,
+            dur / 2,
+            body.clone(),
+            None,
+        )
+        .await;
         let cpu = (cpu_secs(me) - c0) * 1e6 / r.ok.max(1) as f64;
         let bcpu = per_1000(rabbit, r0, r.ok);
         lapin_cpu = lapin_cpu.min(cpu);
@@ -639,10 +666,26 @@ async fn run(s: Settings) -> bool {
         }
     }
     let (best_ch, broker_ceiling) = best.unwrap();
-    let one = raw_publisher(&s.amqp, &raw_x, 1, 1, dur / 2, body.clone()).await;
+    let one = raw_publisher(&s.amqp, &raw_x, 1, 1, dur / 2, body.clone(), None).await;
     println!(
         "reference  raw lapin, one confirm at a time  {}",
         one.line()
+    );
+    // The broker's own latency at the rate of the low-rate target, from the same 64
+    // concurrent publishers (arrivals spread as hookgate's are).
+    let raw_slow = raw_publisher(
+        &s.amqp,
+        &raw_x,
+        1,
+        s.conns,
+        dur / 2,
+        body.clone(),
+        Some(1000.0),
+    )
+    .await;
+    println!(
+        "reference  raw lapin, open loop @   1000/s   {}",
+        raw_slow.line()
     );
     cleanup(&conn, &raw_x, &[raw_q]).await;
 
@@ -771,6 +814,12 @@ async fn run(s: Settings) -> bool {
         mark(p99_gap <= 2.0)
     );
     println!(
+        "  p99 @ 1000/s minus raw lapin's p99 @ 1000/s {:>4.2} ms  ({:.2} vs {:.2}): what hookgate adds at that rate",
+        slow.ms(0.99) - raw_slow.ms(0.99),
+        slow.ms(0.99),
+        raw_slow.ms(0.99)
+    );
+    println!(
         "  hookgate(store) / bare hyper              {store_ratio:>6.1} %   target >= 50 %   {}",
         mark(store_ratio >= 50.0)
     );
@@ -812,10 +861,18 @@ async fn only_phase(
     println!("hookgate pid {}", gw.0.id());
     let t = target(port, "only");
     let cpu0 = cpu_secs(gw.0.id());
-    let r = closed_loop(&t, s.conns, dur).await;
+    // HOOKGATE_BENCH_RATE=N: open loop at N/s instead of closed loop.
+    let rate: Option<f64> = std::env::var("HOOKGATE_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let r = match rate {
+        Some(rate) => open_loop(&t, rate, s.conns, dur).await,
+        None => closed_loop(&t, s.conns, dur).await,
+    };
     let cpu_ms = (cpu_secs(gw.0.id()) - cpu0) * 1e6 / r.ok.max(1) as f64;
+    let mode = rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s"));
     println!(
-        "hookgate   {only}, closed loop   {}  cpu {cpu_ms:.1} ms/1000",
+        "hookgate   {only}, {mode}   {}  cpu {cpu_ms:.1} ms/1000",
         r.line()
     );
     // Where the time goes: hookgate's own view of the broker's confirm latency.
