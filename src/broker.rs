@@ -29,6 +29,12 @@ use crate::metrics::Metrics;
 /// The frame size hookgate asks for unless the URL sets one (RabbitMQ's default is 128 KiB).
 const FRAME_MAX: u32 = 16 * 1024;
 
+/// Publishing channels per connection. RabbitMQ runs each channel in its own Erlang
+/// process, so two let a broker use two schedulers for one gateway's publishes; ordering
+/// between concurrent requests was never defined, and the spool forwarder, which needs
+/// order, uses only the first.
+const PUBLISH_CHANNELS: usize = 2;
+
 /// A route's share of the topology.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteTopology {
@@ -79,7 +85,9 @@ pub struct Broker {
     /// `cfg.exchange`, converted once (validated to fit at load).
     exchange: ShortString,
     routes: ArcSwap<Vec<RouteTopology>>,
-    channel: ArcSwapOption<Channel>,
+    /// The publishing channels, all in confirm mode; requests take them in turn.
+    channels: ArcSwapOption<Vec<Channel>>,
+    next_channel: std::sync::atomic::AtomicUsize,
     blocked: AtomicBool,
     /// A publish saw the channel die; the supervisor reconnects.
     channel_dead: Notify,
@@ -104,7 +112,8 @@ impl Broker {
             exchange,
             cfg,
             routes: ArcSwap::from_pointee(routes),
-            channel: ArcSwapOption::empty(),
+            channels: ArcSwapOption::empty(),
+            next_channel: Default::default(),
             blocked: AtomicBool::new(false),
             channel_dead: Notify::new(),
             connected_notify: Notify::new(),
@@ -124,19 +133,19 @@ impl Broker {
     }
 
     pub fn connected(&self) -> bool {
-        self.channel.load().is_some() && !self.blocked.load(Ordering::Relaxed)
+        self.channels.load().is_some() && !self.blocked.load(Ordering::Relaxed)
     }
 
     /// Declare the topology of routes added by a reload.
     pub async fn set_routes(&self, routes: Vec<RouteTopology>) -> Result<(), ConnectError> {
         self.routes.store(Arc::new(routes));
-        match self.channel.load_full() {
-            Some(ch) => declare(&ch, &self.cfg, &self.routes.load()).await,
+        match self.channels.load_full() {
+            Some(chs) => declare(&chs[0], &self.cfg, &self.routes.load()).await,
             None => Ok(()),
         }
     }
 
-    async fn connect(&self) -> Result<(Connection, Channel), ConnectError> {
+    async fn connect(&self) -> Result<(Connection, Vec<Channel>), ConnectError> {
         let unreachable = |e: lapin::Error| ConnectError::Unreachable(e.to_string());
         let props = ConnectionProperties::default().with_connection_name("hookgate".into());
         let mut uri: AMQPUri = self
@@ -165,15 +174,21 @@ impl Broker {
             .await
             .map_err(|_| ConnectError::Unreachable("connection attempt timed out".into()))?
             .map_err(unreachable)?;
-        let ch = conn.create_channel().await.map_err(unreachable)?;
-        declare(&ch, &self.cfg, &self.routes.load()).await?;
-        ch.confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(unreachable)?;
-        Ok((conn, ch))
+        let mut channels = Vec::with_capacity(PUBLISH_CHANNELS);
+        for i in 0..PUBLISH_CHANNELS {
+            let ch = conn.create_channel().await.map_err(unreachable)?;
+            if i == 0 {
+                declare(&ch, &self.cfg, &self.routes.load()).await?;
+            }
+            ch.confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(unreachable)?;
+            channels.push(ch);
+        }
+        Ok((conn, channels))
     }
 
-    async fn supervise(self: Arc<Self>, mut first: Option<(Connection, Channel)>) {
+    async fn supervise(self: Arc<Self>, mut first: Option<(Connection, Vec<Channel>)>) {
         let mut delay = Duration::from_millis(100);
         loop {
             if self.stopping.load(Ordering::Relaxed) {
@@ -203,7 +218,7 @@ impl Broker {
             delay = Duration::from_millis(100);
             let mut events = conn.events_listener();
             self.blocked.store(false, Ordering::Relaxed);
-            self.channel.store(Some(Arc::new(ch)));
+            self.channels.store(Some(Arc::new(ch)));
             self.metrics.broker_connected.set(1);
             tracing::info!(broker = %self.cfg.redacted_url(), exchange = %self.cfg.exchange, "connected to the broker");
             self.connected_notify.notify_waiters();
@@ -236,7 +251,7 @@ impl Broker {
                     }
                 }
             }
-            self.channel.store(None);
+            self.channels.store(None);
             self.metrics.broker_connected.set(0);
             let _ = conn
                 .close(200, "hookgate reconnecting or stopping".into())
@@ -262,7 +277,11 @@ impl Broker {
     }
 
     async fn publish_inner(&self, ev: &Event) -> Result<(), PublishError> {
-        let ch = self.channel.load_full().ok_or(PublishError::NotConnected)?;
+        let chs = self
+            .channels
+            .load_full()
+            .ok_or(PublishError::NotConnected)?;
+        let ch = &chs[self.next_channel.fetch_add(1, Ordering::Relaxed) % chs.len()];
         if self.blocked.load(Ordering::Relaxed) {
             return Err(PublishError::Blocked);
         }
@@ -297,9 +316,11 @@ impl Broker {
     /// Publish `events` in this order (one channel keeps it), then wait for their confirms
     /// together. Returns how many, from the start, were confirmed.
     pub async fn publish_in_order(&self, events: &[Event]) -> usize {
-        let Some(ch) = self.channel.load_full() else {
+        // One channel keeps the order.
+        let Some(chs) = self.channels.load_full() else {
             return 0;
         };
+        let ch = &chs[0];
         if self.blocked.load(Ordering::Relaxed) {
             return 0;
         }
@@ -348,8 +369,10 @@ impl Broker {
 
     pub async fn close(&self) {
         self.stopping.store(true, Ordering::Relaxed);
-        if let Some(ch) = self.channel.swap(None) {
-            let _ = ch.close(200, "hookgate stopping".into()).await;
+        if let Some(chs) = self.channels.swap(None) {
+            for ch in chs.iter() {
+                let _ = ch.close(200, "hookgate stopping".into()).await;
+            }
         }
         self.channel_dead.notify_one();
     }
