@@ -148,11 +148,10 @@ impl Broker {
     async fn connect(&self) -> Result<(Connection, Vec<Channel>), ConnectError> {
         let unreachable = |e: lapin::Error| ConnectError::Unreachable(e.to_string());
         let props = ConnectionProperties::default().with_connection_name("hookgate".into());
-        let mut uri: AMQPUri = self
-            .cfg
-            .url
-            .parse()
-            .map_err(|e: String| ConnectError::Topology(format!("broker.url: {e}")))?;
+        // Validated at load; lapin's parse errors can quote the URL, so never shown.
+        let mut uri: AMQPUri = self.cfg.url.parse().map_err(|_: String| {
+            ConnectError::Topology("broker.url is not a valid AMQP URL".into())
+        })?;
         // lapin keeps two I/O buffers of 32 frames each; at RabbitMQ's default 128 KiB
         // frame_max that is 8 MiB resident for good. Webhook bodies are small; larger
         // ones are simply sent as several frames. A frame_max in the URL wins.

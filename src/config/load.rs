@@ -544,7 +544,17 @@ impl Validator<'_> {
     fn broker(&mut self, b: &RawBroker) -> Option<BrokerConfig> {
         let url = self.secret("broker.url", &b.url)?;
         match url::Url::parse(&url) {
-            Ok(u) if u.scheme() == "amqp" || u.scheme() == "amqps" => {}
+            // What lapin will parse at connect time; its errors can quote the URL, so
+            // only ours (which never does) is shown.
+            Ok(u) if u.scheme() == "amqp" || u.scheme() == "amqps" => {
+                if url.parse::<lapin::uri::AMQPUri>().is_err() {
+                    self.err(
+                        "broker.url",
+                        "not a valid AMQP URL (check the port, the percent-encoding of the user, password and vhost, and numeric query parameters such as frame_max)",
+                    );
+                    return None;
+                }
+            }
             Ok(_) => {
                 self.err("broker.url", "the URL must start with amqp:// or amqps://");
                 return None;
@@ -1156,6 +1166,19 @@ mod tests {
                 .any(|l| l.contains("routes[0].queue: a queue name is 1-200 bytes")),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn broker_url_lapin_cannot_parse_is_a_config_error_without_the_password() {
+        let e = errors(
+            "broker: { url: \"amqp://u:s3cret@h:5672/%2f?frame_max=lots\" }\nroutes:\n  - { name: a, path: /a, verify: none }\n",
+        );
+        assert!(
+            e.iter()
+                .any(|l| l.contains("broker.url: not a valid AMQP URL")),
+            "{e:?}"
+        );
+        assert!(!e.iter().any(|l| l.contains("s3cret")), "{e:?}");
     }
 
     #[test]
