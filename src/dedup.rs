@@ -130,9 +130,9 @@ impl Filter {
             .expected_items(bits / 10)
     }
 
-    fn hash(&self, route: &str, id: &str) -> u64 {
-        // All generations share the seed, so one hash serves them all.
-        self.gens.load()[0].source_hash(&(route, id))
+    /// All generations share the seed, so one hash (computed by any of them) serves all.
+    fn hash(gens: &[Arc<AtomicBloomFilter>], route: &str, id: &str) -> u64 {
+        gens[0].source_hash(&(route, id))
     }
 
     /// `false`: definitely not accepted within the window. `true`: maybe.
@@ -140,14 +140,15 @@ impl Filter {
         if !self.ready.load(Ordering::Acquire) {
             return true;
         }
-        let h = self.hash(route, id);
-        self.gens.load().iter().any(|g| g.contains_hash(h))
+        let gens = self.gens.load();
+        let h = Self::hash(&gens, route, id);
+        gens.iter().any(|g| g.contains_hash(h))
     }
 
     /// Note an accepted id.
     pub fn insert(&self, route: &str, id: &str) {
-        let h = self.hash(route, id);
-        self.gens.load()[0].insert_hash(h);
+        let gens = self.gens.load();
+        gens[0].insert_hash(Self::hash(&gens, route, id));
     }
 
     /// Start a new generation and drop the oldest when the newest is `span` old. An id
@@ -167,7 +168,8 @@ impl Filter {
 
     /// Load the ledger's ids accepted since `since_ms` (at start, before [`Self::ready`]
     /// is set). An id `age` old goes into the generation that lives until its window
-    /// ends.
+    /// ends, less one: a rotation while a large ledger loads shifts the generations
+    /// this loop holds, and keeping an id one span too long only costs a SQLite read.
     pub fn load(
         &self,
         conn: &rusqlite::Connection,
@@ -179,8 +181,10 @@ impl Filter {
         let mut n = 0;
         let mut add = |route: &str, id: &str, at: i64| {
             let age = (now_ms - at).max(0);
-            let g = ((age / span_ms) as usize).min(GENERATIONS - 1);
-            gens[g].insert_hash(self.hash(route, id));
+            let g = ((age / span_ms) as usize)
+                .saturating_sub(1)
+                .min(GENERATIONS - 1);
+            gens[g].insert_hash(Self::hash(&gens, route, id));
             n += 1;
         };
         let mut st = conn.prepare("SELECT route, id, seen_at FROM dedup WHERE seen_at >= ?1")?;
