@@ -143,6 +143,8 @@ pub struct Route {
     pub rate_limit: Option<RateSpec>,
     /// `body: json` (default): the body must parse as JSON.
     pub body_json: bool,
+    /// The body is parsed into a `serde_json::Value` (decided once, at load).
+    pub json_tree: bool,
     pub schema: Option<Schema>,
     pub queue: String,
     pub forward_headers: Vec<HeaderName>,

@@ -382,15 +382,9 @@ pub fn inspect(
         now: now_ms / 1000,
     })?;
     // 5. JSON and schema
-    let needs_tree = route.schema.is_some()
-        || route
-            .event_id
-            .iter()
-            .chain(&route.event_type)
-            .any(|s| matches!(s, event::Source::Json(_)));
     let json = if !route.body_json {
         None
-    } else if needs_tree {
+    } else if route.json_tree {
         Some(
             serde_json::from_slice::<serde_json::Value>(&body)
                 .map_err(|_| Rejection::InvalidJson)?,

@@ -842,6 +842,14 @@ impl Validator<'_> {
         if self.errors.len() > errors_before {
             return None;
         }
+        // A JSON tree is built only when something reads it: the schema, or an id or type
+        // taken from the body. Otherwise validity is checked without one.
+        let json_tree = body_json
+            && (schema.is_some()
+                || event_id
+                    .iter()
+                    .chain(&event_type)
+                    .any(|s| matches!(s, Source::Json(_))));
         Some(Route {
             name: Arc::from(name),
             path,
@@ -851,6 +859,7 @@ impl Validator<'_> {
             allow_ips,
             rate_limit,
             body_json,
+            json_tree,
             schema,
             queue,
             forward_headers,
