@@ -27,7 +27,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
-    let store = Store::open(&config.store, metrics.clone())?;
+    let store = Store::open(&config.store, metrics.clone(), config.broker.is_some())?;
     let store_handle = store.clone();
     let handoff = match &config.broker {
         None => Handoff::store_only(store),

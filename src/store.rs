@@ -94,8 +94,9 @@ pub struct Store {
     window: Duration,
     /// Ids confirmed by the broker, not yet written to the ledger.
     pending: Arc<std::sync::Mutex<Pending>>,
-    /// Answers "never seen" for new ids without a SQLite read.
-    filter: Arc<dedup::Filter>,
+    /// Answers "never seen" for new ids without a SQLite read. Only with a broker: without
+    /// one, the writer's transaction decides and nothing else asks.
+    filter: Option<Arc<dedup::Filter>>,
 }
 
 /// Route -> ids, so a look-up borrows `&str`s instead of building a key.
@@ -210,12 +211,17 @@ fn open_rw(dir: &Path) -> Result<Connection, StoreError> {
 }
 
 impl Store {
-    /// Open (creating if needed) and start the writer thread.
-    pub fn open(cfg: &StoreConfig, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
+    /// Open (creating if needed) and start the writer thread. `dedup_filter`: keep the
+    /// in-memory filter in front of [`Store::seen`] (the broker path).
+    pub fn open(
+        cfg: &StoreConfig,
+        metrics: Arc<Metrics>,
+        dedup_filter: bool,
+    ) -> Result<Store, StoreError> {
         let conn = open_rw(&cfg.path)?;
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
-        let filter = Arc::new(dedup::Filter::new(cfg.dedup_window));
+        let filter = dedup_filter.then(|| Arc::new(dedup::Filter::new(cfg.dedup_window)));
         let pending = Arc::<std::sync::Mutex<Pending>>::default();
         let writer = Writer {
             pending: pending.clone(),
@@ -233,8 +239,9 @@ impl Store {
             .map_err(spawn_err)?;
         // Load the ledger into the filter off the request path; until it is done, every
         // look-up asks SQLite.
-        let (dir, window, f) = (cfg.path.clone(), cfg.dedup_window, filter.clone());
-        std::thread::Builder::new()
+        if let Some(f) = filter.clone() {
+            let (dir, window) = (cfg.path.clone(), cfg.dedup_window);
+            std::thread::Builder::new()
             .name("hookgate-dedup-load".into())
             .spawn(move || {
                 let now = crate::now_ms();
@@ -253,6 +260,7 @@ impl Store {
                 }
             })
             .map_err(spawn_err)?;
+        }
         let readers = Arc::new(Readers::open(&cfg.path, 2)?);
         Ok(Store {
             tx,
@@ -284,7 +292,11 @@ impl Store {
 
     /// Was this event id accepted within the dedup window?
     pub fn seen(&self, route: &str, id: &str) -> Result<bool, String> {
-        if !self.filter.maybe_seen(route, id) {
+        if self
+            .filter
+            .as_ref()
+            .is_some_and(|f| !f.maybe_seen(route, id))
+        {
             return Ok(false);
         }
         {
@@ -313,7 +325,9 @@ impl Store {
     /// Losing the buffer in a crash costs at most a duplicate publish, which
     /// `message_id` makes harmless.
     pub fn record(&self, route: Arc<str>, id: String) {
-        self.filter.insert(&route, &id);
+        if let Some(f) = &self.filter {
+            f.insert(&route, &id);
+        }
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         p.count += usize::from(p.current.entry(route).or_default().insert(id));
         if p.count >= MAX_BATCH {
@@ -362,7 +376,7 @@ struct Writer {
     healthy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
     full_sync: bool,
-    filter: Arc<dedup::Filter>,
+    filter: Option<Arc<dedup::Filter>>,
     pending: Arc<std::sync::Mutex<Pending>>,
 }
 
@@ -370,7 +384,9 @@ impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Cmd>) {
         let mut last_sweep = Instant::now();
         loop {
-            self.filter.rotate_if_due();
+            if let Some(f) = &self.filter {
+                f.rotate_if_due();
+            }
             let first = match rx.recv_timeout(Duration::from_secs(1)) {
                 Ok(c) => c,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -459,8 +475,8 @@ impl Writer {
                 for (cmd, answer) in batch.into_iter().zip(answers) {
                     match (cmd, answer) {
                         (Cmd::Keep(_, ev, r), Answer::Kept(o)) => {
-                            if o == Outcome::Accepted {
-                                self.filter.insert(&ev.route, &ev.id);
+                            if let (Outcome::Accepted, Some(f)) = (o, &self.filter) {
+                                f.insert(&ev.route, &ev.id);
                             }
                             drop(r.send(Ok(o)))
                         }
