@@ -266,7 +266,8 @@ fn broker_pid() -> Option<u32> {
     Some(pid)
 }
 
-/// CPU ms per 1 000 events of `pid` since `since` (seconds), or 0 without a pid.
+/// CPU ms per 1 000 events of `pid` since `since` (its CPU seconds then), or 0 without
+/// a pid.
 fn per_1000(pid: Option<u32>, since: f64, events: u64) -> f64 {
     pid.map_or(0.0, |p| (cpu_secs(p) - since) * 1e6 / events.max(1) as f64)
 }
@@ -614,7 +615,7 @@ async fn run(s: Settings) -> bool {
     let _ = closed_loop(&target(port, "warm"), s.conns, Duration::from_secs(1)).await;
     let b0 = cpu_secs(bare.0.id());
     let ceiling = closed_loop(&target(port, "bare"), s.conns, dur).await;
-    let bare_cpu = (cpu_secs(bare.0.id()) - b0) * 1e6 / ceiling.ok.max(1) as f64;
+    let bare_cpu = per_1000(Some(bare.0.id()), b0, ceiling.ok);
     drop(bare);
     println!(
         "reference  bare hyper (reads body, 200)      {}  server cpu {bare_cpu:.1} ms/1000",
@@ -650,7 +651,7 @@ async fn run(s: Settings) -> bool {
             None,
         )
         .await;
-        let cpu = (cpu_secs(me) - c0) * 1e6 / r.ok.max(1) as f64;
+        let cpu = per_1000(Some(me), c0, r.ok);
         let bcpu = per_1000(rabbit, r0, r.ok);
         lapin_cpu = lapin_cpu.min(cpu);
         println!(
@@ -704,9 +705,9 @@ async fn run(s: Settings) -> bool {
     let r0 = rabbit.map_or(0.0, cpu_secs);
     let g0 = cpu_secs(me);
     let closed = closed_loop(&t, s.conns, dur).await;
-    let cpu_ms = (cpu_secs(pid) - cpu0) * 1e6 / closed.ok.max(1) as f64;
+    let cpu_ms = per_1000(Some(pid), cpu0, closed.ok);
     let gw_broker_cpu = per_1000(rabbit, r0, closed.ok);
-    let gen_cpu = (cpu_secs(me) - g0) * 1e6 / closed.ok.max(1) as f64;
+    let gen_cpu = per_1000(Some(me), g0, closed.ok);
     println!(
         "hookgate   rabbitmq, closed loop             {}  broker cpu {gw_broker_cpu:.1}, load generator cpu {gen_cpu:.1} ms/1000",
         closed.line()
@@ -755,7 +756,7 @@ async fn run(s: Settings) -> bool {
     let _ = closed_loop(&st, s.conns, Duration::from_secs(1)).await;
     let scpu0 = cpu_secs(spid);
     let sclosed = closed_loop(&st, s.conns, dur).await;
-    let scpu_ms = (cpu_secs(spid) - scpu0) * 1e6 / sclosed.ok.max(1) as f64;
+    let scpu_ms = per_1000(Some(spid), scpu0, sclosed.ok);
     println!(
         "hookgate   store, closed loop                {}",
         sclosed.line()
@@ -869,7 +870,7 @@ async fn only_phase(
         Some(rate) => open_loop(&t, rate, s.conns, dur).await,
         None => closed_loop(&t, s.conns, dur).await,
     };
-    let cpu_ms = (cpu_secs(gw.0.id()) - cpu0) * 1e6 / r.ok.max(1) as f64;
+    let cpu_ms = per_1000(Some(gw.0.id()), cpu0, r.ok);
     let mode = rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s"));
     println!(
         "hookgate   {only}, {mode}   {}  cpu {cpu_ms:.1} ms/1000",
