@@ -19,6 +19,7 @@
 //!   cargo bench --bench gateway
 //!   HOOKGATE_BENCH_SECS=8 HOOKGATE_BENCH_CONNS=64 AMQP_URL=amqp://... cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=rabbitmq|store [HOOKGATE_BENCH_RATE=1000] cargo bench --bench gateway
+//!   HOOKGATE_BENCH_ONLY=raw [HOOKGATE_BENCH_CHANNELS=2] [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -640,6 +641,9 @@ async fn run(s: Settings) -> bool {
     let mut pass = true;
     // HOOKGATE_BENCH_ONLY=rabbitmq|store: just that hookgate phase (for profiling).
     let only = std::env::var("HOOKGATE_BENCH_ONLY").unwrap_or_default();
+    if only == "raw" {
+        return raw_phase(&s, &body, dur).await;
+    }
     if !only.is_empty() {
         return only_phase(&s, &only, &target, dur).await;
     }
@@ -778,6 +782,26 @@ async fn run(s: Settings) -> bool {
     println!(
         "hookgate   rabbitmq, closed loop             {}  broker cpu {gw_broker_cpu:.1}, load generator cpu {gen_cpu:.1} ms/1000",
         closed.line()
+    );
+    // The same publisher at hookgate's rate, its publishes spread in time as webhooks
+    // arrive rather than in the bursts a window of 64 makes: what the broker costs per
+    // message for the arrival pattern a gateway sees.
+    let r0 = cpu_of(rabbit);
+    let spread = raw_publisher(
+        &s.amqp,
+        &raw_x,
+        best_ch,
+        s.conns,
+        dur / 2,
+        body.clone(),
+        Some(closed.rps()),
+    )
+    .await;
+    let spread_broker_cpu = per_1000(rabbit, r0, spread.ok);
+    println!(
+        "reference  raw lapin, {best_ch} ch, open loop @ {:>6.0}/s {}  broker cpu {spread_broker_cpu:.1} ms/1000",
+        closed.rps(),
+        spread.line()
     );
     let half = (closed.rps() / 2.0).max(100.0);
     let open = open_loop(&t, half, s.conns, dur).await;
@@ -934,7 +958,8 @@ async fn run(s: Settings) -> bool {
     );
     if rabbit.is_some() {
         println!(
-            "  RabbitMQ CPU per 1000 messages           {raw_broker_cpu:>6.1} ms from raw lapin, {gw_broker_cpu:.1} ms from hookgate"
+            "  RabbitMQ CPU per 1000 messages           {raw_broker_cpu:>6.1} ms from raw lapin (window of {}), {spread_broker_cpu:.1} from raw lapin spread at hookgate's rate, {gw_broker_cpu:.1} from hookgate",
+            s.conns
         );
     }
     println!(
@@ -982,6 +1007,39 @@ async fn run(s: Settings) -> bool {
     pass
 }
 
+/// `HOOKGATE_BENCH_ONLY=raw`: the raw lapin publisher alone (`HOOKGATE_BENCH_CHANNELS`,
+/// default 2; `HOOKGATE_BENCH_RATE` for an open loop), with RabbitMQ's CPU per 1 000
+/// messages: does the broker's cost depend on how publishes are spread in time?
+async fn raw_phase(s: &Settings, body: &Bytes, dur: Duration) -> bool {
+    let channels = std::env::var("HOOKGATE_BENCH_CHANNELS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let rate: Option<f64> = std::env::var("HOOKGATE_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let conn = Connection::connect(&s.amqp, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let x = format!("hg-bench-raw-{}", std::process::id());
+    let q = format!("{x}-q");
+    declare(&conn, &x, &q).await;
+    let rabbit = broker_pid();
+    let me = std::process::id();
+    let (r0, c0) = (cpu_of(rabbit), cpu_secs(me));
+    let r = raw_publisher(&s.amqp, &x, channels, s.conns, dur, body.clone(), rate).await;
+    println!(
+        "raw lapin, {channels} ch x {}, {}   {}  client cpu {:.1}, broker cpu {:.1} ms/1000",
+        s.conns,
+        rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s")),
+        r.line(),
+        per_1000(Some(me), c0, r.ok),
+        per_1000(rabbit, r0, r.ok)
+    );
+    cleanup(&conn, &x, &[q]).await;
+    true
+}
+
 async fn only_phase(
     s: &Settings,
     only: &str,
@@ -998,6 +1056,8 @@ async fn only_phase(
     println!("hookgate pid {}", gw.0.id());
     let t = target(port, "only");
     let cpu0 = cpu_secs(gw.0.id());
+    let rabbit = broker_pid().filter(|_| broker.is_some());
+    let r0 = cpu_of(rabbit);
     // HOOKGATE_BENCH_RATE=N: open loop at N/s instead of closed loop.
     let rate: Option<f64> = std::env::var("HOOKGATE_BENCH_RATE")
         .ok()
@@ -1007,9 +1067,10 @@ async fn only_phase(
         None => closed_loop(&t, s.conns, dur).await,
     };
     let cpu_ms = per_1000(Some(gw.0.id()), cpu0, r.ok);
+    let broker_ms = per_1000(rabbit, r0, r.ok);
     let mode = rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s"));
     println!(
-        "hookgate   {only}, {mode}   {}  cpu {cpu_ms:.1} ms/1000",
+        "hookgate   {only}, {mode}   {}  cpu {cpu_ms:.1}, broker cpu {broker_ms:.1} ms/1000",
         r.line()
     );
     // Where the time goes: hookgate's own view of the broker's confirm latency.
