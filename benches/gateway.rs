@@ -46,6 +46,17 @@ const SECRET: &str = "bench-secret";
 /// run a minute apart would measure the host as much as the gateway.
 const ROUNDS: u32 = 3;
 
+/// Add a round's pair of runs (reference, hookgate) to the totals so far.
+fn pool(total: &mut Option<(Run, Run)>, reference: Run, hookgate: Run) {
+    match total {
+        Some((r, h)) => {
+            r.absorb(reference);
+            h.absorb(hookgate);
+        }
+        None => *total = Some((reference, hookgate)),
+    }
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -762,14 +773,7 @@ async fn run(s: Settings) -> bool {
             hg.rps()
         );
         broker_ratios.push(ratio);
-        rounds = Some(match rounds {
-            Some((mut r, mut h)) => {
-                r.absorb(raw);
-                h.absorb(hg);
-                (r, h)
-            }
-            None => (raw, hg),
-        });
+        pool(&mut rounds, raw, hg);
     }
     let (paired_raw, closed) = rounds.unwrap();
     let cpu_ms = ms_per_1000(hg_cpu, closed.ok);
@@ -823,14 +827,7 @@ async fn run(s: Settings) -> bool {
             h.ms(0.99)
         );
         p99_gaps.push(gap);
-        rounds = Some(match rounds {
-            Some((mut r, mut g)) => {
-                r.absorb(o);
-                g.absorb(h);
-                (r, g)
-            }
-            None => (o, h),
-        });
+        pool(&mut rounds, o, h);
     }
     let (paired_one, slow) = rounds.unwrap();
     cleanup(&conn, &raw_x, &[raw_q]).await;
@@ -888,14 +885,7 @@ async fn run(s: Settings) -> bool {
             hg.rps()
         );
         store_ratios.push(ratio);
-        rounds = Some(match rounds {
-            Some((mut r, mut h)) => {
-                r.absorb(b);
-                h.absorb(hg);
-                (r, h)
-            }
-            None => (b, hg),
-        });
+        pool(&mut rounds, b, hg);
     }
     let (paired_bare, sclosed) = rounds.unwrap();
     drop(bare);
