@@ -57,6 +57,15 @@ fn pool(total: &mut Option<(Run, Run)>, reference: Run, hookgate: Run) {
     }
 }
 
+/// `HOOKGATE_BENCH_RATE`: an open loop at that many requests per second, if positive
+/// (a rate of 0 would schedule the first send at infinity).
+fn rate_from_env() -> Option<f64> {
+    std::env::var("HOOKGATE_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -790,6 +799,9 @@ async fn run(s: Settings) -> bool {
     // The same publisher at hookgate's rate, its publishes spread in time as webhooks
     // arrive rather than in the bursts a window of 64 makes: what the broker costs per
     // message for the arrival pattern a gateway sees.
+    // At least 100/s, like the half-rate loop: a run whose hookgate answered nothing
+    // must still reach its verdict instead of dividing by a zero rate.
+    let spread_rate = closed.rps().max(100.0);
     let r0 = cpu_of(rabbit);
     let spread = raw_publisher(
         &s.amqp,
@@ -798,13 +810,12 @@ async fn run(s: Settings) -> bool {
         s.conns,
         dur / 2,
         body.clone(),
-        Some(closed.rps()),
+        Some(spread_rate),
     )
     .await;
     let spread_broker_cpu = per_1000(rabbit, r0, spread.ok);
     println!(
-        "reference  raw lapin, {best_ch} ch, open loop @ {:>6.0}/s {}  broker cpu {spread_broker_cpu:.1} ms/1000",
-        closed.rps(),
+        "reference  raw lapin, {best_ch} ch, open loop @ {spread_rate:>6.0}/s {}  broker cpu {spread_broker_cpu:.1} ms/1000",
         spread.line()
     );
     let half = (closed.rps() / 2.0).max(100.0);
@@ -1005,9 +1016,7 @@ async fn raw_phase(s: &Settings, body: &Bytes, dur: Duration) -> bool {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
-    let rate: Option<f64> = std::env::var("HOOKGATE_BENCH_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let rate = rate_from_env();
     let conn = Connection::connect(&s.amqp, ConnectionProperties::default())
         .await
         .unwrap();
@@ -1049,9 +1058,7 @@ async fn only_phase(
     let rabbit = broker_pid().filter(|_| broker.is_some());
     let r0 = cpu_of(rabbit);
     // HOOKGATE_BENCH_RATE=N: open loop at N/s instead of closed loop.
-    let rate: Option<f64> = std::env::var("HOOKGATE_BENCH_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let rate = rate_from_env();
     let r = match rate {
         Some(rate) => open_loop(&t, rate, s.conns, dur).await,
         None => closed_loop(&t, s.conns, dur).await,
