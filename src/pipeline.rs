@@ -228,7 +228,10 @@ where
             body.extend_from_slice(br#"{"status":""#);
             body.extend_from_slice(label.as_bytes());
             body.extend_from_slice(br#"","id":"#);
+            let at = body.len();
             if serde_json::to_writer(&mut body, &id).is_err() {
+                // Never for a string; if it were, no half-written value stays behind.
+                body.truncate(at);
                 body.extend_from_slice(br#""""#);
             }
             body.push(b'}');
