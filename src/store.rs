@@ -380,6 +380,14 @@ struct Writer {
     pending: Arc<std::sync::Mutex<Pending>>,
 }
 
+/// A writer that is gone (the store was dropped, or a panic unwound the thread) is not
+/// healthy: `/readyz` must not report a store that can no longer commit.
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.healthy.store(false, Ordering::Relaxed);
+    }
+}
+
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Cmd>) {
         let mut last_sweep = Instant::now();
@@ -695,6 +703,25 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_writer_that_is_gone_is_not_healthy() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            path: dir.path().join("store"),
+            dedup_window: Duration::from_secs(60),
+        };
+        let store = Store::open(&cfg, Arc::new(Metrics::new()), false).unwrap();
+        let healthy = store.healthy.clone();
+        assert!(store.healthy());
+        drop(store);
+        // The writer notices the closed queue within its 1 s receive timeout.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while healthy.load(Ordering::Relaxed) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!healthy.load(Ordering::Relaxed));
+    }
 
     #[test]
     fn pending_ids_answer_until_their_batch_is_committed() {
