@@ -216,17 +216,16 @@ async fn closed_loop(t: &Target, conns: usize, dur: Duration) -> Run {
 async fn open_loop(t: &Target, rate: f64, conns: usize, dur: Duration) -> Run {
     let start = Instant::now() + Duration::from_millis(200);
     let total = (rate * dur.as_secs_f64()) as u64;
-    let tasks: Vec<_> = (0..conns as u64)
-        .map(|k| {
+    let lanes = pace(start, rate, total, conns);
+    let tasks: Vec<_> = lanes
+        .into_iter()
+        .map(|mut due_times| {
             let t = t.clone();
             tokio::spawn(async move {
                 let mut h = Histogram::<u64>::new(3).unwrap();
                 let (mut ok, mut other, mut errors) = (0, 0, 0);
                 let mut sender = connect(t.addr).await;
-                let mut i = k;
-                while i < total {
-                    let due = start + Duration::from_secs_f64(i as f64 / rate);
-                    tokio::time::sleep_until(due.into()).await;
+                while let Some(due) = due_times.recv().await {
                     match send(&mut sender, &t).await {
                         Some(200) => {
                             ok += 1;
@@ -238,7 +237,6 @@ async fn open_loop(t: &Target, rate: f64, conns: usize, dur: Duration) -> Run {
                             sender = connect(t.addr).await;
                         }
                     }
-                    i += conns as u64;
                 }
                 (h, ok, other, errors)
             })
@@ -247,6 +245,39 @@ async fn open_loop(t: &Target, rate: f64, conns: usize, dur: Duration) -> Run {
     let mut r = collect(tasks, start).await;
     r.elapsed = dur;
     r
+}
+
+/// The open loops' clock: send `k` (of `total`) is due at `start + k / rate`, on lane
+/// `k % lanes`. A thread of its own sleeps until each due time and hands it to its lane.
+/// tokio's timers fire on whole milliseconds, rounded up, which made every open-loop
+/// send 0 to 1 ms late; since latency counts from the due time, that lateness of the
+/// load generator itself was measured as the gateway's (or the broker's) latency.
+/// A lane whose previous request is still out queues the due time, and that wait counts.
+fn pace(
+    start: Instant,
+    rate: f64,
+    total: u64,
+    lanes: usize,
+) -> Vec<tokio::sync::mpsc::UnboundedReceiver<Instant>> {
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..lanes)
+        .map(|_| tokio::sync::mpsc::unbounded_channel())
+        .unzip();
+    std::thread::Builder::new()
+        .name("bench-pacer".into())
+        .spawn(move || {
+            for k in 0..total {
+                let due = start + Duration::from_secs_f64(k as f64 / rate);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                if txs[(k % lanes as u64) as usize].send(due).is_err() {
+                    return;
+                }
+            }
+        })
+        .unwrap();
+    rxs
 }
 
 /// What one load task reports: latencies, 200s, other statuses, transport errors.
@@ -516,28 +547,33 @@ async fn raw_publisher(
     let start = Instant::now() + Duration::from_millis(if rate.is_some() { 200 } else { 0 });
     let deadline = start + dur;
     let next = Arc::new(AtomicU64::new(0));
-    let tasks: Vec<_> = (0..window)
-        .map(|i| {
+    let mut lanes = match rate {
+        Some(rate) => pace(start, rate, (rate * dur.as_secs_f64()) as u64, window)
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => Vec::new(),
+    };
+    lanes.resize_with(window, || None);
+    let tasks: Vec<_> = lanes
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut due_times)| {
             let ch = chans[i % channels].clone();
             let (exchange, body, next) = (exchange.to_string(), body.clone(), next.clone());
             tokio::spawn(async move {
                 let mut h = Histogram::<u64>::new(3).unwrap();
                 let (mut ok, mut other) = (0, 0);
-                let mut k = i as u64;
-                while Instant::now() < deadline {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    let due = match rate {
-                        Some(rate) => {
-                            let due = start + Duration::from_secs_f64(k as f64 / rate);
-                            if due >= deadline {
-                                break;
-                            }
-                            k += window as u64;
-                            tokio::time::sleep_until(due.into()).await;
-                            due
-                        }
-                        None => Instant::now(),
+                loop {
+                    let due = match &mut due_times {
+                        Some(lane) => match lane.recv().await {
+                            Some(due) => due,
+                            None => break,
+                        },
+                        None if Instant::now() < deadline => Instant::now(),
+                        None => break,
                     };
+                    let n = next.fetch_add(1, Ordering::Relaxed);
                     // The same message hookgate publishes (SPEC §4): properties and
                     // headers, so the broker does the same work per message.
                     let now = std::time::SystemTime::now()
