@@ -20,6 +20,7 @@
 //!   HOOKGATE_BENCH_SECS=8 HOOKGATE_BENCH_CONNS=64 AMQP_URL=amqp://... cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=rabbitmq|store [HOOKGATE_BENCH_RATE=1000] cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=raw [HOOKGATE_BENCH_CHANNELS=2] [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
+//!   HOOKGATE_BENCH_ONLY=bare [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -700,6 +701,9 @@ async fn run(s: Settings) -> bool {
     if only == "raw" {
         return raw_phase(&s, &body, dur).await;
     }
+    if only == "bare" {
+        return bare_phase(&s, &target, dur).await;
+    }
     if !only.is_empty() {
         return only_phase(&s, &only, &target, dur).await;
     }
@@ -1072,6 +1076,35 @@ async fn raw_phase(s: &Settings, body: &Bytes, dur: Duration) -> bool {
         per_1000(rabbit, r0, r.ok)
     );
     cleanup(&conn, &x, &[q]).await;
+    true
+}
+
+/// `HOOKGATE_BENCH_ONLY=bare`: the bare hyper server alone, closed loop or (with
+/// `HOOKGATE_BENCH_RATE`) open loop, with its CPU per 1 000 requests: what any Rust HTTP
+/// server costs at that rate here, to set hookgate's figure at the same rate beside.
+async fn bare_phase(s: &Settings, target: &dyn Fn(u16, &str) -> Target, dur: Duration) -> bool {
+    let port = free_port();
+    let bare = Proc(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--bare-server", &port.to_string()])
+            .spawn()
+            .unwrap(),
+    );
+    wait_port(port).await;
+    let t = target(port, "bare");
+    let _ = closed_loop(&t, s.conns, Duration::from_secs(1)).await;
+    let c0 = cpu_secs(bare.0.id());
+    let rate = rate_from_env();
+    let r = match rate {
+        Some(rate) => open_loop(&t, rate, s.conns, dur).await,
+        None => closed_loop(&t, s.conns, dur).await,
+    };
+    let mode = rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s"));
+    println!(
+        "bare hyper, {mode}   {}  server cpu {:.1} ms/1000",
+        r.line(),
+        per_1000(Some(bare.0.id()), c0, r.ok)
+    );
     true
 }
 
