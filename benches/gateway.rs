@@ -414,6 +414,19 @@ fn bare_server(port: u16) {
     });
 }
 
+/// The bare hyper server (this binary with `--bare-server`), listening.
+async fn spawn_bare() -> (Proc, u16) {
+    let port = free_port();
+    let bare = Proc(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--bare-server", &port.to_string()])
+            .spawn()
+            .unwrap(),
+    );
+    wait_port(port).await;
+    (bare, port)
+}
+
 /// The admin port of the last hookgate started (for scraping /metrics).
 static ADMIN_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
@@ -709,14 +722,7 @@ async fn run(s: Settings) -> bool {
     }
 
     // 1. Ceiling: bare hyper. It stays up for the store rounds.
-    let bare_port = free_port();
-    let bare = Proc(
-        Command::new(std::env::current_exe().unwrap())
-            .args(["--bare-server", &bare_port.to_string()])
-            .spawn()
-            .unwrap(),
-    );
-    wait_port(bare_port).await;
+    let (bare, bare_port) = spawn_bare().await;
     let _ = closed_loop(&target(bare_port, "warm"), s.conns, Duration::from_secs(1)).await;
     let b0 = cpu_secs(bare.0.id());
     let ceiling = closed_loop(&target(bare_port, "bare"), s.conns, dur).await;
@@ -1083,14 +1089,7 @@ async fn raw_phase(s: &Settings, body: &Bytes, dur: Duration) -> bool {
 /// `HOOKGATE_BENCH_RATE`) open loop, with its CPU per 1 000 requests: what any Rust HTTP
 /// server costs at that rate here, to set hookgate's figure at the same rate beside.
 async fn bare_phase(s: &Settings, target: &dyn Fn(u16, &str) -> Target, dur: Duration) -> bool {
-    let port = free_port();
-    let bare = Proc(
-        Command::new(std::env::current_exe().unwrap())
-            .args(["--bare-server", &port.to_string()])
-            .spawn()
-            .unwrap(),
-    );
-    wait_port(port).await;
+    let (bare, port) = spawn_bare().await;
     let t = target(port, "bare");
     let _ = closed_loop(&t, s.conns, Duration::from_secs(1)).await;
     let c0 = cpu_secs(bare.0.id());
