@@ -535,6 +535,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_publish_error_is_a_counted_result() {
+        let errors = [
+            PublishError::NotConnected,
+            PublishError::Blocked,
+            PublishError::Nack,
+            PublishError::Returned,
+            PublishError::Timeout,
+            PublishError::Amqp(std::io::Error::other("reset").into()),
+        ];
+        for e in errors {
+            assert!(Metrics::PUBLISH_RESULTS.contains(&e.label()), "{e}");
+        }
+    }
+
+    #[test]
     fn routing_keys() {
         assert_eq!(routing_key("github", Some("push")).as_str(), "github.push");
         assert_eq!(

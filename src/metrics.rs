@@ -34,7 +34,9 @@ pub struct Metrics {
     dedup_hits: Family<RouteLabel, Counter>,
     store_commit: Histogram,
     store_batch: Histogram,
-    publishes: Family<ResultLabel, Counter>,
+    /// One per [`Metrics::PUBLISH_RESULTS`] label, resolved at start (no family look-up,
+    /// which takes a read lock, per publish).
+    publishes: Vec<Counter>,
     publish_duration: Histogram,
     pub spool_forwarded: Counter,
     pub in_flight: Gauge,
@@ -97,6 +99,10 @@ impl Metrics {
             "Publishes by result: ack, nack, returned, timeout, blocked, not_connected, error",
             publishes.clone(),
         );
+        let publishes = Self::PUBLISH_RESULTS
+            .iter()
+            .map(|&result| publishes.get_or_create(&ResultLabel { result }).clone())
+            .collect();
         let publish_duration = Histogram::new(latency_buckets());
         registry.register(
             "broker_publish_duration_seconds",
@@ -217,8 +223,22 @@ impl Metrics {
         self.store_batch.observe(events as f64);
     }
 
+    /// Every `result` label of `broker_publishes`, so each series exists (at 0) from the
+    /// start.
+    pub const PUBLISH_RESULTS: &'static [&'static str] = &[
+        "ack",
+        "nack",
+        "returned",
+        "timeout",
+        "blocked",
+        "not_connected",
+        "error",
+    ];
+
     pub fn publish(&self, result: &'static str, elapsed: Duration) {
-        self.publishes.get_or_create(&ResultLabel { result }).inc();
+        if let Some(i) = Self::PUBLISH_RESULTS.iter().position(|r| *r == result) {
+            self.publishes[i].inc();
+        }
         if result == "ack" {
             self.publish_duration.observe(elapsed.as_secs_f64());
         }
@@ -248,5 +268,31 @@ impl RouteMetrics {
         if outcome == "duplicate" {
             self.dedup_hits.inc();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_publish_result_has_a_series_from_the_start_and_counts() {
+        let m = Metrics::new();
+        let text = m.encode();
+        for r in Metrics::PUBLISH_RESULTS {
+            assert!(
+                text.contains(&format!(
+                    "hookgate_broker_publishes_total{{result=\"{r}\"}} 0"
+                )),
+                "{r} missing in:\n{text}"
+            );
+        }
+        m.publish("nack", Duration::from_millis(1));
+        m.publish("ack", Duration::from_millis(1));
+        m.publish("ack", Duration::from_millis(1));
+        let text = m.encode();
+        assert!(text.contains("hookgate_broker_publishes_total{result=\"nack\"} 1"));
+        assert!(text.contains("hookgate_broker_publishes_total{result=\"ack\"} 2"));
+        assert!(text.contains("hookgate_broker_publish_duration_seconds_count 2"));
     }
 }
