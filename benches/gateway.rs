@@ -120,6 +120,8 @@ struct Run {
     errors: u64,
     elapsed: Duration,
     lat: Histogram<u64>,
+    /// Open loops: how late the pacer released each send (µs), the instrument's own error.
+    late: Histogram<u64>,
 }
 
 impl Run {
@@ -130,6 +132,7 @@ impl Run {
         self.errors += other.errors;
         self.elapsed += other.elapsed;
         self.lat.add(other.lat).unwrap();
+        self.late.add(other.late).unwrap();
     }
     fn rps(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
@@ -138,8 +141,18 @@ impl Run {
         self.lat.value_at_quantile(q) as f64 / 1000.0
     }
     fn line(&self) -> String {
+        let pacer = if self.late.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  [sends late by p50 {} µs, p99 {} µs, max {} µs]",
+                self.late.value_at_quantile(0.5),
+                self.late.value_at_quantile(0.99),
+                self.late.max()
+            )
+        };
         format!(
-            "{:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms  ({} ok, {} non-200, {} errors)",
+            "{:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms  ({} ok, {} non-200, {} errors){pacer}",
             self.rps(),
             self.ms(0.5),
             self.ms(0.99),
@@ -217,7 +230,7 @@ async fn closed_loop(t: &Target, conns: usize, dur: Duration) -> Run {
 async fn open_loop(t: &Target, rate: f64, conns: usize, dur: Duration) -> Run {
     let start = Instant::now() + Duration::from_millis(200);
     let total = (rate * dur.as_secs_f64()) as u64;
-    let lanes = pace(start, rate, total, conns);
+    let (lanes, pacer) = pace(start, rate, total, conns);
     let tasks: Vec<_> = lanes
         .into_iter()
         .map(|mut due_times| {
@@ -245,6 +258,8 @@ async fn open_loop(t: &Target, rate: f64, conns: usize, dur: Duration) -> Run {
         .collect();
     let mut r = collect(tasks, start).await;
     r.elapsed = dur;
+    // The lanes closed when the pacer finished: this join does not wait.
+    r.late = pacer.join().unwrap();
     r
 }
 
@@ -254,31 +269,43 @@ async fn open_loop(t: &Target, rate: f64, conns: usize, dur: Duration) -> Run {
 /// send 0 to 1 ms late; since latency counts from the due time, that lateness of the
 /// load generator itself was measured as the gateway's (or the broker's) latency.
 /// A lane whose previous request is still out queues the due time, and that wait counts.
+/// The thread returns how late it released each send (µs): the instrument's own error,
+/// printed with the run.
 fn pace(
     start: Instant,
     rate: f64,
     total: u64,
     lanes: usize,
-) -> Vec<tokio::sync::mpsc::UnboundedReceiver<Instant>> {
+) -> (
+    Vec<tokio::sync::mpsc::UnboundedReceiver<Instant>>,
+    std::thread::JoinHandle<Histogram<u64>>,
+) {
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..lanes)
         .map(|_| tokio::sync::mpsc::unbounded_channel())
         .unzip();
-    std::thread::Builder::new()
+    let pacer = std::thread::Builder::new()
         .name("bench-pacer".into())
         .spawn(move || {
+            // Linux lets a sleeping thread wake up to 50 µs late (timer slack) so that
+            // wake-ups can be merged; the pacer wants its deadline.
+            // SAFETY: prctl with PR_SET_TIMERSLACK takes one integer and touches no memory.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+            let mut late = Histogram::<u64>::new(3).unwrap();
             for k in 0..total {
                 let due = start + Duration::from_secs_f64(k as f64 / rate);
                 let now = Instant::now();
                 if due > now {
                     std::thread::sleep(due - now);
                 }
+                late.record(due.elapsed().as_micros() as u64).unwrap();
                 if txs[(k % lanes as u64) as usize].send(due).is_err() {
-                    return;
+                    break;
                 }
             }
+            late
         })
         .unwrap();
-    rxs
+    (rxs, pacer)
 }
 
 /// What one load task reports: latencies, 200s, other statuses, transport errors.
@@ -291,6 +318,7 @@ async fn collect(tasks: Vec<tokio::task::JoinHandle<Tally>>, start: Instant) -> 
         errors: 0,
         elapsed: Duration::ZERO,
         lat: Histogram::new(3).unwrap(),
+        late: Histogram::new(3).unwrap(),
     };
     for task in tasks {
         let (h, ok, other, errors) = task.await.unwrap();
@@ -561,12 +589,12 @@ async fn raw_publisher(
     let start = Instant::now() + Duration::from_millis(if rate.is_some() { 200 } else { 0 });
     let deadline = start + dur;
     let next = Arc::new(AtomicU64::new(0));
-    let mut lanes = match rate {
-        Some(rate) => pace(start, rate, (rate * dur.as_secs_f64()) as u64, window)
-            .into_iter()
-            .map(Some)
-            .collect(),
-        None => Vec::new(),
+    let (mut lanes, pacer) = match rate {
+        Some(rate) => {
+            let (lanes, pacer) = pace(start, rate, (rate * dur.as_secs_f64()) as u64, window);
+            (lanes.into_iter().map(Some).collect(), Some(pacer))
+        }
+        None => (Vec::new(), None),
     };
     lanes.resize_with(window, || None);
     let tasks: Vec<_> = lanes
@@ -639,8 +667,9 @@ async fn raw_publisher(
         })
         .collect();
     let mut run = collect(tasks, start).await;
-    if rate.is_some() {
+    if let Some(pacer) = pacer {
         run.elapsed = dur;
+        run.late = pacer.join().unwrap();
     }
     let _ = conn.close(200, "bye".into()).await;
     run
