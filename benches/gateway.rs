@@ -47,6 +47,10 @@ const SECRET: &str = "bench-secret";
 /// run a minute apart would measure the host as much as the gateway.
 const ROUNDS: u32 = 3;
 
+/// A pacer late by more than this at p99 (µs) means the host stalled the run (a quiet
+/// run of this VM: ~0.2 ms).
+const STALLED_PACER_US: u64 = 1000;
+
 /// Add a round's pair of runs (reference, hookgate) to the totals so far.
 fn pool(total: &mut Option<(Run, Run)>, reference: Run, hookgate: Run) {
     match total {
@@ -908,9 +912,10 @@ async fn run(s: Settings) -> bool {
         let h = open_loop(&t, 1000.0, s.conns, round).await;
         let gap = h.ms(0.99) - o.ms(0.99);
         println!(
-            "round {i}/{ROUNDS}    raw lapin one at a time p99 {:>5.2} ms, then hookgate @ 1000/s p99 {:>5.2} ms: {gap:>+6.2} ms",
+            "round {i}/{ROUNDS}    raw lapin one at a time p99 {:>5.2} ms, then hookgate @ 1000/s p99 {:>5.2} ms: {gap:>+6.2} ms  (pacer late p99 {} µs)",
             o.ms(0.99),
-            h.ms(0.99)
+            h.ms(0.99),
+            h.late.value_at_quantile(0.99)
         );
         p99_gaps.push(gap);
         pool(&mut rounds, o, h);
@@ -1049,6 +1054,15 @@ async fn run(s: Settings) -> bool {
         slow.ms(0.99),
         paired_one.ms(0.99)
     );
+    // The pacer does nothing but sleep and hand out due times: when it is itself late by
+    // milliseconds, the host stalled the whole benchmark, and tail latencies measured
+    // then are the host's.
+    let pacer_late = slow.late.value_at_quantile(0.99);
+    if pacer_late > STALLED_PACER_US {
+        println!(
+            "  (the pacer itself released sends late by p99 {pacer_late} µs in those rounds: the host stalled, and the p99 figures measure it more than hookgate; run again)"
+        );
+    }
     println!(
         "  p99 @ 1000/s minus raw lapin's p99 @ 1000/s {:>4.2} ms  ({:.2} vs {:.2}): what hookgate adds at that rate",
         slow.ms(0.99) - raw_slow.ms(0.99),
