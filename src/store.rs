@@ -90,7 +90,9 @@ pub struct Store {
     tx: mpsc::Sender<Cmd>,
     healthy: Arc<AtomicBool>,
     dir: PathBuf,
-    readers: Arc<Readers>,
+    /// Opened at start with a broker (the only path that asks [`Store::seen`]); without
+    /// one the writer's transaction decides, so they are opened only if ever asked.
+    readers: Arc<std::sync::OnceLock<Readers>>,
     window: Duration,
     /// Ids confirmed by the broker, not yet written to the ledger.
     pending: Arc<std::sync::Mutex<Pending>>,
@@ -261,7 +263,11 @@ impl Store {
             })
             .map_err(spawn_err)?;
         }
-        let readers = Arc::new(Readers::open(&cfg.path, 2)?);
+        let readers = Arc::new(std::sync::OnceLock::new());
+        if dedup_filter {
+            // The broker path reads from its first request: open now, and fail at start.
+            let _ = readers.set(Readers::open(&cfg.path, 2)?);
+        }
         Ok(Store {
             tx,
             healthy,
@@ -306,7 +312,15 @@ impl Store {
             }
         }
         let since = crate::now_ms() - self.window.as_millis() as i64;
-        match self.readers.seen(route, id, since) {
+        let readers = match self.readers.get() {
+            Some(r) => r,
+            None => {
+                let opened = Readers::open(&self.dir, 2).map_err(|e| e.to_string())?;
+                // Two first look-ups at once both open; one set of connections is kept.
+                self.readers.get_or_init(|| opened)
+            }
+        };
+        match readers.seen(route, id, since) {
             Ok(seen) => Ok(seen),
             // Busy for an instant (the writer is resetting the WAL): treat as new. At worst
             // a duplicate is published, and consumers dedup on message_id.
@@ -721,6 +735,44 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(!healthy.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn without_a_broker_readers_open_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            path: dir.path().join("store"),
+            dedup_window: Duration::from_secs(60),
+        };
+        let store = Store::open(&cfg, Arc::new(Metrics::new()), false).unwrap();
+        assert!(
+            store.readers.get().is_none(),
+            "no reader connections at start"
+        );
+        let ev = Event {
+            route: Arc::from("r"),
+            id: "d-1".into(),
+            event_type: None,
+            content_type: None,
+            body: Bytes::from_static(b"{}"),
+            received_at_ms: crate::now_ms(),
+            source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            headers: Vec::new(),
+        };
+        assert_eq!(store.keep(Table::Events, ev).await, Ok(Outcome::Accepted));
+        assert_eq!(store.seen("r", "d-1"), Ok(true));
+        assert_eq!(store.seen("r", "d-2"), Ok(false));
+        assert!(store.readers.get().is_some());
+        let with_broker = Store::open(
+            &StoreConfig {
+                path: dir.path().join("other"),
+                dedup_window: Duration::from_secs(60),
+            },
+            Arc::new(Metrics::new()),
+            true,
+        )
+        .unwrap();
+        assert!(with_broker.readers.get().is_some(), "opened at start");
     }
 
     #[test]
