@@ -49,7 +49,7 @@ const ROUNDS: u32 = 3;
 
 /// A pacer late by more than this at p99 (µs) means the host stalled the run (a quiet
 /// run of this VM: ~0.2 ms).
-const STALLED_PACER_US: u64 = 1000;
+const STALLED_PACER_US: u64 = 500;
 
 /// Add a round's pair of runs (reference, hookgate) to the totals so far.
 fn pool(total: &mut Option<(Run, Run)>, reference: Run, hookgate: Run) {
