@@ -5,8 +5,9 @@
 //! the writer).
 //!
 //! One writer thread owns the connection and does group commit: every command waiting
-//! when it wakes goes into one transaction, then each caller hears whether *its* event
-//! is durable. A batch that stores an event commits with `synchronous=FULL` (fsync before
+//! when it wakes goes into one transaction (and while events arrive close together, it
+//! waits a fraction of a millisecond for more: [`GATHER_FOR`]), then each caller hears
+//! whether *its* event is durable. A batch that stores an event commits with `synchronous=FULL` (fsync before
 //! the 200); a batch that only touches the dedup ledger or removes forwarded spool
 //! entries commits with `synchronous=NORMAL`, since losing those to a power cut costs at
 //! most a duplicate, which `message_id` makes harmless.
@@ -40,6 +41,30 @@ const COLUMNS: &str = "
 
 /// Most commands one transaction takes; bounds the latency of the first in a burst.
 const MAX_BATCH: usize = 512;
+/// When the previous commit held more than one command but fewer than [`GATHER_UP_TO`]
+/// (events are arriving close together, yet not so fast that batches fill up while the
+/// last commit runs), the writer waits up to this long after a batch's first command for
+/// more, until the batch holds [`GATHER_UP_TO`]: without it, at a few thousand events a second
+/// each event got a commit and an fsync of its own (1.13 per commit at 5 600/s), and the
+/// commits, not the events, cost the CPU. Measured at 5 600/s: 4.6 events per commit,
+/// hookgate's CPU per 1 000 events 152-158 -> 114-118 ms, the 200's p50 0.5 -> 0.95 ms.
+/// At low rates (one event per commit) and under saturation (batches already larger)
+/// nothing waits.
+const GATHER_FOR: Duration = Duration::from_micros(400);
+const GATHER_UP_TO: usize = 8;
+
+/// Add to `batch` what arrives on `rx` before `until`, stopping at `up_to` commands.
+fn gather<T>(rx: &mpsc::Receiver<T>, batch: &mut Vec<T>, until: Instant, up_to: usize) {
+    while batch.len() < up_to {
+        let Some(left) = until.checked_duration_since(Instant::now()) else {
+            return;
+        };
+        match rx.recv_timeout(left) {
+            Ok(c) => batch.push(c),
+            Err(_) => return,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -405,6 +430,7 @@ impl Drop for Writer {
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Cmd>) {
         let mut last_sweep = Instant::now();
+        let mut last_batch = 0;
         loop {
             if let Some(f) = &self.filter {
                 f.rotate_if_due();
@@ -420,6 +446,7 @@ impl Writer {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
+            let arrived = Instant::now();
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -427,6 +454,12 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            // Events are arriving close together but this batch is small: wait briefly
+            // for more, so that they share the commit's fsync.
+            if (2..GATHER_UP_TO).contains(&last_batch) {
+                gather(&rx, &mut batch, arrived + GATHER_FOR, GATHER_UP_TO);
+            }
+            last_batch = batch.len();
             self.commit(batch);
         }
     }
@@ -773,6 +806,31 @@ mod tests {
         )
         .unwrap();
         assert!(with_broker.readers.get().is_some(), "opened at start");
+    }
+
+    #[test]
+    fn gathering_takes_what_arrives_in_time_and_stops_at_the_deadline_or_the_cap() {
+        let (tx, rx) = mpsc::channel();
+        let sender = std::thread::spawn(move || {
+            tx.send(1).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(2).unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            tx.send(3).unwrap();
+            tx
+        });
+        let started = Instant::now();
+        let mut batch = Vec::new();
+        gather(&rx, &mut batch, started + Duration::from_millis(300), 8);
+        assert_eq!(batch, [1, 2], "the third came after the deadline");
+        assert!(started.elapsed() < Duration::from_millis(600));
+        let tx = sender.join().unwrap();
+        for i in 4..20 {
+            tx.send(i).unwrap();
+        }
+        let mut batch = Vec::new();
+        gather(&rx, &mut batch, Instant::now() + Duration::from_secs(10), 8);
+        assert_eq!(batch.len(), 8, "capped, without waiting for the deadline");
     }
 
     #[test]
