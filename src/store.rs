@@ -7,10 +7,10 @@
 //! One writer thread owns the connection and does group commit: every command waiting
 //! when it wakes goes into one transaction (and while events arrive close together, it
 //! waits a fraction of a millisecond for more: [`GATHER_FOR`]), then each caller hears
-//! whether *its* event is durable. A batch that stores an event commits with `synchronous=FULL` (fsync before
-//! the 200); a batch that only touches the dedup ledger or removes forwarded spool
-//! entries commits with `synchronous=NORMAL`, since losing those to a power cut costs at
-//! most a duplicate, which `message_id` makes harmless.
+//! whether *its* event is durable. A batch that stores an event commits with
+//! `synchronous=FULL` (fsync before the 200); a batch that only touches the dedup ledger
+//! or removes forwarded spool entries commits with `synchronous=NORMAL`, since losing
+//! those to a power cut costs at most a duplicate, which `message_id` makes harmless.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,9 +44,9 @@ const MAX_BATCH: usize = 512;
 /// When the previous commit held more than one command but fewer than [`GATHER_UP_TO`]
 /// (events are arriving close together, yet not so fast that batches fill up while the
 /// last commit runs), the writer waits up to this long after a batch's first command for
-/// more, until the batch holds [`GATHER_UP_TO`]: without it, at a few thousand events a second
-/// each event got a commit and an fsync of its own (1.13 per commit at 5 600/s), and the
-/// commits, not the events, cost the CPU. Measured at 5 600/s: 4.6 events per commit,
+/// more, until the batch holds [`GATHER_UP_TO`]: without it, at a few thousand events a
+/// second each event got a commit and an fsync of its own (1.13 per commit at 5 600/s),
+/// and the commits, not the events, cost the CPU. Measured at 5 600/s: 4.6 events per commit,
 /// hookgate's CPU per 1 000 events 152-158 -> 114-118 ms, the 200's p50 0.5 -> 0.95 ms.
 /// At low rates (one event per commit) and under saturation (batches already larger)
 /// nothing waits.
