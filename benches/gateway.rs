@@ -113,8 +113,9 @@ struct Target {
     path: &'static str,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
-    /// Unique X-GitHub-Delivery per request (dedup would otherwise drop them).
-    tag: String,
+    /// Unique X-GitHub-Delivery per request (dedup would otherwise drop them): see
+    /// [`delivery_id`].
+    tag: u64,
     next: Arc<AtomicU64>,
 }
 
@@ -180,12 +181,41 @@ async fn connect(addr: SocketAddr) -> Sender {
     sender
 }
 
+/// The `n`th delivery id of a run tagged `tag`, shaped like GitHub's (a UUID). Not a
+/// counter: ids in arrival order would sort in arrival order too, and make every index
+/// keyed by id (the dedup ledger's) append-only, which real delivery ids never are.
+/// Unique per tag: the first 64 bits are a bijection of `n`.
+fn delivery_id(tag: u64, n: u64) -> String {
+    fn mix(mut z: u64) -> u64 {
+        // splitmix64's finaliser: a bijection on u64.
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    let (a, b) = (mix(tag.wrapping_add(n)), mix(tag ^ n.rotate_left(32)));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// A run's tag for [`delivery_id`]: its name and this process, so that runs against one
+/// hookgate never share ids.
+fn run_tag(name: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((name, std::process::id()))
+}
+
 /// One request; returns (status, latency) or None on a transport error.
 async fn send(sender: &mut Sender, t: &Target) -> Option<u16> {
     let n = t.next.fetch_add(1, Ordering::Relaxed);
     let mut req = Request::post(t.path)
         .header("host", "bench")
-        .header("x-github-delivery", format!("{}-{n}", t.tag));
+        .header("x-github-delivery", delivery_id(t.tag, n));
     for (k, v) in &t.headers {
         req = req.header(k, v);
     }
@@ -593,6 +623,7 @@ async fn raw_publisher(
     let start = Instant::now() + Duration::from_millis(if rate.is_some() { 200 } else { 0 });
     let deadline = start + dur;
     let next = Arc::new(AtomicU64::new(0));
+    let tag = run_tag(exchange);
     let (mut lanes, pacer) = match rate {
         Some(rate) => {
             let (lanes, pacer) = pace(start, rate, (rate * dur.as_secs_f64()) as u64, window);
@@ -641,7 +672,7 @@ async fn raw_publisher(
                         .with_timestamp(now.as_secs())
                         .with_app_id("hookgate".into())
                         .with_headers(headers)
-                        .with_message_id(format!("raw-{n}").into())
+                        .with_message_id(delivery_id(tag, n).into())
                         .with_type("push".into())
                         .with_content_type("application/json".into());
                     let c = ch
@@ -738,7 +769,7 @@ async fn run(s: Settings) -> bool {
             ),
         ],
         body: body.clone(),
-        tag: format!("{tag}-{}", std::process::id()),
+        tag: run_tag(tag),
         next: Arc::new(AtomicU64::new(0)),
     };
     let mut pass = true;
