@@ -1,12 +1,14 @@
-//! The dedup ledger: `(route, event id) -> first accepted at`, kept in the embedded
-//! store for `dedup_window`. An id is recorded in the same transaction that makes its
-//! event durable, so only an accepted event makes a later delivery a `duplicate`; a
-//! failed hand-off leaves no trace and the provider's retry is processed afresh.
+//! The dedup ledger: `(route, event id) -> accepted at`, kept in the embedded store's
+//! `dedup` table for `dedup_window`. Only an accepted event makes a later delivery a
+//! `duplicate`; a failed hand-off leaves no trace and the provider's retry is processed
+//! afresh.
 //!
-//! The ledger is two tables: `dedup` holds ids whose events went to the broker (or the
-//! spool); events kept in the store's `events` table (no broker) are their own record,
-//! found through its `(id, route)` index, so that path writes two B-trees per event
-//! instead of four.
+//! Ids are written to the ledger in batches, not with their events (see `store`): an
+//! index keyed by random ids dirties one page per insert, and written in the same
+//! fsynced commit as each event it doubled the bytes the no-broker path wrote. Until
+//! its batch is committed an id is answered from memory; ids of kept events that a
+//! crash kept out of the ledger are put back from the `events` table when the store
+//! opens.
 //!
 //! [`Filter`] sits in front of the ledger for the broker path: almost every event is
 //! new, and proving that without a SQLite read transaction (two `fcntl` lock calls on
@@ -31,10 +33,9 @@ CREATE TABLE IF NOT EXISTS dedup (
 CREATE INDEX IF NOT EXISTS dedup_seen_at ON dedup (seen_at);
 ";
 
-/// Was `(route, id)` accepted at or after `since_ms`, by either table?
+/// Was `(route, id)` accepted at or after `since_ms`?
 const SEEN: &str =
-    "SELECT EXISTS (SELECT 1 FROM dedup WHERE route = ?1 AND id = ?2 AND seen_at >= ?3)
-    OR EXISTS (SELECT 1 FROM events WHERE id = ?2 AND route = ?1 AND received_at >= ?3)";
+    "SELECT EXISTS (SELECT 1 FROM dedup WHERE route = ?1 AND id = ?2 AND seen_at >= ?3)";
 
 /// `true` if `(route, id)` was accepted at or after `since_ms`; otherwise records it
 /// in `dedup` as seen at `now_ms` (the caller commits or rolls back with its event).
@@ -192,19 +193,6 @@ impl Filter {
         while let Some(r) = rows.next()? {
             add(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?, r.get(2)?);
         }
-        // Kept events, newest first (arrival order), until they are older than the window
-        // (with a minute's margin for a clock step).
-        let mut st = conn.prepare("SELECT route, id, received_at FROM events ORDER BY seq DESC")?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let at: i64 = r.get(2)?;
-            if at < since_ms - 60_000 {
-                break;
-            }
-            if at >= since_ms {
-                add(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?, at);
-            }
-        }
         Ok(n)
     }
 
@@ -217,24 +205,15 @@ impl Filter {
 mod tests {
     use super::*;
 
-    /// The columns of the store's `events` table that the ledger reads.
-    const EVENTS: &str = "CREATE TABLE events (seq INTEGER PRIMARY KEY, route TEXT NOT NULL,
-        id TEXT NOT NULL, received_at INTEGER NOT NULL)";
-
     #[test]
-    fn a_kept_event_is_its_own_record() {
+    fn recorded_ids_are_seen_within_the_window_and_loaded_by_the_filter() {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();
         c.execute_batch(SCHEMA).unwrap();
-        c.execute_batch(EVENTS).unwrap();
-        c.execute(
-            "INSERT INTO events (route, id, received_at) VALUES ('a', '1', 1000)",
-            [],
-        )
-        .unwrap();
-        assert!(seen_in(&c, "a", "1", 500).unwrap());
-        assert!(!seen_in(&c, "a", "1", 1500).unwrap(), "outside the window");
-        assert!(!seen_in(&c, "b", "1", 500).unwrap(), "scoped per route");
         let tx = c.transaction().unwrap();
+        record(&tx, "a", "1", 1000).unwrap();
+        assert!(seen_in(&tx, "a", "1", 500).unwrap());
+        assert!(!seen_in(&tx, "a", "1", 1500).unwrap(), "outside the window");
+        assert!(!seen_in(&tx, "b", "1", 500).unwrap(), "scoped per route");
         assert!(seen_or_record(&tx, "a", "1", 1200, 500).unwrap());
         let f = Filter::new(Duration::from_secs(10));
         assert_eq!(f.load(&tx, 2000, 0).unwrap(), 1);
@@ -272,7 +251,6 @@ mod tests {
     fn filter_loads_the_ledger() {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();
         c.execute_batch(SCHEMA).unwrap();
-        c.execute_batch(EVENTS).unwrap();
         let tx = c.transaction().unwrap();
         record(&tx, "a", "old", 1_000).unwrap();
         record(&tx, "a", "recent", 90_000).unwrap();
@@ -288,7 +266,6 @@ mod tests {
     fn ledger_window_and_scope() {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();
         c.execute_batch(SCHEMA).unwrap();
-        c.execute_batch(EVENTS).unwrap();
         let tx = c.transaction().unwrap();
         assert!(!seen_or_record(&tx, "a", "1", 1000, 0).unwrap());
         assert!(seen_or_record(&tx, "a", "1", 1500, 500).unwrap());
