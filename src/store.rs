@@ -139,6 +139,11 @@ pub struct Store {
     window: Duration,
     /// Ids confirmed by the broker, not yet written to the ledger.
     pending: Arc<std::sync::Mutex<Pending>>,
+    /// Where [`Store::record`] puts an id without taking `pending`'s lock (a request's
+    /// hot path); drained into `pending` by whoever takes the lock next.
+    recorded: mpsc::Sender<(Arc<str>, String)>,
+    /// Ids sent to `recorded` since the last flush (roughly: it triggers an early one).
+    recorded_n: Arc<std::sync::atomic::AtomicUsize>,
     /// Answers "never seen" for new ids without a SQLite read. Only with a broker: without
     /// one, the writer's transaction decides and nothing else asks.
     filter: Option<Arc<dedup::Filter>>,
@@ -159,15 +164,29 @@ struct Pending {
     count: usize,
     flushing: Vec<(u64, Arc<Ids>)>,
     next: u64,
+    /// [`Store::record`]'s ids on their way into `current`.
+    inbox: Option<mpsc::Receiver<(Arc<str>, String)>>,
 }
 
 impl Pending {
+    /// Move what [`Store::record`] sent into `current`. Everyone who reads `current`
+    /// drains first, so an id is never in neither place.
+    fn drain(&mut self) {
+        let Some(inbox) = &self.inbox else {
+            return;
+        };
+        while let Ok((route, id)) = inbox.try_recv() {
+            self.count += usize::from(self.current.entry(route).or_default().insert(id));
+        }
+    }
+
     fn contains(&self, route: &str, id: &str) -> bool {
         let has = |ids: &Ids| ids.get(route).is_some_and(|s| s.contains(id));
         has(&self.current) || self.flushing.iter().any(|(_, b)| has(b))
     }
 
     fn take(&mut self) -> Option<Cmd> {
+        self.drain();
         if self.current.is_empty() {
             return None;
         }
@@ -308,7 +327,11 @@ impl Store {
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
         let filter = dedup_filter.then(|| Arc::new(dedup::Filter::new(cfg.dedup_window)));
-        let pending = Arc::<std::sync::Mutex<Pending>>::default();
+        let (recorded, inbox) = mpsc::channel();
+        let pending = Arc::new(std::sync::Mutex::new(Pending {
+            inbox: Some(inbox),
+            ..Default::default()
+        }));
         let writer = Writer {
             pending: pending.clone(),
             conn,
@@ -363,6 +386,8 @@ impl Store {
             readers,
             window: cfg.dedup_window,
             pending,
+            recorded,
+            recorded_n: Default::default(),
             filter,
             writer_keeps_ledger: !dedup_filter,
         })
@@ -395,7 +420,8 @@ impl Store {
             return Ok(false);
         }
         {
-            let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.drain();
             if p.contains(route, id) {
                 return Ok(true);
             }
@@ -431,13 +457,10 @@ impl Store {
         if let Some(f) = &self.filter {
             f.insert(&route, &id);
         }
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        p.count += usize::from(p.current.entry(route).or_default().insert(id));
-        if p.count >= MAX_BATCH {
-            if let Some(cmd) = p.take() {
-                drop(p);
-                let _ = self.tx.send(cmd);
-            }
+        // No lock here: a channel send. `pending` takes the id in at its next reader.
+        let _ = self.recorded.send((route, id));
+        if self.recorded_n.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_BATCH {
+            self.flush_records();
         }
     }
 
@@ -447,6 +470,7 @@ impl Store {
         if self.writer_keeps_ledger {
             return;
         }
+        self.recorded_n.store(0, Ordering::Relaxed);
         let cmd = self
             .pending
             .lock()
@@ -666,10 +690,12 @@ impl Writer {
                             // Recorded by this writer after the commit (see the module doc).
                             Table::Events => {
                                 kept.contains(&(&*ev.route, ev.id.as_str()))
-                                    || pending
-                                        .lock()
-                                        .unwrap_or_else(|e| e.into_inner())
-                                        .contains(&ev.route, &ev.id)
+                                    || {
+                                        let mut p =
+                                            pending.lock().unwrap_or_else(|e| e.into_inner());
+                                        p.drain();
+                                        p.contains(&ev.route, &ev.id)
+                                    }
                                     || dedup::seen_in(&tx, &ev.route, &ev.id, since)?
                             }
                             Table::Spool => {
@@ -1172,6 +1198,31 @@ mod tests {
             )
             .unwrap();
         assert_eq!(mark, 4);
+    }
+
+    #[tokio::test]
+    async fn recorded_ids_answer_at_once_without_a_lock_and_reach_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            path: dir.path().join("store"),
+            dedup_window: Duration::from_secs(60),
+        };
+        let store = Store::open(&cfg, Arc::new(Metrics::new()), true).unwrap();
+        store.filter.as_ref().unwrap().set_ready();
+        for i in 0..MAX_BATCH + 10 {
+            store.record(Arc::from("r"), format!("id-{i}"));
+        }
+        // Past MAX_BATCH a flush went to the writer; the rest wait in the channel.
+        for i in [0, MAX_BATCH - 1, MAX_BATCH + 9] {
+            assert_eq!(store.seen("r", &format!("id-{i}")), Ok(true), "id-{i}");
+        }
+        assert_eq!(store.seen("r", "id-x"), Ok(false));
+        store.flush().await;
+        let c = Connection::open(db_file(&cfg.path)).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM dedup", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, (MAX_BATCH + 10) as i64, "every id in the ledger");
     }
 
     #[test]
