@@ -215,6 +215,9 @@ impl Pending {
     }
 }
 
+/// How often the writer deletes ledger entries older than the window.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 /// How often buffered dedup records are written (at most this long in memory only).
 pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
 
@@ -344,6 +347,7 @@ impl Store {
             last_seq: 0,
             ledger_written: Instant::now(),
             ledger_job: None,
+            ledger_failed: false,
         };
         let spawn_err = |e| StoreError::Dir(cfg.path.clone(), e);
         std::thread::Builder::new()
@@ -517,6 +521,8 @@ struct Writer {
     last_seq: i64,
     ledger_written: Instant,
     ledger_job: Option<LedgerJob>,
+    /// The last ledger chunk failed: retry after a flush interval, not in a loop.
+    ledger_failed: bool,
 }
 
 /// A batch of [`Pending`] on its way into the ledger, a chunk at a time, in key order.
@@ -544,21 +550,25 @@ impl Writer {
             if let Some(f) = &self.filter {
                 f.rotate_if_due();
             }
-            let wait = if self.ledger_job.is_some() {
-                Duration::ZERO
-            } else if self.keeps_ledger {
-                RECORD_FLUSH.saturating_sub(self.ledger_written.elapsed())
-            } else {
-                Duration::from_secs(1)
+            // Here, not only when idle: a writer that never waits a whole second (steady
+            // traffic) must still expire the ledger.
+            if last_sweep.elapsed() > SWEEP_EVERY {
+                last_sweep = Instant::now();
+                self.sweep();
+            }
+            let wait = match &self.ledger_job {
+                // A batch half written: go on at once, unless its last chunk failed
+                // (then `ledger_written` spaces the retries by a flush interval).
+                Some(_) if !self.ledger_failed => Duration::ZERO,
+                _ if self.keeps_ledger => {
+                    RECORD_FLUSH.saturating_sub(self.ledger_written.elapsed())
+                }
+                _ => Duration::from_secs(1),
             };
             let first = match rx.recv_timeout(wait) {
                 Ok(c) => c,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     self.write_ledger(false);
-                    if last_sweep.elapsed() > Duration::from_secs(60) {
-                        last_sweep = Instant::now();
-                        self.sweep();
-                    }
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -649,8 +659,10 @@ impl Writer {
                 }
                 tx.commit()
             })();
+            self.ledger_failed = result.is_err();
             if let Err(e) = result {
                 tracing::warn!(error = %e, "writing the dedup ledger failed; retrying");
+                self.ledger_written = Instant::now();
                 self.ledger_job = Some(job);
                 return;
             }
@@ -1133,6 +1145,50 @@ mod tests {
             .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
             .unwrap();
         assert_eq!(stored, 1);
+    }
+
+    #[tokio::test]
+    async fn a_ledger_write_that_fails_is_retried_and_its_ids_still_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            path: dir.path().join("store"),
+            dedup_window: Duration::from_secs(60),
+        };
+        let store = Store::open(&cfg, Arc::new(Metrics::new()), false).unwrap();
+        let c = Connection::open(db_file(&cfg.path)).unwrap();
+        // Reads work, writes to the ledger fail.
+        c.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON dedup BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .unwrap();
+        let now = crate::now_ms();
+        assert_eq!(
+            store.keep(Table::Events, event("a", now)).await,
+            Ok(Outcome::Accepted)
+        );
+        store.flush().await; // the ledger write fails here
+        assert_eq!(store.seen("r", "a"), Ok(true), "still answered from memory");
+        assert_eq!(
+            store.keep(Table::Events, event("a", now)).await,
+            Ok(Outcome::Duplicate)
+        );
+        assert_eq!(
+            c.query_row("SELECT count(*) FROM dedup", [], |r| r.get::<_, i64>(0))
+                .unwrap(),
+            0
+        );
+        c.execute_batch("DROP TRIGGER refuse").unwrap();
+        let in_ledger = || -> i64 {
+            c.query_row("SELECT count(*) FROM dedup WHERE id = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while in_ledger() == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(in_ledger(), 1, "written by a retry");
     }
 
     #[test]
