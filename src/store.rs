@@ -215,8 +215,13 @@ impl Pending {
     }
 }
 
-/// How often the writer deletes ledger entries older than the window.
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How often the writer deletes ledger entries older than the window (the unit tests
+/// watch it happen).
+const SWEEP_EVERY: Duration = if cfg!(test) {
+    Duration::from_millis(200)
+} else {
+    Duration::from_secs(60)
+};
 
 /// How often buffered dedup records are written (at most this long in memory only).
 pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
@@ -1189,6 +1194,35 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(in_ledger(), 1, "written by a retry");
+    }
+
+    #[tokio::test]
+    async fn the_ledger_is_swept_under_steady_traffic() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            path: dir.path().join("store"),
+            dedup_window: Duration::from_millis(500),
+        };
+        // With a broker: confirmed ids reach the writer every 100 ms (the gateway's flush
+        // tick), so it never waits a whole second for a command.
+        let store = Store::open(&cfg, Arc::new(Metrics::new()), true).unwrap();
+        for i in 0..100 {
+            store.record(Arc::from("r"), format!("e{i}"));
+            if i % 5 == 4 {
+                store.flush_records();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        store.flush().await;
+        let c = Connection::open(db_file(&cfg.path)).unwrap();
+        let oldest: i64 = c
+            .query_row("SELECT min(seen_at) FROM dedup", [], |r| r.get(0))
+            .unwrap();
+        let age = crate::now_ms() - oldest;
+        assert!(
+            age < 500 + 2 * SWEEP_EVERY.as_millis() as i64 + 300,
+            "ids {age} ms old are still in a ledger with a 500 ms window"
+        );
     }
 
     #[test]
