@@ -141,9 +141,16 @@ impl Rabbit {
     }
 
     /// Take every message now in `queue` (waiting up to `wait` for at least `min`).
+    /// On a connection of its own: asking for a queue that is not declared yet makes
+    /// the broker close the channel, and lapin then sometimes reports the whole
+    /// connection broken (`InvalidConnectionState` from the next `create_channel`,
+    /// seen once in CI under load), so the retry reconnects when it must.
     pub fn take_all(&self, queue: &str, min: usize, wait: Duration) -> Vec<Msg> {
         self.rt.block_on(async {
-            let mut ch = self.conn.create_channel().await.unwrap();
+            let url = amqp_url();
+            let connect = || Connection::connect(&url, ConnectionProperties::default());
+            let mut conn = connect().await.unwrap();
+            let mut ch = conn.create_channel().await.unwrap();
             let deadline = tokio::time::Instant::now() + wait;
             let mut out = Vec::new();
             loop {
@@ -161,7 +168,13 @@ impl Rabbit {
                     // The queue is not declared yet (the gateway is still connecting).
                     Err(_) => {
                         tokio::time::sleep(Duration::from_millis(100)).await;
-                        ch = self.conn.create_channel().await.unwrap();
+                        ch = match conn.create_channel().await {
+                            Ok(ch) => ch,
+                            Err(_) => {
+                                conn = connect().await.unwrap();
+                                conn.create_channel().await.unwrap()
+                            }
+                        };
                     }
                 }
             }
