@@ -215,6 +215,9 @@ impl Pending {
     }
 }
 
+/// Events per transaction when the ledger is completed from `events` at open.
+const RESTORE_CHUNK: i64 = if cfg!(test) { 2 } else { 100_000 };
+
 /// How often the writer deletes ledger entries older than the window (the unit tests
 /// watch it happen).
 const SWEEP_EVERY: Duration = if cfg!(test) {
@@ -290,37 +293,57 @@ fn open_rw(dir: &Path, window: Duration) -> Result<Connection, StoreError> {
 
 /// Put the ids of kept events past the `ledgered_seq` mark (and within the window) into
 /// the ledger, then move the mark to the last event. After a crash these are the events
-/// whose ids were still buffered; for a store written before the ledger covered kept
-/// events (when an `(id, route)` index on `events` answered for them) the mark is
-/// absent and every event in the window is copied, once, and the index dropped.
+/// whose ids were still buffered: a few seconds' worth. For a store written before the
+/// ledger covered kept events (when an `(id, route)` index on `events` answered for
+/// them) the mark is absent and every event is read, once, then the index dropped: about
+/// 10 s per GB of events here. That runs in transactions of [`RESTORE_CHUNK`] events,
+/// each moving the mark, so a start interrupted midway (a liveness probe, a deploy)
+/// resumes where it stopped instead of starting over.
 fn restore_ledger(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<usize> {
     use rusqlite::OptionalExtension;
-    let tx = conn.transaction()?;
-    let mark: i64 = tx
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'ledgered_seq'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
-    let n = tx.execute(
-        "INSERT INTO dedup (route, id, seen_at)
-         SELECT route, id, received_at FROM events WHERE seq > ?1 AND received_at >= ?2
-         ON CONFLICT (route, id) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)",
-        params![mark, since_ms],
-    )?;
-    tx.execute(
-        "INSERT OR REPLACE INTO meta (key, value)
-         VALUES ('ledgered_seq', (SELECT coalesce(max(seq), 0) FROM events))",
-        [],
-    )?;
-    tx.execute_batch(
-        "DROP INDEX IF EXISTS events_id_route;
-         DROP INDEX IF EXISTS events_id;",
-    )?;
-    tx.commit()?;
-    Ok(n)
+    let last: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
+    let mut restored = 0;
+    loop {
+        let tx = conn.transaction()?;
+        let mark: i64 = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'ledgered_seq'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        let upto = last.min(mark.saturating_add(RESTORE_CHUNK));
+        if upto > mark {
+            restored += tx.execute(
+                "INSERT INTO dedup (route, id, seen_at)
+                 SELECT route, id, received_at FROM events
+                 WHERE seq > ?1 AND seq <= ?2 AND received_at >= ?3
+                 ON CONFLICT (route, id) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)",
+                params![mark, upto, since_ms],
+            )?;
+            if last - mark > RESTORE_CHUNK {
+                tracing::info!(
+                    done = upto,
+                    of = last,
+                    "completing the dedup ledger from stored events (once, after an upgrade)"
+                );
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledgered_seq', ?1)",
+            [upto.max(mark)],
+        )?;
+        if upto >= last {
+            tx.execute_batch(
+                "DROP INDEX IF EXISTS events_id_route;
+                 DROP INDEX IF EXISTS events_id;",
+            )?;
+            tx.commit()?;
+            return Ok(restored);
+        }
+        tx.commit()?;
+    }
 }
 
 impl Store {
