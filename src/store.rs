@@ -144,9 +144,9 @@ pub struct Store {
     recorded: mpsc::Sender<(Arc<str>, String)>,
     /// Ids sent to `recorded` since the last flush (roughly: it triggers an early one).
     recorded_n: Arc<std::sync::atomic::AtomicUsize>,
-    /// Answers "never seen" for new ids without a SQLite read. Only with a broker: without
-    /// one, the writer's transaction decides and nothing else asks.
-    filter: Option<Arc<dedup::Filter>>,
+    /// Answers "never seen" for new ids without a SQLite read: in [`Store::seen`] (with
+    /// a broker) and in the writer, before it keeps an event (without one).
+    filter: Arc<dedup::Filter>,
     /// No broker: the writer fills [`Pending`] and writes the ledger itself.
     writer_keeps_ledger: bool,
 }
@@ -347,17 +347,18 @@ fn restore_ledger(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<usiz
 }
 
 impl Store {
-    /// Open (creating if needed) and start the writer thread. `dedup_filter`: keep the
-    /// in-memory filter in front of [`Store::seen`] (the broker path).
+    /// Open (creating if needed) and start the writer thread. `with_broker`: events go to
+    /// the broker, and [`Store::seen`] is asked on the request path (else they are kept
+    /// here, and the writer keeps their ids' ledger).
     pub fn open(
         cfg: &StoreConfig,
         metrics: Arc<Metrics>,
-        dedup_filter: bool,
+        with_broker: bool,
     ) -> Result<Store, StoreError> {
         let conn = open_rw(&cfg.path, cfg.dedup_window)?;
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
-        let filter = dedup_filter.then(|| Arc::new(dedup::Filter::new(cfg.dedup_window)));
+        let filter = Arc::new(dedup::Filter::new(cfg.dedup_window));
         let (recorded, inbox) = mpsc::channel();
         let pending = Arc::new(std::sync::Mutex::new(Pending {
             inbox: Some(inbox),
@@ -371,7 +372,7 @@ impl Store {
             metrics,
             full_sync: true,
             filter: filter.clone(),
-            keeps_ledger: !dedup_filter,
+            keeps_ledger: !with_broker,
             last_seq: 0,
             ledger_written: Instant::now(),
             ledger_job: None,
@@ -384,7 +385,8 @@ impl Store {
             .map_err(spawn_err)?;
         // Load the ledger into the filter off the request path; until it is done, every
         // look-up asks SQLite.
-        if let Some(f) = filter.clone() {
+        {
+            let f = filter.clone();
             let (dir, window) = (cfg.path.clone(), cfg.dedup_window);
             std::thread::Builder::new()
             .name("hookgate-dedup-load".into())
@@ -407,7 +409,7 @@ impl Store {
             .map_err(spawn_err)?;
         }
         let readers = Arc::new(std::sync::OnceLock::new());
-        if dedup_filter {
+        if with_broker {
             // The broker path reads from its first request: open now, and fail at start.
             let _ = readers.set(Readers::open(&cfg.path, 2)?);
         }
@@ -421,7 +423,7 @@ impl Store {
             recorded,
             recorded_n: Default::default(),
             filter,
-            writer_keeps_ledger: !dedup_filter,
+            writer_keeps_ledger: !with_broker,
         })
     }
 
@@ -444,11 +446,7 @@ impl Store {
 
     /// Was this event id accepted within the dedup window?
     pub fn seen(&self, route: &str, id: &str) -> Result<bool, String> {
-        if self
-            .filter
-            .as_ref()
-            .is_some_and(|f| !f.maybe_seen(route, id))
-        {
+        if !self.filter.maybe_seen(route, id) {
             return Ok(false);
         }
         {
@@ -486,9 +484,7 @@ impl Store {
     /// Losing the buffer in a crash costs at most a duplicate publish, which
     /// `message_id` makes harmless.
     pub fn record(&self, route: Arc<str>, id: String) {
-        if let Some(f) = &self.filter {
-            f.insert(&route, &id);
-        }
+        self.filter.insert(&route, &id);
         // No lock here: a channel send. `pending` takes the id in at its next reader.
         let _ = self.recorded.send((route, id));
         if self.recorded_n.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_BATCH {
@@ -539,7 +535,7 @@ struct Writer {
     healthy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
     full_sync: bool,
-    filter: Option<Arc<dedup::Filter>>,
+    filter: Arc<dedup::Filter>,
     pending: Arc<std::sync::Mutex<Pending>>,
     /// No broker: ids of kept events go to [`Pending`], and this writer writes them to
     /// the ledger (see the module doc).
@@ -575,9 +571,7 @@ impl Writer {
         let mut last_sweep = Instant::now();
         let mut last_batch = 0;
         loop {
-            if let Some(f) = &self.filter {
-                f.rotate_if_due();
-            }
+            self.filter.rotate_if_due();
             // Here, not only when idle: a writer that never waits a whole second (steady
             // traffic) must still expire the ledger.
             if last_sweep.elapsed() > SWEEP_EVERY {
@@ -717,6 +711,7 @@ impl Writer {
             None,
         }
         let pending = self.pending.clone();
+        let filter = self.filter.clone();
         let mut last_seq = self.last_seq;
         let result = (|| -> rusqlite::Result<Vec<Answer>> {
             let tx = self.conn.transaction()?;
@@ -728,15 +723,16 @@ impl Writer {
                     Cmd::Keep(table, ev, _) => {
                         let seen = match table {
                             // Recorded by this writer after the commit (see the module doc).
+                            // Ids kept earlier are in the filter from their commit on.
                             Table::Events => {
                                 kept.contains(&(&*ev.route, ev.id.as_str()))
-                                    || {
-                                        let mut p =
-                                            pending.lock().unwrap_or_else(|e| e.into_inner());
-                                        p.drain();
-                                        p.contains(&ev.route, &ev.id)
-                                    }
-                                    || dedup::seen_in(&tx, &ev.route, &ev.id, since)?
+                                    || (filter.maybe_seen(&ev.route, &ev.id)
+                                        && ({
+                                            let mut p =
+                                                pending.lock().unwrap_or_else(|e| e.into_inner());
+                                            p.drain();
+                                            p.contains(&ev.route, &ev.id)
+                                        } || dedup::seen_in(&tx, &ev.route, &ev.id, since)?))
                             }
                             Table::Spool => {
                                 dedup::seen_or_record(&tx, &ev.route, &ev.id, now, since)?
@@ -788,8 +784,8 @@ impl Writer {
                 for (cmd, answer) in batch.into_iter().zip(answers) {
                     match (cmd, answer) {
                         (Cmd::Keep(table, ev, r), Answer::Kept(o)) => {
-                            if let (Outcome::Accepted, Some(f)) = (o, &self.filter) {
-                                f.insert(&ev.route, &ev.id);
+                            if o == Outcome::Accepted {
+                                self.filter.insert(&ev.route, &ev.id);
                             }
                             if let (Outcome::Accepted, Table::Events, Some(p)) =
                                 (o, table, ledger.as_mut())
@@ -1072,9 +1068,9 @@ mod tests {
             headers: Vec::new(),
         };
         assert_eq!(store.keep(Table::Events, ev).await, Ok(Outcome::Accepted));
+        // Answered by the pending ids and the filter; a filter "maybe" opens the readers.
         assert_eq!(store.seen("r", "d-1"), Ok(true));
         assert_eq!(store.seen("r", "d-2"), Ok(false));
-        assert!(store.readers.get().is_some());
         let with_broker = Store::open(
             &StoreConfig {
                 path: dir.path().join("other"),
@@ -1321,7 +1317,7 @@ mod tests {
             dedup_window: Duration::from_secs(60),
         };
         let store = Store::open(&cfg, Arc::new(Metrics::new()), true).unwrap();
-        store.filter.as_ref().unwrap().set_ready();
+        store.filter.set_ready();
         for i in 0..MAX_BATCH + 10 {
             store.record(Arc::from("r"), format!("id-{i}"));
         }
