@@ -1028,12 +1028,7 @@ mod tests {
 
     #[test]
     fn a_writer_that_is_gone_is_not_healthy() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig {
-            path: dir.path().join("store"),
-            dedup_window: Duration::from_secs(60),
-        };
-        let store = Store::open(&cfg, Arc::new(Metrics::new()), false).unwrap();
+        let (_dir, _, store) = open_store(Duration::from_secs(60), false);
         let healthy = store.healthy.clone();
         assert!(store.healthy());
         drop(store);
@@ -1047,39 +1042,17 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_broker_readers_open_only_when_asked() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig {
-            path: dir.path().join("store"),
-            dedup_window: Duration::from_secs(60),
-        };
-        let store = Store::open(&cfg, Arc::new(Metrics::new()), false).unwrap();
+        let (_dir, _, store) = open_store(Duration::from_secs(60), false);
         assert!(
             store.readers.get().is_none(),
             "no reader connections at start"
         );
-        let ev = Event {
-            route: Arc::from("r"),
-            id: "d-1".into(),
-            event_type: None,
-            content_type: None,
-            body: Bytes::from_static(b"{}"),
-            received_at_ms: crate::now_ms(),
-            source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
-            headers: Vec::new(),
-        };
+        let ev = event("d-1", crate::now_ms());
         assert_eq!(store.keep(Table::Events, ev).await, Ok(Outcome::Accepted));
         // Answered by the pending ids and the filter; a filter "maybe" opens the readers.
         assert_eq!(store.seen("r", "d-1"), Ok(true));
         assert_eq!(store.seen("r", "d-2"), Ok(false));
-        let with_broker = Store::open(
-            &StoreConfig {
-                path: dir.path().join("other"),
-                dedup_window: Duration::from_secs(60),
-            },
-            Arc::new(Metrics::new()),
-            true,
-        )
-        .unwrap();
+        let (_other, _, with_broker) = open_store(Duration::from_secs(60), true);
         assert!(with_broker.readers.get().is_some(), "opened at start");
     }
 
@@ -1108,6 +1081,17 @@ mod tests {
         assert_eq!(batch.len(), 8, "capped, without waiting for the deadline");
     }
 
+    /// A store in a temporary folder (kept while the first value lives).
+    fn open_store(window: Duration, with_broker: bool) -> (tempfile::TempDir, StoreConfig, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            path: dir.path().join("store"),
+            dedup_window: window,
+        };
+        let store = Store::open(&cfg, Arc::new(Metrics::new()), with_broker).unwrap();
+        (dir, cfg, store)
+    }
+
     fn event(id: &str, received_at_ms: i64) -> Event {
         Event {
             route: Arc::from("r"),
@@ -1123,12 +1107,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_broker_the_writer_keeps_the_ledger() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig {
-            path: dir.path().join("store"),
-            dedup_window: Duration::from_secs(60),
-        };
-        let store = Store::open(&cfg, Arc::new(Metrics::new()), false).unwrap();
+        let (_dir, cfg, store) = open_store(Duration::from_secs(60), false);
         let now = crate::now_ms();
         // Two deliveries of one id in flight at once: one is kept.
         let (a, b) = tokio::join!(
@@ -1173,12 +1152,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_ledger_write_that_fails_is_retried_and_its_ids_still_answer() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig {
-            path: dir.path().join("store"),
-            dedup_window: Duration::from_secs(60),
-        };
-        let store = Store::open(&cfg, Arc::new(Metrics::new()), false).unwrap();
+        let (_dir, cfg, store) = open_store(Duration::from_secs(60), false);
         let c = Connection::open(db_file(&cfg.path)).unwrap();
         // Reads work, writes to the ledger fail.
         c.execute_batch(
@@ -1217,14 +1191,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_ledger_is_swept_under_steady_traffic() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig {
-            path: dir.path().join("store"),
-            dedup_window: Duration::from_millis(500),
-        };
         // With a broker: confirmed ids reach the writer every 100 ms (the gateway's flush
         // tick), so it never waits a whole second for a command.
-        let store = Store::open(&cfg, Arc::new(Metrics::new()), true).unwrap();
+        let (_dir, cfg, store) = open_store(Duration::from_millis(500), true);
         for i in 0..100 {
             store.record(Arc::from("r"), format!("e{i}"));
             if i % 5 == 4 {
@@ -1311,12 +1280,7 @@ mod tests {
 
     #[tokio::test]
     async fn recorded_ids_answer_at_once_without_a_lock_and_reach_the_ledger() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig {
-            path: dir.path().join("store"),
-            dedup_window: Duration::from_secs(60),
-        };
-        let store = Store::open(&cfg, Arc::new(Metrics::new()), true).unwrap();
+        let (_dir, cfg, store) = open_store(Duration::from_secs(60), true);
         store.filter.set_ready();
         for i in 0..MAX_BATCH + 10 {
             store.record(Arc::from("r"), format!("id-{i}"));
