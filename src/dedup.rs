@@ -89,9 +89,14 @@ pub fn expire(conn: &rusqlite::Connection, before_ms: i64) -> rusqlite::Result<u
 
 /// Generations of the [`Filter`]: each covers `window / (GENERATIONS - 1)`.
 const GENERATIONS: usize = 5;
-/// Memory of the whole [`Filter`] (allocated zeroed, so it becomes resident only as ids
-/// arrive).
+/// Memory of the whole [`Filter`]. A generation is allocated when its first id arrives;
+/// optimised builds leave its zeroed pages to the kernel until ids set bits, but
+/// fastbloom's builder writes every word once in an unoptimised build (the debug binary
+/// the tests run), which made all 4 MiB resident at start.
 pub const FILTER_BYTES: usize = 4 << 20;
+
+/// One generation: allocated on its first id.
+type Generation = std::sync::OnceLock<AtomicBloomFilter>;
 
 /// A lock-free summary of the ids accepted within the window: rotating Bloom filters.
 /// `false` from [`Filter::maybe_seen`] is definite (the id was not accepted within the
@@ -101,7 +106,9 @@ pub const FILTER_BYTES: usize = 4 << 20;
 /// SQLite, which stays the truth; nothing is ever answered wrongly because of it.
 pub struct Filter {
     /// Newest first; at most [`GENERATIONS`].
-    gens: ArcSwap<Vec<Arc<AtomicBloomFilter>>>,
+    gens: ArcSwap<Vec<Arc<Generation>>>,
+    /// Hashes for every generation (they share its seed), without allocating one.
+    hasher: AtomicBloomFilter,
     /// When the newest generation was started.
     started: Mutex<Instant>,
     span: Duration,
@@ -114,11 +121,10 @@ impl Filter {
     pub fn new(window: Duration) -> Filter {
         let seed = (u128::from(fastrand::u64(..)) << 64) | u128::from(fastrand::u64(..));
         let span = (window / (GENERATIONS as u32 - 1)).max(Duration::from_secs(1));
-        let gens = (0..GENERATIONS)
-            .map(|_| Arc::new(Self::generation(seed)))
-            .collect();
+        let gens = (0..GENERATIONS).map(|_| Arc::default()).collect();
         Filter {
             gens: ArcSwap::from_pointee(gens),
+            hasher: AtomicBloomFilter::with_num_bits(64).seed(&seed).hashes(1),
             started: Mutex::new(Instant::now()),
             span,
             seed,
@@ -134,9 +140,13 @@ impl Filter {
             .expected_items(bits / 10)
     }
 
-    /// All generations share the seed, so one hash (computed by any of them) serves all.
-    fn hash(gens: &[Arc<AtomicBloomFilter>], route: &str, id: &str) -> u64 {
-        gens[0].source_hash(&(route, id))
+    /// All generations share the seed, so one hash serves all.
+    fn hash(&self, route: &str, id: &str) -> u64 {
+        self.hasher.source_hash(&(route, id))
+    }
+
+    fn add(&self, g: &Generation, h: u64) {
+        g.get_or_init(|| Self::generation(self.seed)).insert_hash(h);
     }
 
     /// `false`: definitely not accepted within the window. `true`: maybe.
@@ -145,14 +155,14 @@ impl Filter {
             return true;
         }
         let gens = self.gens.load();
-        let h = Self::hash(&gens, route, id);
-        gens.iter().any(|g| g.contains_hash(h))
+        let h = self.hash(route, id);
+        gens.iter()
+            .any(|g| g.get().is_some_and(|g| g.contains_hash(h)))
     }
 
     /// Note an accepted id.
     pub fn insert(&self, route: &str, id: &str) {
-        let gens = self.gens.load();
-        gens[0].insert_hash(Self::hash(&gens, route, id));
+        self.add(&self.gens.load()[0], self.hash(route, id));
     }
 
     /// Start a new generation and drop the oldest when the newest is `span` old. An id
@@ -166,7 +176,7 @@ impl Filter {
         *started = Instant::now();
         let mut gens: Vec<_> = self.gens.load().iter().cloned().collect();
         gens.pop();
-        gens.insert(0, Arc::new(Self::generation(self.seed)));
+        gens.insert(0, Arc::default());
         self.gens.store(Arc::new(gens));
     }
 
@@ -188,7 +198,7 @@ impl Filter {
             let g = ((age / span_ms) as usize)
                 .saturating_sub(1)
                 .min(GENERATIONS - 1);
-            gens[g].insert_hash(Self::hash(&gens, route, id));
+            self.add(&gens[g], self.hash(route, id));
             n += 1;
         };
         let mut st = conn.prepare("SELECT route, id, seen_at FROM dedup WHERE seen_at >= ?1")?;
@@ -248,6 +258,23 @@ mod tests {
         *f.started.lock().unwrap() -= f.span;
         f.rotate_if_due();
         assert!(!f.maybe_seen("a", "1"), "forgotten after the window");
+    }
+
+    #[test]
+    fn generations_are_allocated_by_their_first_id() {
+        let f = Filter::new(Duration::from_secs(4));
+        f.set_ready();
+        let allocated = |f: &Filter| f.gens.load().iter().filter(|g| g.get().is_some()).count();
+        assert_eq!(allocated(&f), 0);
+        assert!(!f.maybe_seen("a", "1"), "an empty filter answers no");
+        f.insert("a", "1");
+        assert_eq!(allocated(&f), 1, "the newest only");
+        *f.started.lock().unwrap() -= f.span;
+        f.rotate_if_due();
+        assert_eq!(allocated(&f), 1, "a new generation waits for its first id");
+        assert!(f.maybe_seen("a", "1"), "still found in the older one");
+        f.insert("a", "2");
+        assert_eq!(allocated(&f), 2);
     }
 
     #[test]
