@@ -377,6 +377,7 @@ impl Store {
             ledger_written: Instant::now(),
             ledger_job: None,
             ledger_failed: false,
+            unledgered: false,
         };
         let spawn_err = |e| StoreError::Dir(cfg.path.clone(), e);
         std::thread::Builder::new()
@@ -547,6 +548,8 @@ struct Writer {
     ledger_job: Option<LedgerJob>,
     /// The last ledger chunk failed: retry after a flush interval, not in a loop.
     ledger_failed: bool,
+    /// Ids of kept events are waiting in [`Pending`] for the ledger.
+    unledgered: bool,
 }
 
 /// A batch of [`Pending`] on its way into the ledger, a chunk at a time, in key order.
@@ -582,7 +585,9 @@ impl Writer {
                 // A batch half written: go on at once, unless its last chunk failed
                 // (then `ledger_written` spaces the retries by a flush interval).
                 Some(_) if !self.ledger_failed => Duration::ZERO,
-                _ if self.keeps_ledger => {
+                // Something to write (or to retry): by the end of its flush interval.
+                // Else an idle writer sleeps a second at a time, not ten times as often.
+                _ if self.keeps_ledger && (self.unledgered || self.ledger_job.is_some()) => {
                     RECORD_FLUSH.saturating_sub(self.ledger_written.elapsed())
                 }
                 _ => Duration::from_secs(1),
@@ -644,6 +649,7 @@ impl Writer {
                             return;
                         }
                         self.ledger_written = Instant::now();
+                        self.unledgered = false;
                         p.take()
                     };
                     let Some(Cmd::Record(n, ids)) = cmd else {
@@ -793,6 +799,7 @@ impl Writer {
                                 p.count += usize::from(
                                     p.current.entry(ev.route).or_default().insert(ev.id),
                                 );
+                                self.unledgered = true;
                             }
                             drop(r.send(Ok(o)));
                         }
