@@ -12,15 +12,14 @@
 //! or removes forwarded spool entries commits with `synchronous=NORMAL`, since losing
 //! those to a power cut costs at most a duplicate, which `message_id` makes harmless.
 //!
-//! Without a broker the writer also keeps the dedup ledger for the events it stores:
-//! their ids go to the `dedup` table in one transaction every [`RECORD_FLUSH`] (or per
-//! [`LEDGER_BATCH`] ids), not in each event's fsynced commit. Delivery ids are random,
-//! so each dirties a page of any index keyed by id: recorded with its event (through an
-//! `(id, route)` index on `events`), the benchmark's store phase wrote 13.3-14.0 KB per
-//! 1.5 KB event and ran 13.8-16.2k events/s; batched, 8.5-9.3 KB and 17.3-19.7k
-//! (alternating runs). Until its batch is written an id is answered from memory, and
-//! the `ledgered_seq` mark in `meta` tells the next open which events' ids a crash may
-//! have kept out of the ledger: they are put back from `events`.
+//! The dedup ledger itself is not in SQLite but beside it, in `<store>/ledger` (an LSM
+//! tree: see `dedup`), and this writer writes it: ids confirmed by the broker every
+//! [`RECORD_FLUSH`], and without a broker the ids of the events it stores, in chunks of
+//! [`LEDGER_CHUNK`] between batches of events, not in each event's fsynced commit.
+//! Until its batch is written an id is answered from memory, and the `ledgered_seq`
+//! mark in `meta` (moved only once the ledger is synced) tells the next open which
+//! events' ids a crash may have kept out of the ledger: they are put back from
+//! `events`, and the ids of every spooled event likewise.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -88,6 +87,8 @@ fn gather<T>(rx: &mpsc::Receiver<T>, batch: &mut Vec<T>, until: Instant, up_to: 
 pub enum StoreError {
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("store: dedup ledger: {0}")]
+    Ledger(#[from] fjall::Error),
     #[error("store: cannot create {0}: {1}")]
     Dir(PathBuf, std::io::Error),
     #[error("store writer has stopped")]
@@ -133,9 +134,7 @@ pub struct Store {
     tx: mpsc::Sender<Cmd>,
     healthy: Arc<AtomicBool>,
     dir: PathBuf,
-    /// Opened at start with a broker (the only path that asks [`Store::seen`]); without
-    /// one the writer's transaction decides, so they are opened only if ever asked.
-    readers: Arc<std::sync::OnceLock<Readers>>,
+    ledger: Arc<dedup::Ledger>,
     window: Duration,
     /// Ids confirmed by the broker, not yet written to the ledger.
     pending: Arc<std::sync::Mutex<Pending>>,
@@ -144,8 +143,8 @@ pub struct Store {
     recorded: mpsc::Sender<(Arc<str>, String)>,
     /// Ids sent to `recorded` since the last flush (roughly: it triggers an early one).
     recorded_n: Arc<std::sync::atomic::AtomicUsize>,
-    /// Answers "never seen" for new ids without a SQLite read: in [`Store::seen`] (with
-    /// a broker) and in the writer, before it keeps an event (without one).
+    /// Answers "never seen" for new ids without a ledger look-up: in [`Store::seen`]
+    /// (with a broker) and in the writer, before it keeps an event.
     filter: Arc<dedup::Filter>,
     /// No broker: the writer fills [`Pending`] and writes the ledger itself.
     writer_keeps_ledger: bool,
@@ -215,64 +214,20 @@ impl Pending {
     }
 }
 
-/// Events per transaction when the ledger is completed from `events` at open.
+/// Events per step (ledger write, sync, mark) when the ledger is completed from `events`
+/// at open.
 const RESTORE_CHUNK: i64 = if cfg!(test) { 2 } else { 100_000 };
-
-/// How often the writer deletes ledger entries older than the window (the unit tests
-/// watch it happen).
-const SWEEP_EVERY: Duration = if cfg!(test) {
-    Duration::from_millis(200)
-} else {
-    Duration::from_secs(60)
-};
 
 /// How often buffered dedup records are written (at most this long in memory only).
 pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
-
-/// Read connections for dedup look-ups on the request's own thread: an indexed read
-/// takes microseconds, and WAL readers never wait for the writer or its fsync, so this
-/// is cheaper than a round trip to the writer thread.
-struct Readers {
-    conns: Vec<std::sync::Mutex<Connection>>,
-    next: std::sync::atomic::AtomicUsize,
-}
-
-impl Readers {
-    fn open(dir: &Path, n: usize) -> Result<Readers, StoreError> {
-        let conns = (0..n)
-            .map(|_| {
-                let c =
-                    Connection::open_with_flags(db_file(dir), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                // Never sleep in SQLite's busy handler on a request thread (it backs off in
-                // steps up to 100 ms): a busy reader is answered "not seen" instead.
-                c.busy_timeout(Duration::ZERO)?;
-                // Look-ups touch a few index pages: a small cache is enough.
-                c.pragma_update(None, "cache_size", -512)?;
-                Ok(std::sync::Mutex::new(c))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Readers {
-            conns,
-            next: Default::default(),
-        })
-    }
-
-    fn seen(&self, route: &str, id: &str, since_ms: i64) -> rusqlite::Result<bool> {
-        let n = self.conns.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        let guard = (0..n)
-            .find_map(|i| self.conns[(start + i) % n].try_lock().ok())
-            .unwrap_or_else(|| self.conns[start].lock().unwrap_or_else(|p| p.into_inner()));
-        dedup::seen_in(&guard, route, id, since_ms)
-    }
-}
 
 pub fn db_file(dir: &Path) -> PathBuf {
     dir.join("hookgate.db")
 }
 
-fn open_rw(dir: &Path, window: Duration) -> Result<Connection, StoreError> {
+fn open_rw(dir: &Path, window: Duration) -> Result<(Connection, dedup::Ledger), StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Dir(dir.to_path_buf(), e))?;
+    let ledger = dedup::Ledger::open(&dir.join("ledger"), window)?;
     let mut conn = Connection::open(db_file(dir))?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -282,30 +237,79 @@ fn open_rw(dir: &Path, window: Duration) -> Result<Connection, StoreError> {
          CREATE TABLE IF NOT EXISTS spool ({COLUMNS});
          CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     ))?;
-    conn.execute_batch(dedup::SCHEMA)?;
     let since = crate::now_ms() - window.as_millis() as i64;
-    let restored = restore_ledger(&mut conn, since)?;
+    let restored = restore_ledger(&mut conn, &ledger, since)?;
     if restored > 0 {
         tracing::info!(ids = restored, "dedup ledger completed from stored events");
     }
-    Ok(conn)
+    Ok((conn, ledger))
 }
 
-/// Put the ids of kept events past the `ledgered_seq` mark (and within the window) into
-/// the ledger, then move the mark to the last event. After a crash these are the events
-/// whose ids were still buffered: a few seconds' worth. For a store written before the
-/// ledger covered kept events (when an `(id, route)` index on `events` answered for
-/// them) the mark is absent and every event is read, once, then the index dropped: about
-/// 10 s per GB of events here. That runs in transactions of [`RESTORE_CHUNK`] events,
-/// each moving the mark, so a start interrupted midway (a liveness probe, a deploy)
-/// resumes where it stopped instead of starting over.
-fn restore_ledger(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<usize> {
+/// Write to `ledger` the `(route, id, at)` rows `sql` selects, 10 000 at a time.
+fn copy_ids(
+    conn: &Connection,
+    ledger: &dedup::Ledger,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<usize, StoreError> {
+    let mut st = conn.prepare(sql)?;
+    let mut rows = st.query(params)?;
+    let (mut chunk, mut n, mut done) = (Vec::<(String, String, i64)>::new(), 0, false);
+    while !done {
+        match rows.next()? {
+            Some(r) => chunk.push((r.get(0)?, r.get(1)?, r.get(2)?)),
+            None => done = true,
+        }
+        if chunk.len() >= 10_000 || (done && !chunk.is_empty()) {
+            ledger.record(chunk.iter().map(|(r, i, at)| (r.as_str(), i.as_str(), *at)))?;
+            n += chunk.len();
+            chunk.clear();
+        }
+    }
+    Ok(n)
+}
+
+/// Put into the ledger what it may lack, then sync it:
+/// - a store written before the ledger moved out of SQLite: its `dedup` table (then
+///   dropped), once;
+/// - the ids of kept events past the `ledgered_seq` mark (and within the window), then
+///   the mark moved to the last event. After a crash these are the events whose ids
+///   were still buffered: a few seconds' worth. For a store written before the ledger
+///   covered kept events (when an `(id, route)` index on `events` answered for them)
+///   the mark is absent and every event is read, once, then the index dropped. That
+///   runs in steps of [`RESTORE_CHUNK`] events, each moving the mark, so a start
+///   interrupted midway (a liveness probe, a deploy) resumes where it stopped;
+/// - the ids of every spooled event (recorded after their commit, like the broker's).
+fn restore_ledger(
+    conn: &mut Connection,
+    ledger: &dedup::Ledger,
+    since_ms: i64,
+) -> Result<usize, StoreError> {
     use rusqlite::OptionalExtension;
-    let last: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
     let mut restored = 0;
+    let old_table: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'dedup'",
+        [],
+        |r| r.get(0),
+    )?;
+    if old_table > 0 {
+        let n = copy_ids(
+            conn,
+            ledger,
+            "SELECT route, id, seen_at FROM dedup WHERE seen_at >= ?1",
+            [since_ms],
+        )?;
+        ledger.sync()?;
+        conn.execute_batch("DROP TABLE dedup")?;
+        tracing::info!(
+            ids = n,
+            "dedup ledger moved out of SQLite (once, after an upgrade)"
+        );
+        restored += n;
+    }
+    let last: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
     loop {
-        let tx = conn.transaction()?;
-        let mark: i64 = tx
+        let mark: i64 = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'ledgered_seq'",
                 [],
@@ -315,13 +319,14 @@ fn restore_ledger(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<usiz
             .unwrap_or(0);
         let upto = last.min(mark.saturating_add(RESTORE_CHUNK));
         if upto > mark {
-            restored += tx.execute(
-                "INSERT INTO dedup (route, id, seen_at)
-                 SELECT route, id, received_at FROM events
-                 WHERE seq > ?1 AND seq <= ?2 AND received_at >= ?3
-                 ON CONFLICT (route, id) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)",
+            restored += copy_ids(
+                conn,
+                ledger,
+                "SELECT route, id, received_at FROM events
+                 WHERE seq > ?1 AND seq <= ?2 AND received_at >= ?3",
                 params![mark, upto, since_ms],
             )?;
+            ledger.sync()?;
             if last - mark > RESTORE_CHUNK {
                 tracing::info!(
                     done = upto,
@@ -330,20 +335,26 @@ fn restore_ledger(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<usiz
                 );
             }
         }
-        tx.execute(
+        conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledgered_seq', ?1)",
             [upto.max(mark)],
         )?;
         if upto >= last {
-            tx.execute_batch(
-                "DROP INDEX IF EXISTS events_id_route;
-                 DROP INDEX IF EXISTS events_id;",
-            )?;
-            tx.commit()?;
-            return Ok(restored);
+            break;
         }
-        tx.commit()?;
     }
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS events_id_route;
+         DROP INDEX IF EXISTS events_id;",
+    )?;
+    restored += copy_ids(
+        conn,
+        ledger,
+        "SELECT route, id, received_at FROM spool WHERE received_at >= ?1",
+        [since_ms],
+    )?;
+    ledger.sync()?;
+    Ok(restored)
 }
 
 impl Store {
@@ -355,7 +366,8 @@ impl Store {
         metrics: Arc<Metrics>,
         with_broker: bool,
     ) -> Result<Store, StoreError> {
-        let conn = open_rw(&cfg.path, cfg.dedup_window)?;
+        let (conn, ledger) = open_rw(&cfg.path, cfg.dedup_window)?;
+        let ledger = Arc::new(ledger);
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
         let filter = Arc::new(dedup::Filter::new(cfg.dedup_window));
@@ -367,6 +379,7 @@ impl Store {
         let writer = Writer {
             pending: pending.clone(),
             conn,
+            ledger: ledger.clone(),
             window: cfg.dedup_window,
             healthy: healthy.clone(),
             metrics,
@@ -385,40 +398,29 @@ impl Store {
             .spawn(move || writer.run(rx))
             .map_err(spawn_err)?;
         // Load the ledger into the filter off the request path; until it is done, every
-        // look-up asks SQLite.
+        // look-up asks the ledger.
         {
-            let f = filter.clone();
-            let (dir, window) = (cfg.path.clone(), cfg.dedup_window);
+            let (f, l) = (filter.clone(), ledger.clone());
+            let window = cfg.dedup_window;
             std::thread::Builder::new()
-            .name("hookgate-dedup-load".into())
-            .spawn(move || {
-                let now = crate::now_ms();
-                let since = now - window.as_millis() as i64;
-                let loaded = Connection::open_with_flags(db_file(&dir), OpenFlags::SQLITE_OPEN_READ_ONLY)
-                    .and_then(|c| {
-                        c.busy_timeout(Duration::from_secs(5))?;
-                        f.load(&c, now, since)
-                    });
-                match loaded {
-                    Ok(n) => {
-                        tracing::debug!(ids = n, "dedup ledger loaded into the filter");
-                        f.set_ready();
+                .name("hookgate-dedup-load".into())
+                .spawn(move || {
+                    let now = crate::now_ms();
+                    match f.load(&l, now, now - window.as_millis() as i64) {
+                        Ok(n) => {
+                            tracing::debug!(ids = n, "dedup ledger loaded into the filter");
+                            f.set_ready();
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot load the dedup ledger into the filter; every look-up will read the ledger"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "cannot load the dedup ledger into the filter; every look-up will read the store"),
-                }
-            })
-            .map_err(spawn_err)?;
-        }
-        let readers = Arc::new(std::sync::OnceLock::new());
-        if with_broker {
-            // The broker path reads from its first request: open now, and fail at start.
-            let _ = readers.set(Readers::open(&cfg.path, 2)?);
+                })
+                .map_err(spawn_err)?;
         }
         Ok(Store {
             tx,
             healthy,
             dir: cfg.path.clone(),
-            readers,
+            ledger,
             window: cfg.dedup_window,
             pending,
             recorded,
@@ -458,30 +460,13 @@ impl Store {
             }
         }
         let since = crate::now_ms() - self.window.as_millis() as i64;
-        let readers = match self.readers.get() {
-            Some(r) => r,
-            None => {
-                let opened = Readers::open(&self.dir, 2).map_err(|e| e.to_string())?;
-                // Two first look-ups at once both open; one set of connections is kept.
-                self.readers.get_or_init(|| opened)
-            }
-        };
-        match readers.seen(route, id, since) {
-            Ok(seen) => Ok(seen),
-            // Busy for an instant (the writer is resetting the WAL): treat as new. At worst
-            // a duplicate is published, and consumers dedup on message_id.
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
-            {
-                tracing::debug!(route, id, "dedup look-up busy; treating as new");
-                Ok(false)
-            }
-            Err(e) => Err(e.to_string()),
-        }
+        self.ledger
+            .seen(route, id, since)
+            .map_err(|e| format!("dedup ledger: {e}"))
     }
 
     /// Note an id as accepted (after the broker confirmed it). Buffered in memory and
-    /// written every [`RECORD_FLUSH`] in one transaction; `seen` consults the buffer too.
+    /// written every [`RECORD_FLUSH`] in one batch; `seen` consults the buffer too.
     /// Losing the buffer in a crash costs at most a duplicate publish, which
     /// `message_id` makes harmless.
     pub fn record(&self, route: Arc<str>, id: String) {
@@ -532,6 +517,7 @@ impl Store {
 
 struct Writer {
     conn: Connection,
+    ledger: Arc<dedup::Ledger>,
     window: Duration,
     healthy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
@@ -552,13 +538,16 @@ struct Writer {
     unledgered: bool,
 }
 
-/// A batch of [`Pending`] on its way into the ledger, a chunk at a time, in key order.
+/// A batch of [`Pending`] on its way into the ledger, a chunk at a time.
 struct LedgerJob {
     n: u64,
     ids: Vec<(Arc<str>, String)>,
     written: usize,
     /// `ledgered_seq` once the last chunk is in.
     mark: i64,
+    /// Accepted at (recorded as): when the batch was taken, at most a flush interval
+    /// after its events were kept.
+    at: i64,
 }
 
 /// A writer that is gone (the store was dropped, or a panic unwound the thread) is not
@@ -571,16 +560,9 @@ impl Drop for Writer {
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Cmd>) {
-        let mut last_sweep = Instant::now();
         let mut last_batch = 0;
         loop {
             self.filter.rotate_if_due();
-            // Here, not only when idle: a writer that never waits a whole second (steady
-            // traffic) must still expire the ledger.
-            if last_sweep.elapsed() > SWEEP_EVERY {
-                last_sweep = Instant::now();
-                self.sweep();
-            }
             let wait = match &self.ledger_job {
                 // A batch half written: go on at once, unless its last chunk failed
                 // (then `ledger_written` spaces the retries by a flush interval).
@@ -629,11 +611,12 @@ impl Writer {
 
     /// No broker: write buffered ids of kept events to the ledger, one chunk of
     /// [`LEDGER_CHUNK`] per call (so that a flush interval's ids never hold the events
-    /// behind them for the length of one large commit), or all of them if `all`
-    /// (shutdown). A new batch is taken from [`Pending`] once a flush interval has passed
-    /// or [`LEDGER_BATCH`] have gathered. `NORMAL` sync: after a power cut the next open
-    /// restores them from `events`. A failed chunk is retried on the next call; its ids
-    /// answer from [`Pending`] until the whole batch is in.
+    /// behind them for long), or all of them if `all` (shutdown). A new batch is taken
+    /// from [`Pending`] once a flush interval has passed or [`LEDGER_BATCH`] have
+    /// gathered. After the last chunk the ledger is synced and only then the mark moved
+    /// (`NORMAL` sync: if a power cut loses the mark, the next open writes those ids
+    /// again). A failed step is retried on a later call; the batch's ids answer from
+    /// [`Pending`] until the whole batch is in.
     fn write_ledger(&mut self, all: bool) {
         if !self.keeps_ledger {
             return;
@@ -655,12 +638,10 @@ impl Writer {
                     let Some(Cmd::Record(n, ids)) = cmd else {
                         return;
                     };
-                    let mut ids: Vec<_> = ids
+                    let ids: Vec<_> = ids
                         .iter()
                         .flat_map(|(r, ids)| ids.iter().map(|id| (r.clone(), id.clone())))
                         .collect();
-                    // In key order: consecutive inserts land on the same leaf.
-                    ids.sort_unstable();
                     // Every id of an event up to `last_seq` is in this batch or an earlier
                     // one: this writer is the only one that adds them and takes them.
                     LedgerJob {
@@ -668,24 +649,28 @@ impl Writer {
                         ids,
                         written: 0,
                         mark: self.last_seq,
+                        at: crate::now_ms(),
                     }
                 }
             };
-            self.set_full_sync(false);
             let end = (job.written + LEDGER_CHUNK).min(job.ids.len());
-            let now_ms = crate::now_ms();
-            let result = (|| -> rusqlite::Result<()> {
-                let tx = self.conn.transaction()?;
-                for (route, id) in &job.ids[job.written..end] {
-                    dedup::record(&tx, route, id, now_ms)?;
+            let result = (|| -> Result<(), StoreError> {
+                if job.written < end {
+                    let chunk = &job.ids[job.written..end];
+                    self.ledger
+                        .record(chunk.iter().map(|(r, id)| (&**r, id.as_str(), job.at)))?;
+                    job.written = end;
                 }
                 if end == job.ids.len() {
-                    tx.prepare_cached(
-                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledgered_seq', ?1)",
-                    )?
-                    .execute([job.mark])?;
+                    self.ledger.sync()?;
+                    self.set_full_sync(false);
+                    self.conn
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledgered_seq', ?1)",
+                        )?
+                        .execute([job.mark])?;
                 }
-                tx.commit()
+                Ok(())
             })();
             self.ledger_failed = result.is_err();
             if let Err(e) = result {
@@ -694,7 +679,6 @@ impl Writer {
                 self.ledger_job = Some(job);
                 return;
             }
-            job.written = end;
             if end < job.ids.len() {
                 self.ledger_job = Some(job);
             } else {
@@ -706,11 +690,44 @@ impl Writer {
         }
     }
 
+    /// With a broker: write a batch of confirmed ids to the ledger and sync it.
+    fn record(&self, ids: &Ids, at: i64) -> Result<(), StoreError> {
+        self.ledger.record(
+            ids.iter()
+                .flat_map(|(r, ids)| ids.iter().map(move |id| (&**r, id.as_str(), at))),
+        )?;
+        Ok(self.ledger.sync()?)
+    }
+
     fn commit(&mut self, batch: Vec<Cmd>) {
         let started = Instant::now();
         let now = crate::now_ms();
         let since = now - self.window.as_millis() as i64;
+        // Confirmed ids (with a broker) go to the ledger, not into the transaction.
+        for cmd in &batch {
+            if let Cmd::Record(n, ids) = cmd {
+                let written = self.record(ids, now);
+                if let Err(e) = &written {
+                    tracing::warn!(error = %e, "writing the dedup ledger failed; retrying");
+                }
+                self.batch_done(*n, written.is_ok());
+            }
+        }
         let keeps = batch.iter().filter(|c| matches!(c, Cmd::Keep(..))).count();
+        if keeps == 0 && !batch.iter().any(|c| matches!(c, Cmd::Forwarded(_))) {
+            let flushed: Vec<_> = batch
+                .into_iter()
+                .filter_map(|c| match c {
+                    Cmd::Flush(r) => Some(r),
+                    _ => None,
+                })
+                .collect();
+            self.write_ledger(!flushed.is_empty());
+            for r in flushed {
+                let _ = r.send(());
+            }
+            return;
+        }
         self.set_full_sync(keeps > 0);
         enum Answer {
             Kept(Outcome),
@@ -718,8 +735,9 @@ impl Writer {
         }
         let pending = self.pending.clone();
         let filter = self.filter.clone();
+        let ledger = self.ledger.clone();
         let mut last_seq = self.last_seq;
-        let result = (|| -> rusqlite::Result<Vec<Answer>> {
+        let result = (|| -> Result<Vec<Answer>, StoreError> {
             let tx = self.conn.transaction()?;
             let mut answers = Vec::with_capacity(batch.len());
             // Kept in this batch: a second delivery in the same batch is a duplicate.
@@ -727,41 +745,25 @@ impl Writer {
             for cmd in &batch {
                 answers.push(match cmd {
                     Cmd::Keep(table, ev, _) => {
-                        let seen = match table {
-                            // Recorded by this writer after the commit (see the module doc).
-                            // Ids kept earlier are in the filter from their commit on.
-                            Table::Events => {
-                                kept.contains(&(&*ev.route, ev.id.as_str()))
-                                    || (filter.maybe_seen(&ev.route, &ev.id)
-                                        && ({
-                                            let mut p =
-                                                pending.lock().unwrap_or_else(|e| e.into_inner());
-                                            p.drain();
-                                            p.contains(&ev.route, &ev.id)
-                                        } || dedup::seen_in(&tx, &ev.route, &ev.id, since)?))
-                            }
-                            Table::Spool => {
-                                dedup::seen_or_record(&tx, &ev.route, &ev.id, now, since)?
-                            }
-                        };
+                        // An id is recorded after its event's commit (see the module doc),
+                        // and is in the filter from then on.
+                        let seen = kept.contains(&(&*ev.route, ev.id.as_str()))
+                            || (filter.maybe_seen(&ev.route, &ev.id)
+                                && ({
+                                    let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+                                    p.drain();
+                                    p.contains(&ev.route, &ev.id)
+                                } || ledger.seen(&ev.route, &ev.id, since)?));
                         if seen {
                             Answer::Kept(Outcome::Duplicate)
                         } else {
                             let seq = insert(&tx, *table, ev)?;
+                            kept.insert((&*ev.route, ev.id.as_str()));
                             if *table == Table::Events {
-                                kept.insert((&*ev.route, ev.id.as_str()));
                                 last_seq = seq;
                             }
                             Answer::Kept(Outcome::Accepted)
                         }
-                    }
-                    Cmd::Record(_, batch) => {
-                        for (route, ids) in batch.iter() {
-                            for id in ids {
-                                dedup::record(&tx, route, id, now)?;
-                            }
-                        }
-                        Answer::None
                     }
                     Cmd::Forwarded(seqs) => {
                         let mut st = tx.prepare_cached("DELETE FROM spool WHERE seq = ?1")?;
@@ -770,7 +772,7 @@ impl Writer {
                         }
                         Answer::None
                     }
-                    Cmd::Flush(_) => Answer::None,
+                    Cmd::Record(..) | Cmd::Flush(_) => Answer::None,
                 });
             }
             tx.commit()?;
@@ -784,37 +786,29 @@ impl Writer {
                 self.healthy.store(true, Ordering::Relaxed);
                 self.last_seq = last_seq;
                 let mut flushed = Vec::new();
-                let mut ledger = self
-                    .keeps_ledger
-                    .then(|| self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+                let mut p =
+                    (keeps > 0).then(|| self.pending.lock().unwrap_or_else(|e| e.into_inner()));
                 for (cmd, answer) in batch.into_iter().zip(answers) {
                     match (cmd, answer) {
                         (Cmd::Keep(table, ev, r), Answer::Kept(o)) => {
                             if o == Outcome::Accepted {
                                 self.filter.insert(&ev.route, &ev.id);
-                            }
-                            if let (Outcome::Accepted, Table::Events, Some(p)) =
-                                (o, table, ledger.as_mut())
-                            {
-                                p.count += usize::from(
-                                    p.current.entry(ev.route).or_default().insert(ev.id),
-                                );
-                                self.unledgered = true;
+                                // Kept events' ids (no broker) are written by this writer;
+                                // spooled ones (broker down) by the next flush of records.
+                                if let Some(p) = p.as_mut() {
+                                    p.count += usize::from(
+                                        p.current.entry(ev.route).or_default().insert(ev.id),
+                                    );
+                                    self.unledgered |= table == Table::Events;
+                                }
                             }
                             drop(r.send(Ok(o)));
                         }
                         (Cmd::Flush(r), _) => flushed.push(r),
-                        (Cmd::Record(n, _), _) => {
-                            if let Some(p) = ledger.as_mut() {
-                                p.done(n, true);
-                            } else {
-                                self.batch_done(n, true);
-                            }
-                        }
                         _ => {}
                     }
                 }
-                drop(ledger);
+                drop(p);
                 self.write_ledger(!flushed.is_empty());
                 for r in flushed {
                     let _ = r.send(());
@@ -827,7 +821,6 @@ impl Writer {
                     match cmd {
                         Cmd::Keep(_, _, r) => drop(r.send(Err(e.to_string()))),
                         Cmd::Flush(r) => drop(r.send(())),
-                        Cmd::Record(n, _) => self.batch_done(n, false),
                         _ => {}
                     }
                 }
@@ -840,15 +833,6 @@ impl Writer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .done(n, committed);
-    }
-
-    fn sweep(&mut self) {
-        let before = crate::now_ms() - self.window.as_millis() as i64;
-        match dedup::expire(&self.conn, before) {
-            Ok(n) if n > 0 => tracing::debug!(expired = n, "dedup ledger swept"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "dedup sweep failed"),
-        }
     }
 }
 
@@ -1048,19 +1032,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_broker_readers_open_only_when_asked() {
+    async fn without_a_broker_seen_answers_from_pending_ids_and_the_ledger() {
         let (_dir, _, store) = open_store(Duration::from_secs(60), false);
-        assert!(
-            store.readers.get().is_none(),
-            "no reader connections at start"
-        );
         let ev = event("d-1", crate::now_ms());
         assert_eq!(store.keep(Table::Events, ev).await, Ok(Outcome::Accepted));
-        // Answered by the pending ids and the filter; a filter "maybe" opens the readers.
-        assert_eq!(store.seen("r", "d-1"), Ok(true));
+        assert_eq!(store.seen("r", "d-1"), Ok(true), "from the pending ids");
         assert_eq!(store.seen("r", "d-2"), Ok(false));
-        let (_other, _, with_broker) = open_store(Duration::from_secs(60), true);
-        assert!(with_broker.readers.get().is_some(), "opened at start");
+        store.flush().await;
+        assert_eq!(store.seen("r", "d-1"), Ok(true), "from the ledger");
     }
 
     #[test]
@@ -1131,21 +1110,19 @@ mod tests {
         );
         store.flush().await;
         let c = Connection::open(db_file(&cfg.path)).unwrap();
-        let ledger = |c: &Connection| -> (i64, i64) {
-            (
-                c.query_row("SELECT count(*) FROM dedup WHERE id = 'x'", [], |r| {
-                    r.get(0)
-                })
-                .unwrap(),
-                c.query_row(
-                    "SELECT value FROM meta WHERE key = 'ledgered_seq'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap(),
+        let mark = |c: &Connection| -> i64 {
+            c.query_row(
+                "SELECT value FROM meta WHERE key = 'ledgered_seq'",
+                [],
+                |r| r.get(0),
             )
+            .unwrap()
         };
-        assert_eq!(ledger(&c), (1, 1), "written at the flush, mark at event 1");
+        assert!(
+            store.ledger.seen("r", "x", now - 1000).unwrap(),
+            "written at the flush"
+        );
+        assert_eq!(mark(&c), 1, "mark at event 1");
         assert_eq!(
             store.keep(Table::Events, event("x", now)).await,
             Ok(Outcome::Duplicate),
@@ -1161,63 +1138,43 @@ mod tests {
     async fn a_ledger_write_that_fails_is_retried_and_its_ids_still_answer() {
         let (_dir, cfg, store) = open_store(Duration::from_secs(60), false);
         let c = Connection::open(db_file(&cfg.path)).unwrap();
-        // Reads work, writes to the ledger fail.
+        // The last step of a ledger batch, moving the mark, fails.
         c.execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON dedup BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            "CREATE TRIGGER refuse BEFORE INSERT ON meta BEGIN SELECT RAISE(ABORT, 'refused'); END;
+             CREATE TRIGGER refuse_update BEFORE UPDATE ON meta BEGIN SELECT RAISE(ABORT, 'refused'); END",
         )
         .unwrap();
+        let mark = || -> Option<i64> {
+            use rusqlite::OptionalExtension;
+            c.query_row(
+                "SELECT value FROM meta WHERE key = 'ledgered_seq'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap()
+        };
+        let before = mark();
         let now = crate::now_ms();
         assert_eq!(
             store.keep(Table::Events, event("a", now)).await,
             Ok(Outcome::Accepted)
         );
-        store.flush().await; // the ledger write fails here
+        store.flush().await; // the ledger batch fails here
         assert_eq!(store.seen("r", "a"), Ok(true), "still answered from memory");
         assert_eq!(
             store.keep(Table::Events, event("a", now)).await,
             Ok(Outcome::Duplicate)
         );
-        assert_eq!(
-            c.query_row("SELECT count(*) FROM dedup", [], |r| r.get::<_, i64>(0))
-                .unwrap(),
-            0
-        );
-        c.execute_batch("DROP TRIGGER refuse").unwrap();
-        let in_ledger = || -> i64 {
-            c.query_row("SELECT count(*) FROM dedup WHERE id = 'a'", [], |r| {
-                r.get(0)
-            })
-            .unwrap()
-        };
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while in_ledger() == 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(in_ledger(), 1, "written by a retry");
-    }
-
-    #[tokio::test]
-    async fn the_ledger_is_swept_under_steady_traffic() {
-        // With a broker: confirmed ids reach the writer every 100 ms (the gateway's flush
-        // tick), so it never waits a whole second for a command.
-        let (_dir, cfg, store) = open_store(Duration::from_millis(500), true);
-        for i in 0..100 {
-            store.record(Arc::from("r"), format!("e{i}"));
-            if i % 5 == 4 {
-                store.flush_records();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        store.flush().await;
-        let c = Connection::open(db_file(&cfg.path)).unwrap();
-        let oldest: i64 = c
-            .query_row("SELECT min(seen_at) FROM dedup", [], |r| r.get(0))
+        assert_eq!(mark(), before, "the mark did not move");
+        c.execute_batch("DROP TRIGGER refuse; DROP TRIGGER refuse_update")
             .unwrap();
-        let age = crate::now_ms() - oldest;
-        assert!(
-            age < 500 + 2 * SWEEP_EVERY.as_millis() as i64 + 300,
-            "ids {age} ms old are still in a ledger with a 500 ms window"
-        );
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while mark() != Some(1) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(mark(), Some(1), "completed by a retry");
+        assert!(store.ledger.seen("r", "a", now - 1000).unwrap());
     }
 
     #[test]
@@ -1225,56 +1182,67 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = crate::now_ms();
         let window = Duration::from_secs(60);
+        let add = |c: &Connection, table: &str, id: &str, at: i64| {
+            c.execute(
+                &format!(
+                    "INSERT INTO {table} (route, id, received_at, source_ip, headers, body)
+                     VALUES ('r', ?1, ?2, '127.0.0.1', '[]', x'')"
+                ),
+                params![id, at],
+            )
+            .unwrap();
+        };
         {
-            // A store as an older version left it: kept events found through an index,
-            // no mark.
+            // A store as an older version left it: kept events found through an index, no
+            // mark, and the ledger in a SQLite table.
             let c = Connection::open(db_file(dir.path())).unwrap();
             c.execute_batch(&format!(
                 "CREATE TABLE events ({COLUMNS});
-                 CREATE INDEX events_id_route ON events (id, route);"
+                 CREATE INDEX events_id_route ON events (id, route);
+                 CREATE TABLE spool ({COLUMNS});
+                 CREATE TABLE dedup (route TEXT NOT NULL, id TEXT NOT NULL,
+                     seen_at INTEGER NOT NULL, PRIMARY KEY (route, id)) WITHOUT ROWID;"
             ))
             .unwrap();
-            c.execute_batch(dedup::SCHEMA).unwrap();
             for (id, at) in [("old", now - 120_000), ("a", now - 1000), ("b", now)] {
-                c.execute(
-                    "INSERT INTO events (route, id, received_at, source_ip, headers, body)
-                     VALUES ('r', ?1, ?2, '127.0.0.1', '[]', x'')",
-                    params![id, at],
-                )
-                .unwrap();
+                add(&c, "events", id, at);
             }
+            add(&c, "spool", "s", now);
+            c.execute(
+                "INSERT INTO dedup (route, id, seen_at) VALUES ('r', 'published', ?1), ('r', 'gone', ?2)",
+                params![now, now - 120_000],
+            )
+            .unwrap();
         }
-        let ids = |c: &Connection| -> Vec<String> {
-            let mut st = c.prepare("SELECT id FROM dedup ORDER BY id").unwrap();
-            let rows = st.query_map([], |r| r.get(0)).unwrap();
-            rows.map(Result::unwrap).collect()
+        let ids = |l: &dedup::Ledger| -> Vec<String> {
+            let mut ids = Vec::new();
+            l.for_each_since(now - 60_000, |_, id, _| ids.push(id.to_string()))
+                .unwrap();
+            ids.sort();
+            ids
         };
-        let c = open_rw(dir.path(), window).unwrap();
+        let (c, ledger) = open_rw(dir.path(), window).unwrap();
         assert_eq!(
-            ids(&c),
-            ["a", "b"],
-            "every event in the window, not the old one"
+            ids(&ledger),
+            ["a", "b", "published", "s"],
+            "every event and spooled event in the window, and the old ledger's ids"
         );
-        let index: i64 = c
+        let gone: i64 = c
             .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'events_id_route'",
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('events_id_route', 'dedup')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(index, 0, "the index is dropped");
-        // A crash after event 4 was committed, before its id reached the ledger: only
-        // events past the mark (3) are read again.
-        c.execute("DELETE FROM dedup", []).unwrap();
-        c.execute(
-            "INSERT INTO events (route, id, received_at, source_ip, headers, body)
-             VALUES ('r', 'c', ?1, '127.0.0.1', '[]', x'')",
-            [now],
-        )
-        .unwrap();
+        assert_eq!(gone, 0, "the index and the old ledger table are dropped");
+        // A crash after event 4 was committed, before its id reached the ledger (here the
+        // ledger is lost altogether): only events past the mark (3) are read again.
+        drop(ledger);
+        std::fs::remove_dir_all(dir.path().join("ledger")).unwrap();
+        add(&c, "events", "c", now);
         drop(c);
-        let c = open_rw(dir.path(), window).unwrap();
-        assert_eq!(ids(&c), ["c"]);
+        let (c, ledger) = open_rw(dir.path(), window).unwrap();
+        assert_eq!(ids(&ledger), ["c", "s"]);
         let mark: i64 = c
             .query_row(
                 "SELECT value FROM meta WHERE key = 'ledgered_seq'",
@@ -1287,7 +1255,7 @@ mod tests {
 
     #[tokio::test]
     async fn recorded_ids_answer_at_once_without_a_lock_and_reach_the_ledger() {
-        let (_dir, cfg, store) = open_store(Duration::from_secs(60), true);
+        let (_dir, _, store) = open_store(Duration::from_secs(60), true);
         store.filter.set_ready();
         for i in 0..MAX_BATCH + 10 {
             store.record(Arc::from("r"), format!("id-{i}"));
@@ -1298,11 +1266,8 @@ mod tests {
         }
         assert_eq!(store.seen("r", "id-x"), Ok(false));
         store.flush().await;
-        let c = Connection::open(db_file(&cfg.path)).unwrap();
-        let n: i64 = c
-            .query_row("SELECT count(*) FROM dedup", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, (MAX_BATCH + 10) as i64, "every id in the ledger");
+        let n = store.ledger.for_each_since(0, |_, _, _| {}).unwrap();
+        assert_eq!(n, MAX_BATCH + 10, "every id in the ledger");
     }
 
     #[test]
