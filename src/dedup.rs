@@ -7,9 +7,9 @@
 //! dirties about one 4 KiB page per id (written to the WAL, then again at checkpoint),
 //! however the inserts are batched. An LSM tree appends them to its journal and writes
 //! them sorted when a memtable fills. Measured in the benchmark's store phase (three
-//! alternating pairs, same host): 16.7-17.2k -> 20.8-22.3k events/s, 9.0 -> 5.0 KB
-//! written per event, the 200's p99 19-20 -> 12 ms; with a broker, 4.3 KB -> 99 bytes
-//! written per event.
+//! alternating pairs, same host): 15.5-16.2k -> 18.0-21.8k events/s, 8.8-8.9 -> 4.9-5.1
+//! KB written per event, the 200's p99 20-21 -> 13-14 ms; with a broker, 4.0-4.8 KB ->
+//! 111-134 bytes written per event, and the store's writer 19 % -> 6 % of the CPU.
 //!
 //! Ids are written in batches by the store's writer (see `store`), not with their
 //! events; until its batch is written an id is answered from memory, and ids of kept
@@ -182,8 +182,8 @@ type Generation = std::sync::OnceLock<AtomicBloomFilter>;
 /// `false` from [`Filter::maybe_seen`] is definite (the id was not accepted within the
 /// window, as far as this process knows: the ledger on disk is loaded at start); `true`
 /// means "ask the ledger". Memory is fixed at [`FILTER_BYTES`]: past roughly 650 000 ids
-/// per generation its false-positive rate rises and more look-ups fall through to
-/// SQLite, which stays the truth; nothing is ever answered wrongly because of it.
+/// per generation its false-positive rate rises and more look-ups fall through to the
+/// ledger, which stays the truth; nothing is ever answered wrongly because of it.
 pub struct Filter {
     /// Newest first; at most [`GENERATIONS`].
     gens: ArcSwap<Vec<Arc<Generation>>>,
@@ -193,7 +193,7 @@ pub struct Filter {
     started: Mutex<Instant>,
     span: Duration,
     seed: u128,
-    /// The ledger on disk has been loaded; until then every look-up asks SQLite.
+    /// The ledger on disk has been loaded; until then every look-up asks it.
     ready: AtomicBool,
 }
 

@@ -1,6 +1,6 @@
 //! The embedded durable store (SQLite in WAL mode): accepted events when no broker is
-//! configured, the outage spool when the broker is down, and the dedup ledger. SQLite
-//! because it is the most proven embedded database there is, and because
+//! configured, the outage spool when the broker is down; and the writer of the dedup
+//! ledger (which lives beside it: see below). SQLite because it is the most proven embedded database there is, and because
 //! `hookgate store list` can read it while the gateway writes (WAL readers never block
 //! the writer).
 //!
@@ -8,8 +8,8 @@
 //! when it wakes goes into one transaction (and while events arrive close together, it
 //! waits a fraction of a millisecond for more: [`GATHER_FOR`]), then each caller hears
 //! whether *its* event is durable. A batch that stores an event commits with
-//! `synchronous=FULL` (fsync before the 200); a batch that only touches the dedup ledger
-//! or removes forwarded spool entries commits with `synchronous=NORMAL`, since losing
+//! `synchronous=FULL` (fsync before the 200); a batch that only removes forwarded spool
+//! entries or moves the ledger's mark commits with `synchronous=NORMAL`, since losing
 //! those to a power cut costs at most a duplicate, which `message_id` makes harmless.
 //!
 //! The dedup ledger itself is not in SQLite but beside it, in `<store>/ledger` (an LSM
