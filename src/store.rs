@@ -1,8 +1,8 @@
 //! The embedded durable store (SQLite in WAL mode): accepted events when no broker is
 //! configured, the outage spool when the broker is down; and the writer of the dedup
-//! ledger (which lives beside it: see below). SQLite because it is the most proven embedded database there is, and because
-//! `hookgate store list` can read it while the gateway writes (WAL readers never block
-//! the writer).
+//! ledger (which lives beside it: see below). SQLite because it is the most proven
+//! embedded database there is, and because `hookgate store list` can read it while the
+//! gateway writes (WAL readers never block the writer).
 //!
 //! One writer thread owns the connection and does group commit: every command waiting
 //! when it wakes goes into one transaction (and while events arrive close together, it

@@ -1,5 +1,7 @@
 //! Logs to stderr through `tracing`: `log.format` text or json, `log.level` as the
-//! default filter, `RUST_LOG` overriding it.
+//! default filter, `RUST_LOG` overriding it. The dedup ledger's storage engine (fjall,
+//! lsm-tree) logs at `warn` and above unless `RUST_LOG` asks for more: at `info` it
+//! narrates every start's recovery, which is ours to summarise.
 
 use std::io::IsTerminal;
 
@@ -9,7 +11,7 @@ use crate::config::{LogConfig, LogFormat};
 
 pub fn init(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cfg.level))
+        .or_else(|_| EnvFilter::try_new(format!("{},fjall=warn,lsm_tree=warn", cfg.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
