@@ -85,14 +85,32 @@ fn gather<T>(rx: &mpsc::Receiver<T>, batch: &mut Vec<T>, until: Instant, up_to: 
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    // No `#[from]`: the message already holds the cause, and as a `source` too it would
+    // print twice in the CLI's error chain.
     #[error("store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("store: dedup ledger: {0}")]
-    Ledger(#[from] fjall::Error),
+    Ledger(fjall::Error),
+    #[error(
+        "store: {0} is in use by another hookgate process (a store folder belongs to one gateway)"
+    )]
+    InUse(PathBuf),
     #[error("store: cannot create {0}: {1}")]
     Dir(PathBuf, std::io::Error),
     #[error("store writer has stopped")]
     Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+impl From<fjall::Error> for StoreError {
+    fn from(e: fjall::Error) -> Self {
+        StoreError::Ledger(e)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +245,10 @@ pub fn db_file(dir: &Path) -> PathBuf {
 
 fn open_rw(dir: &Path, window: Duration) -> Result<(Connection, dedup::Ledger), StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Dir(dir.to_path_buf(), e))?;
-    let ledger = dedup::Ledger::open(&dir.join("ledger"), window)?;
+    let ledger = dedup::Ledger::open(&dir.join("ledger"), window).map_err(|e| match e {
+        fjall::Error::Locked => StoreError::InUse(dir.to_path_buf()),
+        e => StoreError::Ledger(e),
+    })?;
     let mut conn = Connection::open(db_file(dir))?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -1040,6 +1061,19 @@ mod tests {
         assert_eq!(store.seen("r", "d-2"), Ok(false));
         store.flush().await;
         assert_eq!(store.seen("r", "d-1"), Ok(true), "from the ledger");
+    }
+
+    #[test]
+    fn a_store_folder_in_use_by_another_gateway_is_refused_with_a_clear_error() {
+        let (_dir, cfg, _store) = open_store(Duration::from_secs(60), false);
+        let err = Store::open(&cfg, Arc::new(Metrics::new()), false)
+            .err()
+            .expect("a second gateway on the same folder");
+        assert!(matches!(err, StoreError::InUse(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("in use by another hookgate process"),
+            "{err}"
+        );
     }
 
     #[test]
