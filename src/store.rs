@@ -1071,7 +1071,8 @@ mod tests {
             .expect("a second gateway on the same folder");
         assert!(matches!(err, StoreError::InUse(_)), "{err:?}");
         assert!(
-            err.to_string().contains("in use by another hookgate process"),
+            err.to_string()
+                .contains("in use by another hookgate process"),
             "{err}"
         );
     }
