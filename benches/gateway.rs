@@ -1039,13 +1039,14 @@ async fn run(s: Settings) -> bool {
     );
     let speak = status_kib(spid, "VmHWM:");
     drop(gw);
-    let rows: i64 = rusqlite::Connection::open(dir.path().join("store/hookgate.db"))
-        .and_then(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)))
+    let rows: i64 = hookgate::store::Reader::open(&dir.path().join("store"))
+        .and_then(|r| r.count(hookgate::store::Table::Events))
+        .map(|n| n as i64)
         .unwrap_or(-1);
     let sexpected = sclosed.ok + sopen.ok;
     let sverified = rows as u64 >= sexpected && rows as u64 <= st.next.load(Ordering::Relaxed);
     println!(
-        "verify     every 200 is a row in the store: {sexpected} 200s measured, {rows} rows -> {}",
+        "verify     every 200 is an event in the store: {sexpected} 200s measured, {rows} stored -> {}",
         if sverified { "OK" } else { "FAILED" }
     );
     pass &= sverified;

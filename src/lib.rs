@@ -26,6 +26,7 @@ pub mod dedup;
 pub mod event;
 pub mod gateway;
 pub mod handoff;
+pub mod journal;
 pub mod metrics;
 pub mod pipeline;
 pub mod ratelimit;

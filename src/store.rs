@@ -1,16 +1,21 @@
-//! The embedded durable store (SQLite in WAL mode): accepted events when no broker is
-//! configured, the outage spool when the broker is down; and the writer of the dedup
-//! ledger (which lives beside it: see below). SQLite because it is the most proven
-//! embedded database there is, and because `hookgate store list` can read it while the
-//! gateway writes (WAL readers never block the writer).
+//! The embedded durable store: accepted events when no broker is configured (in the
+//! event journal, an append-only log beside the database: see `journal`), the outage
+//! spool when the broker is down (SQLite in WAL mode, whose rows are deleted as they are
+//! forwarded); and the writer of the dedup ledger (which lives beside it: see below).
+//! SQLite for the spool because it is the most proven embedded database there is, and
+//! because `hookgate store list` can read it while the gateway writes (WAL readers never
+//! block the writer); not for kept events, which are only ever appended and read in
+//! order, and which SQLite wrote twice (WAL, then checkpoint).
 //!
-//! One writer thread owns the connection and does group commit: every command waiting
-//! when it wakes goes into one transaction (and while events arrive close together, it
-//! waits a fraction of a millisecond for more: [`GATHER_FOR`]), then each caller hears
-//! whether *its* event is durable. A batch that stores an event commits with
-//! `synchronous=FULL` (fsync before the 200); a batch that only removes forwarded spool
-//! entries or moves the ledger's mark commits with `synchronous=NORMAL`, since losing
-//! those to a power cut costs at most a duplicate, which `message_id` makes harmless.
+//! One writer thread owns the connection and the journal and does group commit: every
+//! command waiting when it wakes goes into one journal append or one transaction (and
+//! while events arrive close together, it waits a fraction of a millisecond for more:
+//! [`GATHER_FOR`]), then each caller hears whether *its* event is durable. A batch of
+//! kept events is one `write` and one `fdatasync` of the journal; a batch that spools
+//! commits with `synchronous=FULL` (fsync before the 200); a batch that only removes
+//! forwarded spool entries or moves the ledger's mark commits with `synchronous=NORMAL`,
+//! since losing those to a power cut costs at most a duplicate, which `message_id`
+//! makes harmless.
 //!
 //! The dedup ledger itself is not in SQLite but beside it, in `<store>/ledger` (an LSM
 //! tree: see `dedup`), and this writer writes it: ids confirmed by the broker every
@@ -18,8 +23,8 @@
 //! [`LEDGER_CHUNK`] between batches of events, not in each event's fsynced commit.
 //! Until its batch is written an id is answered from memory, and the `ledgered_seq`
 //! mark in `meta` (moved only once the ledger is synced) tells the next open which
-//! events' ids a crash may have kept out of the ledger: they are put back from
-//! `events`, and the ids of every spooled event likewise.
+//! events' ids a crash may have kept out of the ledger: they are put back from the
+//! journal, and the ids of every spooled event likewise.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +40,7 @@ use tokio::sync::oneshot;
 use crate::config::StoreConfig;
 use crate::dedup;
 use crate::event::Event;
+use crate::journal::{self, Journal};
 use crate::metrics::Metrics;
 
 const COLUMNS: &str = "
@@ -99,6 +105,8 @@ pub enum StoreError {
     InUse(PathBuf),
     #[error("store: cannot create {0}: {1}")]
     Dir(PathBuf, std::io::Error),
+    #[error("store: event journal: {0}")]
+    Journal(std::io::Error),
     #[error("store writer has stopped")]
     Closed,
 }
@@ -106,6 +114,12 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(e)
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Journal(e)
     }
 }
 
@@ -234,9 +248,12 @@ impl Pending {
     }
 }
 
-/// Events per step (ledger write, sync, mark) when the ledger is completed from `events`
-/// at open.
+/// Events per step (ledger write, sync, mark) when the ledger is completed from the
+/// event journal at open.
 const RESTORE_CHUNK: i64 = if cfg!(test) { 2 } else { 100_000 };
+/// Rows per step (read, append, sync) when a SQLite `events` table from an earlier
+/// version is moved into the event journal.
+const MOVE_CHUNK: i64 = if cfg!(test) { 2 } else { 10_000 };
 
 /// How often buffered dedup records are written (at most this long in memory only).
 pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
@@ -245,7 +262,10 @@ pub fn db_file(dir: &Path) -> PathBuf {
     dir.join("hookgate.db")
 }
 
-fn open_rw(dir: &Path, window: Duration) -> Result<(Connection, dedup::Ledger), StoreError> {
+fn open_rw(
+    dir: &Path,
+    window: Duration,
+) -> Result<(Connection, dedup::Ledger, Journal), StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Dir(dir.to_path_buf(), e))?;
     let ledger = dedup::Ledger::open(&dir.join("ledger"), window).map_err(|e| match e {
         fjall::Error::Locked => StoreError::InUse(dir.to_path_buf()),
@@ -256,16 +276,68 @@ fn open_rw(dir: &Path, window: Duration) -> Result<(Connection, dedup::Ledger), 
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS events ({COLUMNS});
-         CREATE TABLE IF NOT EXISTS spool ({COLUMNS});
+        "CREATE TABLE IF NOT EXISTS spool ({COLUMNS});
          CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     ))?;
     let since = crate::now_ms() - window.as_millis() as i64;
-    let restored = restore_ledger(&mut conn, &ledger, since)?;
+    let journal = move_events_table(&conn, &journal::dir(dir))?;
+    let restored = restore_ledger(&mut conn, &ledger, &journal, since)?;
     if restored > 0 {
         tracing::info!(ids = restored, "dedup ledger completed from stored events");
     }
-    Ok((conn, ledger))
+    Ok((conn, ledger, journal))
+}
+
+/// Open the event journal. A store from an earlier version kept its events in a SQLite
+/// `events` table: they are copied into the journal (with their seqs, in steps of
+/// [`MOVE_CHUNK`], each synced, so that an interrupted start resumes where it stopped),
+/// then the table is dropped and the database vacuumed, once.
+fn move_events_table(conn: &Connection, dir: &Path) -> Result<Journal, StoreError> {
+    let table: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+        [],
+        |r| r.get(0),
+    )?;
+    if table == 0 {
+        return Ok(Journal::open(dir, 1)?);
+    }
+    let first: i64 =
+        conn.query_row("SELECT coalesce(min(seq), 1) FROM events", [], |r| r.get(0))?;
+    let mut journal = Journal::open(dir, first)?;
+    let started = Instant::now();
+    let mut moved = 0;
+    let mut buf = Vec::new();
+    loop {
+        let from = journal.next_seq();
+        let mut st = conn.prepare_cached(
+            "SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
+             FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![from, MOVE_CHUNK], Reader::row)?;
+        buf.clear();
+        let mut last = None;
+        for row in rows {
+            let e = row?;
+            let seq = e.seq;
+            journal::encode(&mut buf, seq, &e.into_event());
+            last = Some(seq);
+            moved += 1;
+        }
+        let Some(last) = last else { break };
+        journal.append(&buf, last)?;
+        tracing::info!(
+            up_to_seq = last,
+            "moving stored events into the event journal (once, after an upgrade)"
+        );
+    }
+    conn.execute_batch("DROP TABLE events")?;
+    conn.execute_batch("VACUUM")?;
+    tracing::info!(
+        events = moved,
+        seconds = started.elapsed().as_secs_f64(),
+        "stored events moved from SQLite into the event journal"
+    );
+    Ok(journal)
 }
 
 /// Write to `ledger` the `(route, id, at)` rows `sql` selects, 10 000 at a time.
@@ -295,17 +367,19 @@ fn copy_ids(
 /// Put into the ledger what it may lack, then sync it:
 /// - a store written before the ledger moved out of SQLite: its `dedup` table (then
 ///   dropped), once;
-/// - the ids of kept events past the `ledgered_seq` mark (and within the window), then
-///   the mark moved to the last event. After a crash these are the events whose ids
-///   were still buffered: a few seconds' worth. For a store written before the ledger
-///   covered kept events (when an `(id, route)` index on `events` answered for them)
-///   the mark is absent and every event is read, once, then the index dropped. That
+/// - the ids of kept events past the `ledgered_seq` mark (and within the window), read
+///   from the event journal, then the mark moved to the last event. After a crash these
+///   are the events whose ids were still buffered: a few seconds' worth. For a store
+///   written before the ledger covered kept events (when an `(id, route)` index on
+///   `events` answered for them; the index went with the table, see
+///   [`move_events_table`]) the mark is absent and every event is read, once. That
 ///   runs in steps of [`RESTORE_CHUNK`] events, each moving the mark, so a start
 ///   interrupted midway (a liveness probe, a deploy) resumes where it stopped;
 /// - the ids of every spooled event (recorded after their commit, like the broker's).
 fn restore_ledger(
     conn: &mut Connection,
     ledger: &dedup::Ledger,
+    journal: &Journal,
     since_ms: i64,
 ) -> Result<usize, StoreError> {
     use rusqlite::OptionalExtension;
@@ -330,46 +404,57 @@ fn restore_ledger(
         );
         restored += n;
     }
-    let last: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
-    loop {
-        let mark: i64 = conn
+    // Kept events' ids past the mark, read from the journal.
+    let last = journal.next_seq() - 1;
+    let mark = |conn: &Connection| -> Result<i64, StoreError> {
+        Ok(conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'ledgered_seq'",
                 [],
                 |r| r.get(0),
             )
             .optional()?
-            .unwrap_or(0);
-        let upto = last.min(mark.saturating_add(RESTORE_CHUNK));
-        if upto > mark {
-            restored += copy_ids(
-                conn,
-                ledger,
-                "SELECT route, id, received_at FROM events
-                 WHERE seq > ?1 AND seq <= ?2 AND received_at >= ?3",
-                params![mark, upto, since_ms],
-            )?;
-            ledger.sync()?;
-            if last - mark > RESTORE_CHUNK {
-                tracing::info!(
-                    done = upto,
-                    of = last,
-                    "completing the dedup ledger from stored events (once, after an upgrade)"
-                );
+            .unwrap_or(0))
+    };
+    let from = mark(conn)?;
+    if last > from {
+        let (mut chunk, mut seq, mut mark_at) = (Vec::<(Arc<str>, String, i64)>::new(), from, from);
+        let mut scan = journal::Scan::new(journal.dir(), from)?;
+        loop {
+            let next = scan.next().transpose()?;
+            let done = next.is_none();
+            if let Some(r) = next {
+                if r.event.received_at_ms >= since_ms {
+                    chunk.push((r.event.route, r.event.id, r.event.received_at_ms));
+                }
+                seq = r.seq;
+            }
+            let step_done = done || seq - mark_at >= RESTORE_CHUNK;
+            if chunk.len() >= 10_000 || step_done {
+                ledger.record(chunk.iter().map(|(r, i, at)| (&**r, i.as_str(), *at)))?;
+                restored += chunk.len();
+                chunk.clear();
+            }
+            if step_done {
+                ledger.sync()?;
+                mark_at = if done { last } else { seq };
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledgered_seq', ?1)",
+                    [mark_at],
+                )?;
+                if last - from > RESTORE_CHUNK {
+                    tracing::info!(
+                        done = mark_at,
+                        of = last,
+                        "completing the dedup ledger from stored events (once, after an upgrade)"
+                    );
+                }
+            }
+            if done {
+                break;
             }
         }
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledgered_seq', ?1)",
-            [upto.max(mark)],
-        )?;
-        if upto >= last {
-            break;
-        }
     }
-    conn.execute_batch(
-        "DROP INDEX IF EXISTS events_id_route;
-         DROP INDEX IF EXISTS events_id;",
-    )?;
     restored += copy_ids(
         conn,
         ledger,
@@ -389,7 +474,7 @@ impl Store {
         metrics: Arc<Metrics>,
         with_broker: bool,
     ) -> Result<Store, StoreError> {
-        let (conn, ledger) = open_rw(&cfg.path, cfg.dedup_window)?;
+        let (conn, ledger, journal) = open_rw(&cfg.path, cfg.dedup_window)?;
         let ledger = Arc::new(ledger);
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
@@ -409,7 +494,9 @@ impl Store {
             full_sync: true,
             filter: filter.clone(),
             keeps_ledger: !with_broker,
-            last_seq: 0,
+            last_seq: journal.next_seq() - 1,
+            journal,
+            records: Vec::new(),
             ledger_written: Instant::now(),
             ledger_job: None,
             ledger_failed: false,
@@ -540,6 +627,10 @@ impl Store {
 
 struct Writer {
     conn: Connection,
+    /// Kept events (no broker) go here, SQLite holds the spool and the marks.
+    journal: Journal,
+    /// The journal records of the batch being committed (reused).
+    records: Vec<u8>,
     ledger: Arc<dedup::Ledger>,
     window: Duration,
     healthy: Arc<AtomicBool>,
@@ -550,8 +641,8 @@ struct Writer {
     /// No broker: ids of kept events go to [`Pending`], and this writer writes them to
     /// the ledger (see the module doc).
     keeps_ledger: bool,
-    /// The last `events.seq` committed: every kept id up to it is in [`Pending`] or in
-    /// the ledger.
+    /// The last seq committed to the journal: every kept id up to it is in [`Pending`]
+    /// or in the ledger.
     last_seq: i64,
     ledger_written: Instant,
     ledger_job: Option<LedgerJob>,
@@ -751,7 +842,15 @@ impl Writer {
             }
             return;
         }
-        self.set_full_sync(keeps > 0);
+        // The spool (broker down) and the forwarded marks are SQLite's; kept events (no
+        // broker) the journal's. A gateway has a broker or not, so one batch holds one
+        // kind or the other, and a failure of either fails the batch.
+        let spooled = batch
+            .iter()
+            .filter(|c| matches!(c, Cmd::Keep(Table::Spool, ..)))
+            .count();
+        let in_sqlite = spooled > 0 || batch.iter().any(|c| matches!(c, Cmd::Forwarded(_)));
+        self.set_full_sync(spooled > 0);
         enum Answer {
             Kept(Outcome),
             None,
@@ -760,8 +859,13 @@ impl Writer {
         let filter = self.filter.clone();
         let ledger = self.ledger.clone();
         let mut last_seq = self.last_seq;
+        self.records.clear();
         let result = (|| -> Result<Vec<Answer>, StoreError> {
-            let tx = self.conn.transaction()?;
+            let tx = if in_sqlite {
+                Some(self.conn.transaction()?)
+            } else {
+                None
+            };
             let mut answers = Vec::with_capacity(batch.len());
             // Kept in this batch: a second delivery in the same batch is a duplicate.
             let mut kept = std::collections::HashSet::new();
@@ -780,25 +884,36 @@ impl Writer {
                         if seen {
                             Answer::Kept(Outcome::Duplicate)
                         } else {
-                            let seq = insert(&tx, *table, ev)?;
-                            kept.insert((&*ev.route, ev.id.as_str()));
-                            if *table == Table::Events {
-                                last_seq = seq;
+                            match (table, &tx) {
+                                (Table::Events, _) => {
+                                    last_seq += 1;
+                                    journal::encode(&mut self.records, last_seq, ev);
+                                }
+                                (Table::Spool, Some(tx)) => insert_spool(tx, ev)?,
+                                (Table::Spool, None) => unreachable!("spooled implies in_sqlite"),
                             }
+                            kept.insert((&*ev.route, ev.id.as_str()));
                             Answer::Kept(Outcome::Accepted)
                         }
                     }
                     Cmd::Forwarded(seqs) => {
-                        let mut st = tx.prepare_cached("DELETE FROM spool WHERE seq = ?1")?;
-                        for s in seqs {
-                            st.execute([s])?;
+                        if let Some(tx) = &tx {
+                            let mut st = tx.prepare_cached("DELETE FROM spool WHERE seq = ?1")?;
+                            for s in seqs {
+                                st.execute([s])?;
+                            }
                         }
                         Answer::None
                     }
                     Cmd::Record(..) | Cmd::Flush(_) => Answer::None,
                 });
             }
-            tx.commit()?;
+            if let Some(tx) = tx {
+                tx.commit()?;
+            }
+            if !self.records.is_empty() {
+                self.journal.append(&self.records, last_seq)?;
+            }
             Ok(answers)
         })();
         if keeps > 0 {
@@ -859,20 +974,13 @@ impl Writer {
     }
 }
 
-/// Returns the new row's `seq`.
-fn insert(tx: &rusqlite::Transaction, table: Table, ev: &Event) -> rusqlite::Result<i64> {
+fn insert_spool(tx: &rusqlite::Transaction, ev: &Event) -> rusqlite::Result<()> {
     let headers = serde_json::to_string(&ev.headers).unwrap_or_else(|_| "[]".into());
-    let sql = match table {
-        Table::Events => {
-            "INSERT INTO events (route, id, event_type, received_at, source_ip, content_type, headers, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-        }
-        Table::Spool => {
-            "INSERT INTO spool (route, id, event_type, received_at, source_ip, content_type, headers, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-        }
-    };
-    tx.prepare_cached(sql)?.execute(params![
+    tx.prepare_cached(
+        "INSERT INTO spool (route, id, event_type, received_at, source_ip, content_type, headers, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
         &*ev.route,
         ev.id,
         ev.event_type,
@@ -882,7 +990,7 @@ fn insert(tx: &rusqlite::Transaction, table: Table, ev: &Event) -> rusqlite::Res
         headers,
         &ev.body[..]
     ])?;
-    Ok(tx.last_insert_rowid())
+    Ok(())
 }
 
 /// An event as stored, for `hookgate store`.
@@ -901,6 +1009,30 @@ pub struct StoredEvent {
     pub body: Vec<u8>,
     #[serde(skip)]
     pub received_at_ms: i64,
+}
+
+impl From<journal::Record> for StoredEvent {
+    fn from(r: journal::Record) -> Self {
+        let ev = r.event;
+        StoredEvent {
+            seq: r.seq,
+            route: ev.route.to_string(),
+            id: ev.id,
+            event_type: ev.event_type,
+            received_at: crate::rfc3339_ms(ev.received_at_ms),
+            source_ip: ev.source_ip.to_string(),
+            content_type: ev.content_type,
+            headers: serde_json::Value::Array(
+                ev.headers
+                    .into_iter()
+                    .map(|(n, v)| serde_json::json!([n, v]))
+                    .collect(),
+            ),
+            body_len: ev.body.len(),
+            body: ev.body.to_vec(),
+            received_at_ms: ev.received_at_ms,
+        }
+    }
 }
 
 impl StoredEvent {
@@ -938,6 +1070,14 @@ impl StoredEvent {
 /// Read-only access: the CLI, and the spool forwarder. Works while the writer writes.
 pub struct Reader {
     conn: Connection,
+    /// The event journal's folder.
+    journal: PathBuf,
+    /// A store from an earlier version that no gateway has opened since the upgrade:
+    /// its events are still in SQLite's `events` table (see [`move_events_table`]).
+    events_in_sqlite: bool,
+    /// Where the last [`Reader::oldest`] of events stopped (its last seq), so that the
+    /// next one, asked for what follows, reads on instead of from the segment's start.
+    cursor: std::cell::RefCell<Option<(i64, journal::Scan)>>,
 }
 
 impl Reader {
@@ -954,7 +1094,22 @@ impl Reader {
         }
         let conn = Connection::open_with_flags(&file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        Ok(Reader { conn })
+        let events_in_sqlite = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+        Ok(Reader {
+            conn,
+            journal: journal::dir(dir),
+            events_in_sqlite,
+            cursor: Default::default(),
+        })
+    }
+
+    /// Whether `table` is read from SQLite (else from the event journal).
+    fn sqlite(&self, table: Table) -> bool {
+        table == Table::Spool || self.events_in_sqlite
     }
 
     fn row(r: &rusqlite::Row) -> rusqlite::Result<StoredEvent> {
@@ -983,6 +1138,12 @@ impl Reader {
         route: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        if !self.sqlite(table) {
+            let records = journal::newest(&self.journal, limit, |r| {
+                route.is_none_or(|want| *r.event.route == *want)
+            })?;
+            return Ok(records.into_iter().map(StoredEvent::from).collect());
+        }
         let mut st = self.conn.prepare(&format!(
             "SELECT * FROM (SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
              FROM {} WHERE ?1 IS NULL OR route = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
@@ -1000,6 +1161,26 @@ impl Reader {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        if !self.sqlite(table) {
+            let mut cursor = self.cursor.borrow_mut();
+            let mut scan = match cursor.take() {
+                Some((at, scan)) if at == after_seq => scan,
+                _ => journal::Scan::new(&self.journal, after_seq)?,
+            };
+            let mut out = Vec::new();
+            while out.len() < limit {
+                let Some(r) = scan.next().transpose()? else {
+                    break;
+                };
+                if route.is_none_or(|want| *r.event.route == *want) {
+                    out.push(StoredEvent::from(r));
+                }
+            }
+            if let Some(last) = out.last() {
+                *cursor = Some((last.seq, scan));
+            }
+            return Ok(out);
+        }
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
              FROM {} WHERE seq > ?1 AND (?2 IS NULL OR route = ?2) ORDER BY seq LIMIT ?3",
@@ -1009,11 +1190,22 @@ impl Reader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every stored event with this id. A scan: `events` has no index by id (see the
-    /// module doc), and an operator's look-up is rare next to the write it would cost.
+    /// Every stored event with this id. A scan: events have no index by id, and an
+    /// operator's look-up is rare next to the write an index would cost each event.
     pub fn show(&self, id: &str) -> Result<Vec<(Table, StoredEvent)>, StoreError> {
         let mut out = Vec::new();
+        if !self.sqlite(Table::Events) {
+            for r in journal::Scan::new(&self.journal, 0)? {
+                let r = r?;
+                if r.event.id == id {
+                    out.push((Table::Events, StoredEvent::from(r)));
+                }
+            }
+        }
         for table in [Table::Events, Table::Spool] {
+            if !self.sqlite(table) {
+                continue;
+            }
             let mut st = self.conn.prepare(&format!(
                 "SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
                  FROM {} WHERE id = ?1 ORDER BY seq",
@@ -1024,6 +1216,24 @@ impl Reader {
             }
         }
         Ok(out)
+    }
+
+    /// How many events `table` holds (a read of the whole journal for events).
+    pub fn count(&self, table: Table) -> Result<u64, StoreError> {
+        if !self.sqlite(table) {
+            let mut n = 0;
+            for r in journal::Scan::new(&self.journal, 0)? {
+                r?;
+                n += 1;
+            }
+            return Ok(n);
+        }
+        let n: i64 =
+            self.conn
+                .query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
+                    r.get(0)
+                })?;
+        Ok(n as u64)
     }
 
     /// Spooled events per route.
@@ -1188,8 +1398,9 @@ mod tests {
             Ok(Outcome::Duplicate),
             "the ledger answers now"
         );
-        let stored: i64 = c
-            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        let stored = Reader::open(&cfg.path)
+            .unwrap()
+            .count(Table::Events)
             .unwrap();
         assert_eq!(stored, 1);
     }
@@ -1281,7 +1492,7 @@ mod tests {
             ids.sort();
             ids
         };
-        let (c, ledger) = open_rw(dir.path(), window).unwrap();
+        let (c, ledger, mut journal) = open_rw(dir.path(), window).unwrap();
         assert_eq!(
             ids(&ledger),
             ["a", "b", "published", "s"],
@@ -1289,19 +1500,37 @@ mod tests {
         );
         let gone: i64 = c
             .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name IN ('events_id_route', 'dedup')",
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_id_route', 'dedup')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(gone, 0, "the index and the old ledger table are dropped");
+        assert_eq!(
+            gone, 0,
+            "the events table, its index and the old ledger table are dropped"
+        );
+        let reader = Reader::open(dir.path()).unwrap();
+        let moved: Vec<_> = reader
+            .list(Table::Events, None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.seq, e.id))
+            .collect();
+        assert_eq!(
+            moved,
+            [(1, "old".into()), (2, "a".into()), (3, "b".into())],
+            "the events moved into the journal with their seqs"
+        );
+        assert_eq!(journal.next_seq(), 4);
         // A crash after event 4 was committed, before its id reached the ledger (here the
         // ledger is lost altogether): only events past the mark (3) are read again.
         drop(ledger);
         std::fs::remove_dir_all(dir.path().join("ledger")).unwrap();
-        add(&c, "events", "c", now);
-        drop(c);
-        let (c, ledger) = open_rw(dir.path(), window).unwrap();
+        let mut buf = Vec::new();
+        journal::encode(&mut buf, 4, &event("c", now));
+        journal.append(&buf, 4).unwrap();
+        drop((c, journal));
+        let (c, ledger, journal) = open_rw(dir.path(), window).unwrap();
         assert_eq!(ids(&ledger), ["c", "s"]);
         let mark: i64 = c
             .query_row(
@@ -1311,6 +1540,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(mark, 4);
+        assert_eq!(journal.next_seq(), 5);
     }
 
     #[tokio::test]
