@@ -9,8 +9,8 @@
 //! 5. signature + timestamp ....... `verify` (one file per scheme family)
 //! 6. JSON parse, JSON Schema ..... `pipeline`, `schema`
 //! 7. event id and type ........... `event`
-//! 8. dedup + durable hand-off .... `dedup`, `handoff`: `broker` (confirms), else `store`;
-//!    `spool` when the broker is down
+//! 8. dedup + durable hand-off .... `dedup`, `handoff`: `broker` (confirms), else `store`
+//!    (kept events in its `journal`); `spool` when the broker is down
 //!
 //! Around it: `config` (load and validate), `server` (transport), `admin` and
 //! `metrics` (operating it), `gateway` (start and stop), `cli` and `sign`.

@@ -325,10 +325,13 @@ fn move_events_table(conn: &Connection, dir: &Path) -> Result<Journal, StoreErro
         }
         let Some(last) = last else { break };
         journal.append(&buf, last)?;
-        tracing::info!(
-            up_to_seq = last,
-            "moving stored events into the event journal (once, after an upgrade)"
-        );
+        if moved % 100_000 < MOVE_CHUNK as usize {
+            tracing::info!(
+                events = moved,
+                up_to_seq = last,
+                "moving stored events into the event journal (once, after an upgrade)"
+            );
+        }
     }
     conn.execute_batch("DROP TABLE events")?;
     conn.execute_batch("VACUUM")?;
