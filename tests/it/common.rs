@@ -132,13 +132,18 @@ impl Gateway {
         panic!("hookgate did not exit within {limit:?}");
     }
 
-    pub fn rss_kib(&self) -> u64 {
+    /// A `/proc/PID/status` field in KiB (`VmRSS`, `RssAnon`, ...).
+    pub fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap()
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS")
     }
 
     /// Event ids in the store, via `hookgate store list --json`.
