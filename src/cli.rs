@@ -283,6 +283,7 @@ fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand)
             return 2;
         }
     };
+    let mut out = std::io::stdout().lock();
     let result = match command {
         StoreCommand::List {
             route,
@@ -291,51 +292,82 @@ fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand)
             spool,
         } => {
             let table = if spool { Table::Spool } else { Table::Events };
-            reader.list(table, route.as_deref(), limit).map(|events| {
-                if !json {
-                    println!(
-                        "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  id",
-                        "seq", "received_at", "route", "type", "bytes"
-                    );
-                }
-                for e in events {
-                    if json {
-                        println!("{}", serde_json::to_string(&e).unwrap_or_default());
-                    } else {
-                        println!(
-                            "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  {}",
-                            e.seq,
-                            e.received_at,
-                            e.route,
-                            e.event_type.as_deref().unwrap_or("-"),
-                            e.body_len,
-                            e.id
-                        );
-                    }
-                }
-            })
+            reader
+                .list(table, route.as_deref(), limit)
+                .map(|events| print_list(&mut out, &events, json))
         }
         StoreCommand::Replay { .. } => unreachable!("handled above"),
         StoreCommand::Show { id } => reader.show(&id).map(|events| {
             if events.is_empty() {
                 eprintln!("no event with id {id:?}");
             }
-            for (table, e) in events {
-                if table == Table::Spool {
-                    println!("(in the spool, waiting for the broker)");
-                }
-                println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
-                println!("{}", String::from_utf8_lossy(&e.body));
-            }
+            print_show(&mut out, &events)
         }),
     };
     match result {
-        Ok(()) => 0,
+        Ok(Ok(())) => 0,
+        // `hookgate store list | head`: the reader has what it wanted.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Ok(Err(e)) => {
+            eprintln!("hookgate store: cannot write the output: {e}");
+            2
+        }
         Err(e) => {
             eprintln!("hookgate store: {e}");
             2
         }
     }
+}
+
+/// Written, not `println!`ed: `println!` panics when stdout is a pipe whose reader
+/// has gone (`| head`).
+fn print_list(
+    out: &mut impl std::io::Write,
+    events: &[crate::store::StoredEvent],
+    json: bool,
+) -> std::io::Result<()> {
+    if !json {
+        writeln!(
+            out,
+            "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  id",
+            "seq", "received_at", "route", "type", "bytes"
+        )?;
+    }
+    for e in events {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(e).unwrap_or_default())?;
+        } else {
+            writeln!(
+                out,
+                "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  {}",
+                e.seq,
+                e.received_at,
+                e.route,
+                e.event_type.as_deref().unwrap_or("-"),
+                e.body_len,
+                e.id
+            )?;
+        }
+    }
+    out.flush()
+}
+
+fn print_show(
+    out: &mut impl std::io::Write,
+    events: &[(crate::store::Table, crate::store::StoredEvent)],
+) -> std::io::Result<()> {
+    for (table, e) in events {
+        if *table == crate::store::Table::Spool {
+            writeln!(out, "(in the spool, waiting for the broker)")?;
+        }
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(e).unwrap_or_default()
+        )?;
+        writeln!(out, "{}", String::from_utf8_lossy(&e.body))?;
+    }
+    out.flush()
 }
 
 fn replay(

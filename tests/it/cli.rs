@@ -1,4 +1,5 @@
-//! The command line: `check` on good and broken files, `sign` output accepted by curl.
+//! The command line: `check` on good and broken files, `sign` output accepted by curl,
+//! `store` output into a pipe that closes early.
 
 use std::process::Command;
 
@@ -145,4 +146,56 @@ routes:
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("x-hub-signature-256: sha256="));
+}
+
+#[test]
+fn store_output_into_a_pipe_closed_early_ends_quietly_not_in_a_panic() {
+    const CONFIG: &str = r#"
+listen: 127.0.0.1:{PORT}
+admin: { listen: 127.0.0.1:{ADMIN} }
+store: { path: "{STORE}" }
+routes:
+  - name: github
+    path: /hooks/github
+    provider: github
+    secrets: [pipe-secret]
+"#;
+    let g = Gateway::start(CONFIG);
+    // More output than a pipe holds (64 KiB), so that the writer meets the closed
+    // pipe: a list of 600 events (~250 bytes of JSON each), one of them 300 KB to show.
+    for i in 0..600 {
+        let id = format!("pipe-{i}");
+        let pad = if i == 7 { 300_000 } else { 10 };
+        let body = format!(r#"{{"pad":"{}"}}"#, "x".repeat(pad));
+        let r = g.post(
+            "/hooks/github",
+            &[
+                ("X-GitHub-Delivery", &id),
+                ("X-GitHub-Event", "push"),
+                (
+                    "X-Hub-Signature-256",
+                    &github_sig("pipe-secret", body.as_bytes()),
+                ),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    for args in [
+        &["list", "--json", "--limit", "1000"][..],
+        &["show", "pipe-7"][..],
+    ] {
+        // `hookgate store ... | head -c 100`: the reader leaves after 100 bytes.
+        let cmd = format!(
+            "'{BIN}' store --path '{}' {} | head -c 100 >/dev/null; echo \"exit=${{PIPESTATUS[0]}}\"",
+            g.dir.path().join("store").display(),
+            args.join(" ")
+        );
+        let out = Command::new("bash").arg("-c").arg(&cmd).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stdout.contains("exit=0"), "{args:?}: {stdout} {stderr}");
+    }
 }
