@@ -14,8 +14,9 @@
 //! bytes` (`u32::MAX` for an absent optional one), headers `count: u32` then name,
 //! value pairs. A record that is short or fails its CRC ends the log: after a crash
 //! that is the tail of a batch that was never synced (and never answered 200), and
-//! [`Journal::open`] cuts it off; a reader meeting it while the gateway writes sees the
-//! end of what is committed so far.
+//! [`Journal::open`] cuts it off (keeping the bytes beside the segment, in case they
+//! were damage to committed records instead); a reader meeting it while the gateway
+//! writes sees the end of what is committed so far.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -290,10 +291,22 @@ impl Journal {
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
         let size = file.metadata()?.len();
         if size > reader.end {
+            // After a crash this is the part of a batch that was written but not synced,
+            // never answered 200. It could also be damage to records that were (a flipped
+            // bit ends the good records early): so what is cut off is kept beside the
+            // segment, not destroyed.
+            let kept = path.with_extension(format!("cut-at-{}", reader.end));
+            let mut rest = vec![0; (size - reader.end) as usize];
+            file.read_exact_at(&mut rest, reader.end)?;
+            let side = File::create(&kept)?;
+            side.write_all_at(&rest, 0)?;
+            side.sync_all()?;
+            sync_dir(dir)?;
             tracing::warn!(
                 segment = %path.display(),
                 bytes = size - reader.end,
-                "event journal: cutting off an unfinished write (a crash before its fsync; none of it was answered 200)"
+                kept = %kept.display(),
+                "event journal: cutting off an unfinished write (a crash before its fsync, never answered 200; if not, the bytes are kept)"
             );
             file.set_len(reader.end)?;
             file.sync_all()?;
@@ -552,6 +565,17 @@ mod tests {
         );
         let mut j = Journal::open(dir.path(), 1).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good, "cut off");
+        let kept = path.with_extension(format!("cut-at-{good}"));
+        assert_eq!(
+            std::fs::read(&kept).unwrap(),
+            torn,
+            "and kept beside the segment"
+        );
+        assert_eq!(
+            segments(dir.path()).unwrap().len(),
+            1,
+            "which is not a segment"
+        );
         assert_eq!(j.next_seq(), 3);
         append(&mut j, &["a3"], 10);
         assert_eq!(
