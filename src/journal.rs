@@ -64,6 +64,27 @@ fn segments(dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
     Ok(out)
 }
 
+/// A new, empty segment numbered `first_seq`, durable (file and directory entry); on
+/// failure it is removed again, as records must not go on past an empty segment.
+fn create_segment(dir: &Path, first_seq: i64) -> io::Result<File> {
+    let path = segment_path(dir, first_seq);
+    let created = (|| {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(file)
+    })();
+    if created.is_err() {
+        let _ = std::fs::remove_file(&path);
+    }
+    created
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -264,17 +285,31 @@ impl Journal {
     /// if there is none), cutting off a torn tail a crash left in the last segment.
     pub fn open(dir: &Path, first_seq: i64) -> io::Result<Journal> {
         std::fs::create_dir_all(dir)?;
-        let segs = segments(dir)?;
+        let mut segs = segments(dir)?;
+        // Empty segments beside others are dropped: one is either a roll that failed
+        // after creating its file and could not remove it (the records went on into the
+        // previous segment, and its name would send readers and the numbering wrong), or
+        // the newest, rolled to just before a stop, which the next append recreates.
+        if segs.len() > 1 {
+            let empty = segs
+                .iter()
+                .map(|(_, p)| Ok(std::fs::metadata(p)?.len() == 0))
+                .collect::<io::Result<Vec<bool>>>()?;
+            let all = empty.iter().all(|e| *e);
+            let mut removed = false;
+            for (i, ((_, path), e)) in segs.iter().zip(&empty).enumerate() {
+                if *e && !(all && i == 0) {
+                    std::fs::remove_file(path)?;
+                    removed = true;
+                }
+            }
+            if removed {
+                sync_dir(dir)?;
+                segs = segments(dir)?;
+            }
+        }
         let Some((first, path)) = segs.last().cloned() else {
-            let path = segment_path(dir, first_seq);
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .read(true)
-                .write(true)
-                .open(&path)?;
-            file.sync_all()?;
-            sync_dir(dir)?;
+            let file = create_segment(dir, first_seq)?;
             return Ok(Journal {
                 dir: dir.to_path_buf(),
                 file,
@@ -355,16 +390,7 @@ impl Journal {
     /// Start the next segment, made durable (file and its directory entry) before any
     /// record goes into it.
     fn roll(&mut self) -> io::Result<()> {
-        let path = segment_path(&self.dir, self.next_seq);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)?;
-        file.sync_all()?;
-        sync_dir(&self.dir)?;
-        self.file = file;
+        self.file = create_segment(&self.dir, self.next_seq)?;
         self.len = 0;
         Ok(())
     }
@@ -597,6 +623,35 @@ mod tests {
         let results: Vec<_> = Scan::new(dir.path(), 0).unwrap().collect();
         let err = results.iter().find_map(|r| r.as_ref().err()).unwrap();
         assert!(err.to_string().contains("damaged record"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_segment_left_by_a_failed_roll_is_removed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), 1).unwrap();
+        append(&mut j, &["a1"], 10);
+        // A roll to seq 2 that created its file but failed: the records went on.
+        std::fs::File::create(segment_path(dir.path(), 2)).unwrap();
+        append(&mut j, &["a2", "a3"], 10);
+        drop(j);
+        let mut j = Journal::open(dir.path(), 1).unwrap();
+        assert_eq!(segments(dir.path()).unwrap().len(), 1);
+        assert_eq!(
+            j.next_seq(),
+            4,
+            "numbered on from the records, not the file name"
+        );
+        assert_eq!(ids(Scan::new(dir.path(), 2).unwrap()), [(3, "a3".into())]);
+        // The same with the stale one between two real segments.
+        append(&mut j, &["a4"; 6], 1000);
+        let n = segments(dir.path()).unwrap().len();
+        assert!(n >= 2);
+        drop(j);
+        std::fs::File::create(segment_path(dir.path(), 2)).unwrap();
+        let j = Journal::open(dir.path(), 1).unwrap();
+        assert_eq!(segments(dir.path()).unwrap().len(), n);
+        assert_eq!(j.next_seq(), 10);
+        assert_eq!(ids(Scan::new(dir.path(), 2).unwrap()).len(), 7);
     }
 
     #[test]
