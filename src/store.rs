@@ -110,6 +110,10 @@ pub enum StoreError {
     Dir(PathBuf, std::io::Error),
     #[error("store: event journal: {0}")]
     Journal(std::io::Error),
+    #[error("store: event journal {0}: {1}")]
+    JournalAt(PathBuf, std::io::Error),
+    #[error("store: dedup ledger {0}: {1}")]
+    LedgerAt(PathBuf, std::io::Error),
     #[error("store writer has stopped")]
     Closed,
 }
@@ -272,6 +276,7 @@ fn open_rw(
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Dir(dir.to_path_buf(), e))?;
     let ledger = dedup::Ledger::open(&dir.join("ledger"), window).map_err(|e| match e {
         fjall::Error::Locked => StoreError::InUse(dir.to_path_buf()),
+        fjall::Error::Io(e) => StoreError::LedgerAt(dir.join("ledger"), e),
         e => StoreError::Ledger(e),
     })?;
     let mut conn = Connection::open(db_file(dir))?;
@@ -301,12 +306,13 @@ fn move_events_table(conn: &Connection, dir: &Path) -> Result<Journal, StoreErro
         [],
         |r| r.get(0),
     )?;
+    let open = |first| Journal::open(dir, first).map_err(|e| StoreError::JournalAt(dir.into(), e));
     if table == 0 {
-        return Ok(Journal::open(dir, 1)?);
+        return open(1);
     }
     let first: i64 =
         conn.query_row("SELECT coalesce(min(seq), 1) FROM events", [], |r| r.get(0))?;
-    let mut journal = Journal::open(dir, first)?;
+    let mut journal = open(first)?;
     let started = Instant::now();
     let mut moved = 0;
     let mut buf = Vec::new();
