@@ -1306,6 +1306,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_ledger_or_journal_that_cannot_be_opened_is_named_in_the_error() {
+        for (blocked, says) in [
+            ("ledger", "store: dedup ledger"),
+            ("events", "store: event journal"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            // A file where the folder should be (permissions do not stop root).
+            std::fs::write(dir.path().join(blocked), b"").unwrap();
+            let err = open_rw(dir.path(), Duration::from_secs(60)).err().unwrap();
+            let msg = err.to_string();
+            let path = dir.path().join(blocked).display().to_string();
+            assert!(msg.starts_with(says) && msg.contains(&path), "{msg}");
+        }
+    }
+
     #[tokio::test]
     async fn a_spooled_id_answers_duplicate_before_and_after_its_ledger_write() {
         // Broker down: spooled events' ids go through the pending set, like confirmed ones.
