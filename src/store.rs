@@ -174,6 +174,9 @@ enum Cmd {
 pub struct Store {
     tx: mpsc::Sender<Cmd>,
     healthy: Arc<AtomicBool>,
+    /// The ledger refused writes for good (see [`Writer::ledger_failed`]): sticky, where
+    /// `healthy` follows the last commit.
+    ledger_broken: Arc<AtomicBool>,
     dir: PathBuf,
     ledger: Arc<dedup::Ledger>,
     window: Duration,
@@ -490,6 +493,7 @@ impl Store {
         let ledger = Arc::new(ledger);
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
+        let ledger_broken = Arc::new(AtomicBool::new(false));
         let filter = Arc::new(dedup::Filter::new(cfg.dedup_window));
         let (recorded, inbox) = mpsc::channel();
         let pending = Arc::new(std::sync::Mutex::new(Pending {
@@ -502,6 +506,7 @@ impl Store {
             ledger: ledger.clone(),
             window: cfg.dedup_window,
             healthy: healthy.clone(),
+            ledger_broken: ledger_broken.clone(),
             metrics,
             full_sync: true,
             filter: filter.clone(),
@@ -541,6 +546,7 @@ impl Store {
         Ok(Store {
             tx,
             healthy,
+            ledger_broken,
             dir: cfg.path.clone(),
             ledger,
             window: cfg.dedup_window,
@@ -633,11 +639,12 @@ impl Store {
 
     /// The last commit succeeded and the writer is alive.
     pub fn healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+        self.healthy.load(Ordering::Relaxed) && !self.ledger_broken.load(Ordering::Relaxed)
     }
 }
 
 struct Writer {
+    ledger_broken: Arc<AtomicBool>,
     conn: Connection,
     /// Kept events (no broker) go here, SQLite holds the spool and the marks.
     journal: Journal,
@@ -800,7 +807,7 @@ impl Writer {
             })();
             self.ledger_failed = result.is_err();
             if let Err(e) = result {
-                tracing::warn!(error = %e, "writing the dedup ledger failed; retrying");
+                self.ledger_error(&e);
                 self.ledger_written = Instant::now();
                 self.ledger_job = Some(job);
                 return;
@@ -834,7 +841,7 @@ impl Writer {
             if let Cmd::Record(n, ids) = cmd {
                 let written = self.record(ids, now);
                 if let Err(e) = &written {
-                    tracing::warn!(error = %e, "writing the dedup ledger failed; retrying");
+                    self.ledger_error(e);
                 }
                 self.batch_done(*n, written.is_ok());
             }
@@ -983,6 +990,19 @@ impl Writer {
         }
     }
 
+    /// A failed ledger write is retried; but after a failed sync fjall refuses every
+    /// later write ("poisoned": it cannot vouch for what reached the disk), the ids pile
+    /// up in memory, and only a restart recovers. Then `/readyz` says so.
+    fn ledger_error(&self, e: &StoreError) {
+        if ledger_is_broken(e) {
+            if !self.ledger_broken.swap(true, Ordering::Relaxed) {
+                tracing::error!(error = %e, "the dedup ledger refuses writes after a failed sync; not ready until restarted");
+            }
+        } else {
+            tracing::warn!(error = %e, "writing the dedup ledger failed; retrying");
+        }
+    }
+
     fn batch_done(&self, n: u64, committed: bool) {
         self.pending
             .lock()
@@ -1008,6 +1028,10 @@ fn insert_spool(tx: &rusqlite::Transaction, ev: &Event) -> rusqlite::Result<()> 
         &ev.body[..]
     ])?;
     Ok(())
+}
+
+fn ledger_is_broken(e: &StoreError) -> bool {
+    matches!(e, StoreError::Ledger(fjall::Error::Poisoned))
 }
 
 /// An event as stored, for `hookgate store`.
@@ -1304,6 +1328,19 @@ mod tests {
                 .contains("in use by another hookgate process"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_poisoned_ledger_makes_the_store_not_ready_for_good() {
+        let (_dir, _, store) = open_store(Duration::from_secs(60), false);
+        assert!(store.healthy());
+        assert!(!ledger_is_broken(&StoreError::Ledger(fjall::Error::Locked)));
+        let poisoned = StoreError::Ledger(fjall::Error::Poisoned);
+        assert!(ledger_is_broken(&poisoned));
+        // As the writer does on such an error; a later good commit does not clear it.
+        store.ledger_broken.store(true, Ordering::Relaxed);
+        store.healthy.store(true, Ordering::Relaxed);
+        assert!(!store.healthy());
     }
 
     #[test]
