@@ -68,12 +68,15 @@ impl Handoff {
         self.broker.as_ref().map(|(b, _, _)| b)
     }
 
-    /// Events can be handed off durably right now.
+    /// Events can be handed off durably right now (and their ids recorded: a ledger
+    /// that refuses writes for good is not ready with a broker either).
     pub fn ready(&self) -> bool {
         match &self.broker {
             None => self.store.healthy(),
             Some((b, _, policy)) => {
-                b.connected() || (*policy == WhenUnavailable::Spool && self.store.healthy())
+                !self.store.ledger_broken()
+                    && (b.connected()
+                        || (*policy == WhenUnavailable::Spool && self.store.healthy()))
             }
         }
     }

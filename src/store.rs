@@ -639,7 +639,12 @@ impl Store {
 
     /// The last commit succeeded and the writer is alive.
     pub fn healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed) && !self.ledger_broken.load(Ordering::Relaxed)
+        self.healthy.load(Ordering::Relaxed) && !self.ledger_broken()
+    }
+
+    /// The dedup ledger refuses writes until a restart (see `Writer::ledger_error`).
+    pub fn ledger_broken(&self) -> bool {
+        self.ledger_broken.load(Ordering::Relaxed)
     }
 }
 
