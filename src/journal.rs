@@ -24,7 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::event::Event;
 
@@ -140,58 +140,43 @@ pub struct Record {
     pub event: Event,
 }
 
-struct Cursor<'a>(&'a [u8]);
+/// The next `len: u32 | bytes` field of `p`.
+fn field<'a>(p: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let n = p.try_get_u32_le().ok()? as usize;
+    let (f, rest) = p.split_at_checked(n)?;
+    *p = rest;
+    Some(f)
+}
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
+fn string(p: &mut &[u8]) -> Option<String> {
+    String::from_utf8(field(p)?.to_vec()).ok()
+}
+
+fn optional(p: &mut &[u8]) -> Option<Option<String>> {
+    if p.get(..4)? == NONE.to_le_bytes() {
+        p.advance(4);
+        return Some(None);
     }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-    fn string(&mut self) -> Option<String> {
-        String::from_utf8(self.bytes()?.to_vec()).ok()
-    }
-    fn opt(&mut self) -> Option<Option<String>> {
-        let n = self.u32()?;
-        if n == NONE {
-            return Some(None);
-        }
-        Some(Some(
-            String::from_utf8(self.take(n as usize)?.to_vec()).ok()?,
-        ))
-    }
+    string(p).map(Some)
 }
 
 /// Decode a payload whose CRC matched; `None` if it does not parse (a bug, or a record
 /// from a newer version).
-fn decode(payload: &[u8]) -> Option<Record> {
-    let mut c = Cursor(payload);
-    let seq = c.i64()?;
-    let received_at_ms = c.i64()?;
-    let route: Arc<str> = Arc::from(std::str::from_utf8(c.bytes()?).ok()?);
-    let id = c.string()?;
-    let event_type = c.opt()?;
-    let source_ip = std::str::from_utf8(c.bytes()?).ok()?.parse().ok()?;
-    let content_type = c.opt()?;
-    let n = c.u32()? as usize;
+fn decode(mut p: &[u8]) -> Option<Record> {
+    let p = &mut p;
+    let seq = p.try_get_i64_le().ok()?;
+    let received_at_ms = p.try_get_i64_le().ok()?;
+    let route: Arc<str> = Arc::from(std::str::from_utf8(field(p)?).ok()?);
+    let id = string(p)?;
+    let event_type = optional(p)?;
+    let source_ip = std::str::from_utf8(field(p)?).ok()?.parse().ok()?;
+    let content_type = optional(p)?;
+    let n = p.try_get_u32_le().ok()? as usize;
     let mut headers = Vec::with_capacity(n.min(64));
     for _ in 0..n {
-        headers.push((c.string()?, c.string()?));
+        headers.push((string(p)?, string(p)?));
     }
-    let body = Bytes::copy_from_slice(c.bytes()?);
+    let body = Bytes::copy_from_slice(field(p)?);
     Some(Record {
         seq,
         event: Event {
@@ -212,6 +197,8 @@ fn decode(payload: &[u8]) -> Option<Record> {
 /// offset just past the last good record.
 struct SegmentReader {
     file: BufReader<File>,
+    /// The file's size when last looked at.
+    size: u64,
     end: u64,
     payload: Vec<u8>,
 }
@@ -221,6 +208,7 @@ impl SegmentReader {
         let mut file = File::open(path)?;
         file.seek(SeekFrom::Start(offset))?;
         Ok(SegmentReader {
+            size: file.metadata()?.len(),
             file: BufReader::with_capacity(256 << 10, file),
             end: offset,
             payload: Vec::new(),
@@ -230,18 +218,27 @@ impl SegmentReader {
     /// `Ok(None)` at the end of the good records.
     fn next(&mut self) -> io::Result<Option<Record>> {
         let mut header = [0u8; HEADER];
-        if !read_full(&mut self.file, &mut header)? {
+        if !read_or_end(&mut self.file, &mut header)? {
             return Ok(None);
         }
-        let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
-        let crc = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+        let mut h = &header[..];
+        let len = h.get_u32_le() as usize;
+        let crc = h.get_u32_le();
         // A zero length is what a crash leaves in space the file system allocated but
-        // never wrote; no real record is shorter than its fixed fields.
-        if len < 16 || len > (u32::MAX as usize) - 1 {
+        // never wrote; no real record is shorter than its fixed fields. A length past the
+        // end of the file is a torn or damaged header: it must not size an allocation (a
+        // flipped high bit would ask for gigabytes).
+        let room = |size: u64| size.saturating_sub(self.end + HEADER as u64);
+        if len as u64 > room(self.size) {
+            // The file may have grown since it was opened (the gateway appends).
+            self.size = self.file.get_ref().metadata()?.len();
+        }
+        if len < 16 || len as u64 > room(self.size) {
             return Ok(None);
         }
         self.payload.resize(len, 0);
-        if !read_full(&mut self.file, &mut self.payload)? || crc32fast::hash(&self.payload) != crc {
+        if !read_or_end(&mut self.file, &mut self.payload)? || crc32fast::hash(&self.payload) != crc
+        {
             return Ok(None);
         }
         let Some(record) = decode(&self.payload) else {
@@ -256,17 +253,12 @@ impl SegmentReader {
 }
 
 /// Fill `buf`, or return `false` if the file ends first.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => return Ok(false),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+fn read_or_end(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    match r.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
     }
-    Ok(true)
 }
 
 /// The writer's end: owned by the store's writer thread.
@@ -608,6 +600,29 @@ mod tests {
             ids(Scan::new(dir.path(), 0).unwrap()),
             [(1, "a1".into()), (2, "a2".into()), (3, "a3".into())]
         );
+    }
+
+    #[test]
+    fn a_length_past_the_end_of_the_file_ends_the_records_without_sizing_a_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), 1).unwrap();
+        append(&mut j, &["a1"], 10);
+        drop(j);
+        let (_, path) = segments(dir.path()).unwrap().pop().unwrap();
+        let good = std::fs::metadata(&path).unwrap().len();
+        // A damaged header claiming ~4 GB, then a few bytes.
+        let mut bad = (u32::MAX - 1).to_le_bytes().to_vec();
+        bad.extend_from_slice(&[7; 40]);
+        let f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all_at(&bad, good).unwrap();
+        assert_eq!(ids(Scan::new(dir.path(), 0).unwrap()), [(1, "a1".into())]);
+        let mut r = SegmentReader::open(&path, 0).unwrap();
+        assert!(r.next().unwrap().is_some());
+        assert!(r.next().unwrap().is_none());
+        assert!(r.payload.capacity() < 1 << 20, "{}", r.payload.capacity());
+        let j = Journal::open(dir.path(), 1).unwrap();
+        assert_eq!(j.next_seq(), 2);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good, "cut off");
     }
 
     #[test]
