@@ -851,8 +851,21 @@ impl Writer {
                 self.batch_done(*n, written.is_ok());
             }
         }
-        let keeps = batch.iter().filter(|c| matches!(c, Cmd::Keep(..))).count();
-        if keeps == 0 && !batch.iter().any(|c| matches!(c, Cmd::Forwarded(_))) {
+        // The spool (broker down) and the forwarded marks are SQLite's; kept events (no
+        // broker) the journal's. A gateway has a broker or not, so one batch holds one
+        // kind or the other, and a failure of either fails the batch.
+        let (mut keeps, mut spooled, mut forwarded) = (0, 0, false);
+        for c in &batch {
+            match c {
+                Cmd::Keep(table, ..) => {
+                    keeps += 1;
+                    spooled += usize::from(*table == Table::Spool);
+                }
+                Cmd::Forwarded(_) => forwarded = true,
+                Cmd::Record(..) | Cmd::Flush(_) => {}
+            }
+        }
+        if keeps == 0 && !forwarded {
             let flushed: Vec<_> = batch
                 .into_iter()
                 .filter_map(|c| match c {
@@ -866,14 +879,7 @@ impl Writer {
             }
             return;
         }
-        // The spool (broker down) and the forwarded marks are SQLite's; kept events (no
-        // broker) the journal's. A gateway has a broker or not, so one batch holds one
-        // kind or the other, and a failure of either fails the batch.
-        let spooled = batch
-            .iter()
-            .filter(|c| matches!(c, Cmd::Keep(Table::Spool, ..)))
-            .count();
-        let in_sqlite = spooled > 0 || batch.iter().any(|c| matches!(c, Cmd::Forwarded(_)));
+        let in_sqlite = spooled > 0 || forwarded;
         self.set_full_sync(spooled > 0);
         enum Answer {
             Kept(Outcome),
