@@ -14,10 +14,10 @@
 //! Ids are written in batches by the store's writer (see `store`), not with their
 //! events; until its batch is written an id is answered from memory, and ids of kept
 //! events that a crash kept out of the ledger are put back from the event journal (and
-//! the spool table) when the store opens. Entries past the window are dropped by a compaction filter as the
-//! tree compacts (so a quiet gateway may keep some on disk a while longer); a look-up
-//! compares the stored time with the window itself, so a late drop is never a wrong
-//! answer.
+//! the spool table) when the store opens. Entries past the window are dropped by a
+//! compaction filter as the tree compacts (so a quiet gateway may keep some on disk a
+//! while longer); a look-up compares the stored time with the window itself, so a late
+//! drop is never a wrong answer.
 //!
 //! [`Filter`] sits in front of the ledger: almost every event is new, and proving that
 //! without a look-up is what it is for. On the broker path it saved a SQLite read
