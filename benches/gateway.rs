@@ -4,6 +4,8 @@
 //!   * broker ceiling: a raw lapin publisher sending the same messages with pipelined
 //!     confirms into the same kind of queue (quorum), best of several channel counts;
 //!     and one confirm at a time (its p99 is the latency floor at low rate);
+//!   * the stack's floor: hyper + lapin and nothing else, a server that publishes each
+//!     body as the raw publisher does and answers 200 on its confirm (no checks);
 //!   * hookgate with RabbitMQ (GitHub route: HMAC-SHA256 + JSON Schema), closed loop at
 //!     a fixed concurrency, then open loop at half the measured maximum and at 1 000/s;
 //!   * hookgate with the embedded store (fsync-durable), the same.
@@ -489,6 +491,106 @@ async fn spawn_bare() -> (Proc, u16) {
     (bare, port)
 }
 
+/// The stack's floor (this binary with `--relay-server PORT AMQP_URL EXCHANGE CHANNELS`):
+/// a hyper server that publishes each body with lapin exactly as the raw publisher does
+/// (same properties, same channel count, confirms awaited per request) and answers 200
+/// once the broker confirmed it. No checks, no dedup, no metrics, no spool: what any
+/// gateway built on hyper and lapin pays on this machine before doing anything of its
+/// own, so that hookgate's own cost can be told from its stack's.
+fn relay_server(port: u16, url: String, exchange: String, channels: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let conn = Connection::connect(&url, ConnectionProperties::default())
+            .await
+            .unwrap();
+        let mut chans = Vec::new();
+        for _ in 0..channels {
+            let ch = conn.create_channel().await.unwrap();
+            ch.confirm_select(ConfirmSelectOptions::default())
+                .await
+                .unwrap();
+            chans.push(ch);
+        }
+        let chans = Arc::new(chans);
+        let next = Arc::new(AtomicU64::new(0));
+        let exchange: Arc<str> = exchange.into();
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        loop {
+            let (s, _) = l.accept().await.unwrap();
+            s.set_nodelay(true).unwrap();
+            let (chans, next, exchange) = (chans.clone(), next.clone(), exchange.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (chans, next, exchange) = (chans.clone(), next.clone(), exchange.clone());
+                    async move {
+                        let id = req
+                            .headers()
+                            .get("x-github-delivery")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        let body = req.into_body().collect().await?.to_bytes();
+                        let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                        let ch = &chans[n % chans.len()];
+                        let confirmed = match ch
+                            .basic_publish(
+                                (&*exchange).into(),
+                                "github.push".into(),
+                                BasicPublishOptions {
+                                    mandatory: true,
+                                    ..Default::default()
+                                },
+                                &body,
+                                message_properties(id),
+                            )
+                            .await
+                        {
+                            Ok(confirm) => confirm.await.is_ok_and(|c| c.is_ack()),
+                            Err(_) => false,
+                        };
+                        let mut r = http::Response::new(Full::new(Bytes::from_static(
+                            br#"{"status":"accepted"}"#,
+                        )));
+                        if !confirmed {
+                            *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        Ok::<_, hyper::Error>(r)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(TokioIo::new(s), svc)
+                .await;
+            });
+        }
+    });
+}
+
+/// The relay (see [`relay_server`]) publishing into `exchange`, listening.
+async fn spawn_relay(amqp: &str, exchange: &str, channels: usize) -> (Proc, u16) {
+    let port = free_port();
+    let relay = Proc(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--relay-server",
+                &port.to_string(),
+                amqp,
+                exchange,
+                &channels.to_string(),
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    wait_port(port).await;
+    (relay, port)
+}
+
 /// The admin port of the last hookgate started (for scraping /metrics).
 static ADMIN_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
@@ -597,6 +699,32 @@ async fn queue_len(conn: &Connection, queue: &str) -> u32 {
     .unwrap_or(0)
 }
 
+/// The same message hookgate publishes (SPEC §4): properties and headers, so the broker
+/// does the same work per message.
+fn message_properties(id: String) -> BasicProperties {
+    let now = std::time::SystemTime::now();
+    let mut headers = FieldTable::default();
+    let s = |v: String| AMQPValue::LongString(v.into());
+    headers.insert("hookgate-route".into(), s("github".into()));
+    headers.insert(
+        "hookgate-received-at".into(),
+        s(humantime::format_rfc3339_millis(now).to_string()),
+    );
+    headers.insert("hookgate-source-ip".into(), s("127.0.0.1".into()));
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_timestamp(
+            now.duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        )
+        .with_app_id("hookgate".into())
+        .with_headers(headers)
+        .with_message_id(id.into())
+        .with_type("push".into())
+        .with_content_type("application/json".into())
+}
+
 /// `window` publishers in flight over `channels` channels, each waiting for its own
 /// confirm: the same model as hookgate's requests. With a `rate`, an open loop: message
 /// k is due at k / rate and its latency counts from then.
@@ -651,30 +779,7 @@ async fn raw_publisher(
                         None => break,
                     };
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    // The same message hookgate publishes (SPEC §4): properties and
-                    // headers, so the broker does the same work per message.
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap();
-                    let mut headers = FieldTable::default();
-                    let s = |v: String| AMQPValue::LongString(v.into());
-                    headers.insert("hookgate-route".into(), s("github".into()));
-                    headers.insert(
-                        "hookgate-received-at".into(),
-                        s(
-                            humantime::format_rfc3339_millis(std::time::SystemTime::now())
-                                .to_string(),
-                        ),
-                    );
-                    headers.insert("hookgate-source-ip".into(), s("127.0.0.1".into()));
-                    let props = BasicProperties::default()
-                        .with_delivery_mode(2)
-                        .with_timestamp(now.as_secs())
-                        .with_app_id("hookgate".into())
-                        .with_headers(headers)
-                        .with_message_id(delivery_id(tag, n).into())
-                        .with_type("push".into())
-                        .with_content_type("application/json".into());
+                    let props = message_properties(delivery_id(tag, n));
                     let c = ch
                         .basic_publish(
                             exchange.as_str().into(),
@@ -716,6 +821,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--bare-server") {
         return bare_server(args[i + 1].parse().unwrap());
+    }
+    if let Some(i) = args.iter().position(|a| a == "--relay-server") {
+        return relay_server(
+            args[i + 1].parse().unwrap(),
+            args[i + 2].clone(),
+            args[i + 3].clone(),
+            args[i + 4].parse().unwrap(),
+        );
     }
     if !args.iter().any(|a| a == "--bench") {
         // Built by `cargo test --all-targets`: nothing to measure there.
@@ -859,9 +972,16 @@ async fn run(s: Settings) -> bool {
     let t = target(port, "gw");
     let _ = closed_loop(&t, s.conns, Duration::from_secs(1)).await;
     let round = dur / ROUNDS;
+    // The stack's floor, beside hookgate in every round: hyper + lapin and nothing else.
+    let (relay, relay_port) = spawn_relay(&s.amqp, &raw_x, best_ch).await;
+    let rt_relay = target(relay_port, "relay");
+    let _ = closed_loop(&rt_relay, s.conns, Duration::from_secs(1)).await;
     let (mut hg_cpu, mut hg_broker_cpu, mut hg_gen_cpu) = (0.0, 0.0, 0.0);
+    let (mut relay_cpu, mut relay_broker_cpu) = (0.0, 0.0);
     let mut rounds: Option<(Run, Run)> = None;
+    let mut relayed: Option<Run> = None;
     let mut broker_ratios = Vec::new();
+    let (mut relay_ratios, mut own_ratios) = (Vec::new(), Vec::new());
     for i in 1..=ROUNDS {
         let raw = raw_publisher(&s.amqp, &raw_x, best_ch, s.conns, round, body.clone(), None).await;
         let (c0, r0, g0) = (cpu_secs(pid), cpu_of(rabbit), cpu_secs(me));
@@ -869,22 +989,42 @@ async fn run(s: Settings) -> bool {
         hg_cpu += cpu_secs(pid) - c0;
         hg_broker_cpu += cpu_of(rabbit) - r0;
         hg_gen_cpu += cpu_secs(me) - g0;
+        let (c0, r0) = (cpu_secs(relay.0.id()), cpu_of(rabbit));
+        let rl = closed_loop(&rt_relay, s.conns, round).await;
+        relay_cpu += cpu_secs(relay.0.id()) - c0;
+        relay_broker_cpu += cpu_of(rabbit) - r0;
         let ratio = 100.0 * hg.rps() / raw.rps();
+        let (relay_ratio, own_ratio) = (100.0 * rl.rps() / raw.rps(), 100.0 * hg.rps() / rl.rps());
         println!(
-            "round {i}/{ROUNDS}    raw lapin ({best_ch} ch) {:>6.0} msg/s, then hookgate {:>6.0} req/s: {ratio:>5.1} %",
+            "round {i}/{ROUNDS}    raw lapin ({best_ch} ch) {:>6.0} msg/s, then hookgate {:>6.0} req/s: {ratio:>5.1} %;  then hyper + lapin {:>6.0} req/s: {relay_ratio:>5.1} % (hookgate {own_ratio:.1} % of it)",
             raw.rps(),
-            hg.rps()
+            hg.rps(),
+            rl.rps()
         );
         broker_ratios.push(ratio);
+        relay_ratios.push(relay_ratio);
+        own_ratios.push(own_ratio);
         pool(&mut rounds, raw, hg);
+        match &mut relayed {
+            Some(r) => r.absorb(rl),
+            None => relayed = Some(rl),
+        }
     }
+    drop(relay);
     let (paired_raw, closed) = rounds.unwrap();
+    let relayed = relayed.unwrap();
     let cpu_ms = ms_per_1000(hg_cpu, closed.ok);
     let gw_broker_cpu = ms_per_1000(hg_broker_cpu, closed.ok);
     let gen_cpu = ms_per_1000(hg_gen_cpu, closed.ok);
+    let relay_cpu_ms = ms_per_1000(relay_cpu, relayed.ok);
+    let relay_broker_ms = ms_per_1000(relay_broker_cpu, relayed.ok);
     println!(
         "reference  raw lapin, {best_ch} ch, in the rounds    {}",
         paired_raw.line()
+    );
+    println!(
+        "reference  hyper + lapin, no checks, rounds  {}  server cpu {relay_cpu_ms:.1}, broker cpu {relay_broker_ms:.1} ms/1000",
+        relayed.line()
     );
     println!(
         "hookgate   rabbitmq, closed loop             {}  broker cpu {gw_broker_cpu:.1}, load generator cpu {gen_cpu:.1} ms/1000",
@@ -1065,12 +1205,24 @@ async fn run(s: Settings) -> bool {
         ratio(closed.rps(), paired_raw.rps()),
         ratio(closed.rps(), broker_ceiling.rps())
     );
+    // The same ratio for the stack alone: how far any hyper + lapin gateway gets here,
+    // and how much of that hookgate keeps with every check, the dedup and the metrics on.
+    println!(
+        "  hyper + lapin, no checks / raw lapin      {:>6.1} %   (rounds {}): the floor of the stack, before any gateway work",
+        median(&relay_ratios),
+        percents(&relay_ratios)
+    );
+    println!(
+        "  hookgate(rabbitmq) / hyper + lapin        {:>6.1} %   (rounds {}): what hookgate's own work costs",
+        median(&own_ratios),
+        percents(&own_ratios)
+    );
     println!(
         "  hookgate(rabbitmq) / bare hyper           {:>6.1} %",
         ratio(closed.rps(), ceiling.rps())
     );
     println!(
-        "  hookgate CPU per 1000 events (rabbitmq)   {cpu_ms:>6.1} ms  target <= 20 ms   {}",
+        "  hookgate CPU per 1000 events (rabbitmq)   {cpu_ms:>6.1} ms  target <= 20 ms   {}  (hyper + lapin, no checks: {relay_cpu_ms:.1} ms)",
         mark(cpu_ms <= 20.0)
     );
     println!("  hookgate CPU per 1000 events (store)      {scpu_ms:>6.1} ms");
@@ -1082,7 +1234,7 @@ async fn run(s: Settings) -> bool {
     );
     if rabbit.is_some() {
         println!(
-            "  RabbitMQ CPU per 1000 messages           {raw_broker_cpu:>6.1} ms from raw lapin (window of {}), {spread_broker_cpu:.1} from raw lapin spread at hookgate's rate, {gw_broker_cpu:.1} from hookgate",
+            "  RabbitMQ CPU per 1000 messages           {raw_broker_cpu:>6.1} ms from raw lapin (window of {}), {spread_broker_cpu:.1} from raw lapin spread at hookgate's rate, {gw_broker_cpu:.1} from hookgate, {relay_broker_ms:.1} from hyper + lapin",
             s.conns
         );
     }
