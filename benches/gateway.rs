@@ -8,7 +8,9 @@
 //!     body as the raw publisher does and answers 200 on its confirm (no checks);
 //!   * hookgate with RabbitMQ (GitHub route: HMAC-SHA256 + JSON Schema), closed loop at
 //!     a fixed concurrency, then open loop at half the measured maximum and at 1 000/s;
-//!   * hookgate with the embedded store (fsync-durable), the same.
+//!   * hookgate with the embedded store (fsync-durable), the same; beside it the store's
+//!     floor: hyper + one writer thread appending every waiting body to a file with one
+//!     `fdatasync` per batch (group commit, no checks).
 //!
 //! The figures with a target that compare hookgate with a reference (hookgate/raw lapin,
 //! hookgate store/bare hyper, p99 at 1 000/s minus raw lapin's one-at-a-time p99) come
@@ -591,6 +593,96 @@ async fn spawn_relay(amqp: &str, exchange: &str, channels: usize) -> (Proc, u16)
     (relay, port)
 }
 
+/// The store's floor (this binary with `--commit-server PORT FILE`): a hyper server that
+/// hands each body to one writer thread, which appends every body waiting (length-
+/// prefixed) to `FILE` in one `write` and makes them durable with one `fdatasync`, then
+/// answers each 200: group commit and nothing else (no checks, no ids, no dedup, no
+/// checksums, no segments). What any fsync-durable gateway on hyper pays on this
+/// machine and disk before doing anything of its own.
+fn commit_server(port: u16, file: String) {
+    use std::io::Write;
+    type Done = tokio::sync::oneshot::Sender<bool>;
+    let (tx, rx) = std::sync::mpsc::channel::<(Bytes, Done)>();
+    std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            .unwrap();
+        let mut buf = Vec::new();
+        let mut waiting = Vec::new();
+        while let Ok(first) = rx.recv() {
+            waiting.push(first);
+            while waiting.len() < 512 {
+                match rx.try_recv() {
+                    Ok(m) => waiting.push(m),
+                    Err(_) => break,
+                }
+            }
+            buf.clear();
+            for (body, _) in &waiting {
+                buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                buf.extend_from_slice(body);
+            }
+            let ok = f.write_all(&buf).and_then(|_| f.sync_data()).is_ok();
+            for (_, done) in waiting.drain(..) {
+                let _ = done.send(ok);
+            }
+        }
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        loop {
+            let (s, _) = l.accept().await.unwrap();
+            s.set_nodelay(true).unwrap();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let tx = tx.clone();
+                    async move {
+                        let body = req.into_body().collect().await?.to_bytes();
+                        let (done, durable) = tokio::sync::oneshot::channel();
+                        let _ = tx.send((body, done));
+                        let mut r = http::Response::new(Full::new(Bytes::from_static(
+                            br#"{"status":"accepted"}"#,
+                        )));
+                        if !durable.await.unwrap_or(false) {
+                            *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        Ok::<_, hyper::Error>(r)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(TokioIo::new(s), svc)
+                .await;
+            });
+        }
+    });
+}
+
+/// The commit server (see [`commit_server`]) appending to a file in `dir`, listening.
+async fn spawn_commit(dir: &Path) -> (Proc, u16) {
+    let port = free_port();
+    let server = Proc(
+        Command::new(std::env::current_exe().unwrap())
+            .arg("--commit-server")
+            .arg(port.to_string())
+            .arg(dir.join("commit.log"))
+            .spawn()
+            .unwrap(),
+    );
+    wait_port(port).await;
+    (server, port)
+}
+
 /// The admin port of the last hookgate started (for scraping /metrics).
 static ADMIN_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
@@ -821,6 +913,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--bare-server") {
         return bare_server(args[i + 1].parse().unwrap());
+    }
+    if let Some(i) = args.iter().position(|a| a == "--commit-server") {
+        return commit_server(args[i + 1].parse().unwrap(), args[i + 2].clone());
     }
     if let Some(i) = args.iter().position(|a| a == "--relay-server") {
         return relay_server(
@@ -1143,29 +1238,54 @@ async fn run(s: Settings) -> bool {
     let spid = gw.0.id();
     let st = target(port, "st");
     let _ = closed_loop(&st, s.conns, Duration::from_secs(1)).await;
+    // The store's floor, beside hookgate in every round: hyper + group commit alone.
+    let (commit, commit_port) = spawn_commit(dir.path()).await;
+    let ct = target(commit_port, "commit");
+    let _ = closed_loop(&ct, s.conns, Duration::from_secs(1)).await;
     let mut s_cpu = 0.0;
+    let mut commit_cpu = 0.0;
     let mut rounds: Option<(Run, Run)> = None;
+    let mut committed: Option<Run> = None;
     let mut store_ratios = Vec::new();
+    let (mut floor_ratios, mut store_own) = (Vec::new(), Vec::new());
     for i in 1..=ROUNDS {
         let b = closed_loop(&target(bare_port, "bare"), s.conns, round).await;
         let c0 = cpu_secs(spid);
         let hg = closed_loop(&st, s.conns, round).await;
         s_cpu += cpu_secs(spid) - c0;
+        let c0 = cpu_secs(commit.0.id());
+        let cm = closed_loop(&ct, s.conns, round).await;
+        commit_cpu += cpu_secs(commit.0.id()) - c0;
         let ratio = 100.0 * hg.rps() / b.rps();
+        let (floor, own) = (100.0 * cm.rps() / b.rps(), 100.0 * hg.rps() / cm.rps());
         println!(
-            "round {i}/{ROUNDS}    bare hyper {:>6.0} req/s, then hookgate (store) {:>6.0} req/s: {ratio:>5.1} %",
+            "round {i}/{ROUNDS}    bare hyper {:>6.0} req/s, then hookgate (store) {:>6.0} req/s: {ratio:>5.1} %;  then hyper + group commit {:>6.0} req/s: {floor:>5.1} % (hookgate {own:.1} % of it)",
             b.rps(),
-            hg.rps()
+            hg.rps(),
+            cm.rps()
         );
         store_ratios.push(ratio);
+        floor_ratios.push(floor);
+        store_own.push(own);
         pool(&mut rounds, b, hg);
+        match &mut committed {
+            Some(r) => r.absorb(cm),
+            None => committed = Some(cm),
+        }
     }
+    drop(commit);
     let (paired_bare, sclosed) = rounds.unwrap();
+    let committed = committed.unwrap();
     drop(bare);
     let scpu_ms = ms_per_1000(s_cpu, sclosed.ok);
+    let commit_cpu_ms = ms_per_1000(commit_cpu, committed.ok);
     println!(
         "reference  bare hyper, in the rounds          {}",
         paired_bare.line()
+    );
+    println!(
+        "reference  hyper + group commit, rounds      {}  server cpu {commit_cpu_ms:.1} ms/1000",
+        committed.line()
     );
     println!(
         "hookgate   store, closed loop                {}",
@@ -1225,7 +1345,7 @@ async fn run(s: Settings) -> bool {
         "  hookgate CPU per 1000 events (rabbitmq)   {cpu_ms:>6.1} ms  target <= 20 ms   {}  (hyper + lapin, no checks: {relay_cpu_ms:.1} ms)",
         mark(cpu_ms <= 20.0)
     );
-    println!("  hookgate CPU per 1000 events (store)      {scpu_ms:>6.1} ms");
+    println!("  hookgate CPU per 1000 events (store)      {scpu_ms:>6.1} ms  (hyper + group commit, no checks: {commit_cpu_ms:.1} ms)");
     println!("  for scale: bare hyper server / lapin client {bare_cpu:>4.1} / {lapin_cpu:.1} ms per 1000 (their own CPU)");
     println!(
         "  hookgate CPU / bare hyper server CPU      {:>6.1} x (rabbitmq)  {:.1} x (store)",
@@ -1274,6 +1394,16 @@ async fn run(s: Settings) -> bool {
         mark(store_ratio >= 50.0),
         percents(&store_ratios),
         ratio(sclosed.rps(), paired_bare.rps())
+    );
+    println!(
+        "  hyper + group commit / bare hyper         {:>6.1} %   (rounds {}): the floor of a fsync-durable stack, before any gateway work",
+        median(&floor_ratios),
+        percents(&floor_ratios)
+    );
+    println!(
+        "  hookgate(store) / hyper + group commit    {:>6.1} %   (rounds {}): what hookgate's own work costs",
+        median(&store_own),
+        percents(&store_own)
     );
     println!(
         "  RSS idle                                  {:>6.1} MiB  target < 30 MiB   {}",
