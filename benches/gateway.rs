@@ -449,35 +449,46 @@ impl Drop for Proc {
     }
 }
 
-fn bare_server(port: u16) {
-    // The reference: read the whole body, answer 200 with a small JSON. Same runtime
-    // shape as hookgate (multi-threaded tokio, hyper-util auto builder).
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// A runtime of the same shape as hookgate's (multi-threaded tokio, a worker per core).
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
+        .unwrap()
+}
+
+/// Serve `handler` on `port` for good, as hookgate serves (hyper-util's auto builder,
+/// `TCP_NODELAY`): the reference servers differ only in what a request does.
+async fn serve_forever<F, Fut>(port: u16, handler: F)
+where
+    F: Fn(Request<hyper::body::Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<http::Response<Full<Bytes>>, hyper::Error>>
+        + Send
+        + 'static,
+{
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
         .unwrap();
-    rt.block_on(async move {
-        let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            s.set_nodelay(true).unwrap();
-            tokio::spawn(async move {
-                let svc =
-                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                        let body = req.into_body().collect().await?.to_bytes();
-                        let answer = format!(r#"{{"status":"accepted","len":{}}}"#, body.len());
-                        Ok::<_, hyper::Error>(http::Response::new(Full::new(Bytes::from(answer))))
-                    });
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(TokioIo::new(s), svc)
-                .await;
-            });
-        }
-    });
+    loop {
+        let (s, _) = l.accept().await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(TokioIo::new(s), hyper::service::service_fn(handler))
+                    .await;
+        });
+    }
+}
+
+fn bare_server(port: u16) {
+    // The reference: read the whole body, answer 200 with a small JSON.
+    server_runtime().block_on(serve_forever(port, |req| async move {
+        let body = req.into_body().collect().await?.to_bytes();
+        let answer = format!(r#"{{"status":"accepted","len":{}}}"#, body.len());
+        Ok(http::Response::new(Full::new(Bytes::from(answer))))
+    }));
 }
 
 /// The bare hyper server (this binary with `--bare-server`), listening.
@@ -500,11 +511,7 @@ async fn spawn_bare() -> (Proc, u16) {
 /// gateway built on hyper and lapin pays on this machine before doing anything of its
 /// own, so that hookgate's own cost can be told from its stack's.
 fn relay_server(port: u16, url: String, exchange: String, channels: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
+    server_runtime().block_on(async move {
         let conn = Connection::connect(&url, ConnectionProperties::default())
             .await
             .unwrap();
@@ -519,59 +526,48 @@ fn relay_server(port: u16, url: String, exchange: String, channels: usize) {
         let chans = Arc::new(chans);
         let next = Arc::new(AtomicU64::new(0));
         let exchange: Arc<str> = exchange.into();
-        let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            s.set_nodelay(true).unwrap();
+        serve_forever(port, move |req| {
             let (chans, next, exchange) = (chans.clone(), next.clone(), exchange.clone());
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (chans, next, exchange) = (chans.clone(), next.clone(), exchange.clone());
-                    async move {
-                        let id = req
-                            .headers()
-                            .get("x-github-delivery")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_string();
-                        let body = req.into_body().collect().await?.to_bytes();
-                        let n = next.fetch_add(1, Ordering::Relaxed) as usize;
-                        let ch = &chans[n % chans.len()];
-                        let confirmed = match ch
-                            .basic_publish(
-                                (&*exchange).into(),
-                                "github.push".into(),
-                                BasicPublishOptions {
-                                    mandatory: true,
-                                    ..Default::default()
-                                },
-                                &body,
-                                message_properties(id),
-                            )
-                            .await
-                        {
-                            Ok(confirm) => confirm.await.is_ok_and(|c| c.is_ack()),
-                            Err(_) => false,
-                        };
-                        let mut r = http::Response::new(Full::new(Bytes::from_static(
-                            br#"{"status":"accepted"}"#,
-                        )));
-                        if !confirmed {
-                            *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
-                        }
-                        Ok::<_, hyper::Error>(r)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(TokioIo::new(s), svc)
-                .await;
-            });
-        }
+            async move {
+                let id = req
+                    .headers()
+                    .get("x-github-delivery")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let body = req.into_body().collect().await?.to_bytes();
+                let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let ch = &chans[n % chans.len()];
+                let confirmed = match ch
+                    .basic_publish(
+                        (&*exchange).into(),
+                        "github.push".into(),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..Default::default()
+                        },
+                        &body,
+                        message_properties(id),
+                    )
+                    .await
+                {
+                    Ok(confirm) => confirm.await.is_ok_and(|c| c.is_ack()),
+                    Err(_) => false,
+                };
+                Ok(answer(confirmed))
+            }
+        })
+        .await;
     });
+}
+
+/// The floors' answer: 200 once the body is durable, else 503.
+fn answer(durable: bool) -> http::Response<Full<Bytes>> {
+    let mut r = http::Response::new(Full::new(Bytes::from_static(br#"{"status":"accepted"}"#)));
+    if !durable {
+        *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    r
 }
 
 /// The relay (see [`relay_server`]) publishing into `exchange`, listening.
@@ -630,42 +626,15 @@ fn commit_server(port: u16, file: String) {
             }
         }
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            s.set_nodelay(true).unwrap();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let tx = tx.clone();
-                    async move {
-                        let body = req.into_body().collect().await?.to_bytes();
-                        let (done, durable) = tokio::sync::oneshot::channel();
-                        let _ = tx.send((body, done));
-                        let mut r = http::Response::new(Full::new(Bytes::from_static(
-                            br#"{"status":"accepted"}"#,
-                        )));
-                        if !durable.await.unwrap_or(false) {
-                            *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
-                        }
-                        Ok::<_, hyper::Error>(r)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(TokioIo::new(s), svc)
-                .await;
-            });
+    server_runtime().block_on(serve_forever(port, move |req| {
+        let tx = tx.clone();
+        async move {
+            let body = req.into_body().collect().await?.to_bytes();
+            let (done, durable) = tokio::sync::oneshot::channel();
+            let _ = tx.send((body, done));
+            Ok(answer(durable.await.unwrap_or(false)))
         }
-    });
+    }));
 }
 
 /// The commit server (see [`commit_server`]) appending to a file in `dir`, listening.
