@@ -24,7 +24,7 @@
 //!   HOOKGATE_BENCH_SECS=8 HOOKGATE_BENCH_CONNS=64 AMQP_URL=amqp://... cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=rabbitmq|store [HOOKGATE_BENCH_RATE=1000] cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=raw [HOOKGATE_BENCH_CHANNELS=2] [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
-//!   HOOKGATE_BENCH_ONLY=bare [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
+//!   HOOKGATE_BENCH_ONLY=bare|relay|commit [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -955,8 +955,8 @@ async fn run(s: Settings) -> bool {
     if only == "raw" {
         return raw_phase(&s, &body, dur).await;
     }
-    if only == "bare" {
-        return bare_phase(&s, &target, dur).await;
+    if matches!(only.as_str(), "bare" | "relay" | "commit") {
+        return server_phase(&s, &only, &target, dur).await;
     }
     if !only.is_empty() {
         return only_phase(&s, &only, &target, dur).await;
@@ -1427,14 +1427,45 @@ async fn raw_phase(s: &Settings, body: &Bytes, dur: Duration) -> bool {
     true
 }
 
-/// `HOOKGATE_BENCH_ONLY=bare`: the bare hyper server alone, closed loop or (with
-/// `HOOKGATE_BENCH_RATE`) open loop, with its CPU per 1 000 requests: what any Rust HTTP
-/// server costs at that rate here, to set hookgate's figure at the same rate beside.
-async fn bare_phase(s: &Settings, target: &dyn Fn(u16, &str) -> Target, dur: Duration) -> bool {
-    let (bare, port) = spawn_bare().await;
-    let t = target(port, "bare");
+/// `HOOKGATE_BENCH_ONLY=bare|relay|commit`: one reference server alone (bare hyper; the
+/// hyper + lapin floor, over `HOOKGATE_BENCH_CHANNELS` channels, default 2; the
+/// hyper + group commit floor), closed loop or (with `HOOKGATE_BENCH_RATE`) open loop,
+/// with its CPU per 1 000 requests: what the stack costs at that rate here, to set
+/// hookgate's figure at the same rate beside, and a pid to profile it by.
+async fn server_phase(
+    s: &Settings,
+    kind: &str,
+    target: &dyn Fn(u16, &str) -> Target,
+    dur: Duration,
+) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let x = format!("hg-bench-raw-{}", std::process::id());
+    let q = format!("{x}-q");
+    let conn = match kind {
+        "relay" => {
+            let conn = Connection::connect(&s.amqp, ConnectionProperties::default())
+                .await
+                .unwrap();
+            declare(&conn, &x, &q).await;
+            Some(conn)
+        }
+        _ => None,
+    };
+    let (server, port) = match kind {
+        "relay" => {
+            let channels = std::env::var("HOOKGATE_BENCH_CHANNELS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2);
+            spawn_relay(&s.amqp, &x, channels).await
+        }
+        "commit" => spawn_commit(dir.path()).await,
+        _ => spawn_bare().await,
+    };
+    println!("{kind} server pid {}", server.0.id());
+    let t = target(port, kind);
     let _ = closed_loop(&t, s.conns, Duration::from_secs(1)).await;
-    let c0 = cpu_secs(bare.0.id());
+    let c0 = cpu_secs(server.0.id());
     let rate = rate_from_env();
     let r = match rate {
         Some(rate) => open_loop(&t, rate, s.conns, dur).await,
@@ -1442,10 +1473,14 @@ async fn bare_phase(s: &Settings, target: &dyn Fn(u16, &str) -> Target, dur: Dur
     };
     let mode = rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s"));
     println!(
-        "bare hyper, {mode}   {}  server cpu {:.1} ms/1000",
+        "{kind}, {mode}   {}  server cpu {:.1} ms/1000",
         r.line(),
-        per_1000(Some(bare.0.id()), c0, r.ok)
+        per_1000(Some(server.0.id()), c0, r.ok)
     );
+    drop(server);
+    if let Some(conn) = conn {
+        cleanup(&conn, &x, &[q]).await;
+    }
     true
 }
 
