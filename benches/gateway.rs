@@ -512,17 +512,7 @@ async fn spawn_bare() -> (Proc, u16) {
 /// own, so that hookgate's own cost can be told from its stack's.
 fn relay_server(port: u16, url: String, exchange: String, channels: usize) {
     server_runtime().block_on(async move {
-        let conn = Connection::connect(&url, ConnectionProperties::default())
-            .await
-            .unwrap();
-        let mut chans = Vec::new();
-        for _ in 0..channels {
-            let ch = conn.create_channel().await.unwrap();
-            ch.confirm_select(ConfirmSelectOptions::default())
-                .await
-                .unwrap();
-            chans.push(ch);
-        }
+        let (_conn, chans) = confirm_channels(&url, channels).await;
         let chans = Arc::new(chans);
         let next = Arc::new(AtomicU64::new(0));
         let exchange: Arc<str> = exchange.into();
@@ -760,6 +750,22 @@ async fn queue_len(conn: &Connection, queue: &str) -> u32 {
     .unwrap_or(0)
 }
 
+/// A connection to `url` and `n` channels on it in confirm mode.
+async fn confirm_channels(url: &str, n: usize) -> (Connection, Vec<lapin::Channel>) {
+    let conn = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let mut chans = Vec::new();
+    for _ in 0..n {
+        let ch = conn.create_channel().await.unwrap();
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        chans.push(ch);
+    }
+    (conn, chans)
+}
+
 /// The same message hookgate publishes (SPEC §4): properties and headers, so the broker
 /// does the same work per message.
 fn message_properties(id: String) -> BasicProperties {
@@ -798,17 +804,7 @@ async fn raw_publisher(
     body: Bytes,
     rate: Option<f64>,
 ) -> Run {
-    let conn = Connection::connect(url, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let mut chans = Vec::new();
-    for _ in 0..channels {
-        let ch = conn.create_channel().await.unwrap();
-        ch.confirm_select(ConfirmSelectOptions::default())
-            .await
-            .unwrap();
-        chans.push(Arc::new(ch));
-    }
+    let (conn, chans) = confirm_channels(url, channels).await;
     let start = Instant::now() + Duration::from_millis(if rate.is_some() { 200 } else { 0 });
     let deadline = start + dur;
     let next = Arc::new(AtomicU64::new(0));
