@@ -75,6 +75,30 @@ fn rate_from_env() -> Option<f64> {
         .filter(|r: &f64| r.is_finite() && *r > 0.0)
 }
 
+/// `HOOKGATE_BENCH_CHANNELS`, default 2: the single-phase runs' channel count.
+fn channels_from_env() -> usize {
+    std::env::var("HOOKGATE_BENCH_CHANNELS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+/// How a single-phase run drives its target: open loop at `rate`, else closed loop.
+fn mode(rate: Option<f64>) -> String {
+    rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s"))
+}
+
+/// A single-phase run: `HOOKGATE_BENCH_RATE=N` makes it an open loop at N/s, else a
+/// closed loop; returns the run and its [`mode`].
+async fn drive(t: &Target, conns: usize, dur: Duration) -> (Run, String) {
+    let rate = rate_from_env();
+    let run = match rate {
+        Some(rate) => open_loop(t, rate, conns, dur).await,
+        None => closed_loop(t, conns, dur).await,
+    };
+    (run, mode(rate))
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -1396,10 +1420,7 @@ async fn run(s: Settings) -> bool {
 /// default 2; `HOOKGATE_BENCH_RATE` for an open loop), with RabbitMQ's CPU per 1 000
 /// messages: does the broker's cost depend on how publishes are spread in time?
 async fn raw_phase(s: &Settings, body: &Bytes, dur: Duration) -> bool {
-    let channels = std::env::var("HOOKGATE_BENCH_CHANNELS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+    let channels = channels_from_env();
     let rate = rate_from_env();
     let conn = Connection::connect(&s.amqp, ConnectionProperties::default())
         .await
@@ -1414,7 +1435,7 @@ async fn raw_phase(s: &Settings, body: &Bytes, dur: Duration) -> bool {
     println!(
         "raw lapin, {channels} ch x {}, {}   {}  client cpu {:.1}, broker cpu {:.1} ms/1000",
         s.conns,
-        rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s")),
+        mode(rate),
         r.line(),
         per_1000(Some(me), c0, r.ok),
         per_1000(rabbit, r0, r.ok)
@@ -1448,13 +1469,7 @@ async fn server_phase(
         _ => None,
     };
     let (server, port) = match kind {
-        "relay" => {
-            let channels = std::env::var("HOOKGATE_BENCH_CHANNELS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(2);
-            spawn_relay(&s.amqp, &x, channels).await
-        }
+        "relay" => spawn_relay(&s.amqp, &x, channels_from_env()).await,
         "commit" => spawn_commit(dir.path()).await,
         _ => spawn_bare().await,
     };
@@ -1462,12 +1477,7 @@ async fn server_phase(
     let t = target(port, kind);
     let _ = closed_loop(&t, s.conns, Duration::from_secs(1)).await;
     let c0 = cpu_secs(server.0.id());
-    let rate = rate_from_env();
-    let r = match rate {
-        Some(rate) => open_loop(&t, rate, s.conns, dur).await,
-        None => closed_loop(&t, s.conns, dur).await,
-    };
-    let mode = rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s"));
+    let (r, mode) = drive(&t, s.conns, dur).await;
     println!(
         "{kind}, {mode}   {}  server cpu {:.1} ms/1000",
         r.line(),
@@ -1498,15 +1508,9 @@ async fn only_phase(
     let cpu0 = cpu_secs(gw.0.id());
     let rabbit = broker_pid().filter(|_| broker.is_some());
     let r0 = cpu_of(rabbit);
-    // HOOKGATE_BENCH_RATE=N: open loop at N/s instead of closed loop.
-    let rate = rate_from_env();
-    let r = match rate {
-        Some(rate) => open_loop(&t, rate, s.conns, dur).await,
-        None => closed_loop(&t, s.conns, dur).await,
-    };
+    let (r, mode) = drive(&t, s.conns, dur).await;
     let cpu_ms = per_1000(Some(gw.0.id()), cpu0, r.ok);
     let broker_ms = per_1000(rabbit, r0, r.ok);
-    let mode = rate.map_or("closed loop".to_string(), |r| format!("open loop @ {r}/s"));
     println!(
         "hookgate   {only}, {mode}   {}  cpu {cpu_ms:.1}, broker cpu {broker_ms:.1} ms/1000",
         r.line()
