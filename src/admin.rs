@@ -40,6 +40,14 @@ impl Admin {
                         "text/plain",
                         Bytes::from_static(b"ready (last configuration reload refused; previous configuration serving)\n"),
                     )
+                } else if ready && !self.app.runtime.load().config.default_secrets.is_empty() {
+                    // --dev with a placeholder secret: serving, but say so where it is seen.
+                    let paths = self.app.runtime.load().config.default_secrets.join(", ");
+                    (
+                        StatusCode::OK,
+                        "text/plain",
+                        Bytes::from(format!("ready (WARNING, --dev: secrets taken from ${{VAR:-default}} defaults, which anyone who read the file can sign with: {paths})\n")),
+                    )
                 } else if ready {
                     (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
                 } else if self.draining.load(Ordering::Relaxed) {
@@ -81,7 +89,16 @@ impl Admin {
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Receiver<bool>) {
     loop {
         let (tcp, _) = tokio::select! {
-            r = listener.accept() => match r { Ok(c) => c, Err(_) => continue },
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning (the ingress
+                    // loop does the same), so the process keeps time to answer.
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
             _ = crate::server::stopped(&mut stop) => return,
         };
         let admin = admin.clone();

@@ -52,6 +52,20 @@ fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
     trusted.iter().any(|n| n.contains(&ip))
 }
 
+/// The key one client is counted under (rate limits, in-flight and memory shares): its
+/// address, or for IPv6 its first `v6_prefix` bits, since a client owns its whole /64
+/// and could otherwise take a fresh address for each request.
+pub fn client_key(ip: IpAddr, v6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let keep = u32::from(v6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - keep).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+        v4 => v4,
+    }
+}
+
 /// `None` (no `allow_ips`) admits every source.
 pub fn allowed(ip: IpAddr, allow: Option<&[IpNet]>) -> bool {
     allow.is_none_or(|nets| nets.iter().any(|n| n.contains(&ip)))
@@ -98,6 +112,22 @@ mod tests {
             client_ip(mapped, &h(&["1.2.3.4"]), &trusted),
             "1.2.3.4".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_prefix() {
+        let a = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a, 64), client_key(b, 64));
+        assert_eq!(
+            client_key(a, 64),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        assert_ne!(client_key(a, 64), client_key(other, 64));
+        assert_eq!(client_key(a, 128), a);
+        let v4 = "192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(v4, 64), v4);
     }
 
     #[test]

@@ -395,17 +395,19 @@ fn properties(ev: &Event) -> BasicProperties {
     let mut headers = FieldTable::default();
     // Owned strings move into the table without another copy.
     let s = |v: String| AMQPValue::LongString(LongString::from(v));
+    for (k, v) in &ev.headers {
+        if let Ok(k) = ShortString::try_new(k.as_str()) {
+            headers.insert(k, s(v.clone()));
+        }
+    }
+    // The gateway's own headers last, so that they win even over a forwarded header of
+    // the same name (which the configuration refuses anyway).
     headers.insert("hookgate-route".into(), s(ev.route.to_string()));
     headers.insert(
         "hookgate-received-at".into(),
         s(crate::rfc3339_ms(ev.received_at_ms)),
     );
     headers.insert("hookgate-source-ip".into(), s(ev.source_ip.to_string()));
-    for (k, v) in &ev.headers {
-        if let Ok(k) = ShortString::try_new(k.as_str()) {
-            headers.insert(k, s(v.clone()));
-        }
-    }
     let mut p = BasicProperties::default()
         .with_delivery_mode(2)
         .with_timestamp((ev.received_at_ms / 1000).max(0) as u64)

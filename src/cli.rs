@@ -20,6 +20,10 @@ struct ConfigArg {
     /// Configuration file [default: $HOOKGATE_CONFIG, then hookgate.yaml]
     #[arg(short, long, env = "HOOKGATE_CONFIG", default_value = "hookgate.yaml")]
     config: PathBuf,
+    /// Development: allow secrets taken from `${VAR:-default}` defaults (warned at
+    /// start and in /readyz). Without it such a configuration is refused.
+    #[arg(long)]
+    dev: bool,
 }
 
 #[derive(Subcommand)]
@@ -98,8 +102,8 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Serve(c) => serve(&c.config),
-        Command::Check(c) => check(&c.config),
+        Command::Serve(c) => serve(&c.config, c.dev),
+        Command::Check(c) => check(&c.config, c.dev),
         Command::Sign {
             config,
             route,
@@ -107,7 +111,7 @@ pub fn main() -> i32 {
             secret,
             curl,
         } => {
-            let Some(cfg) = load(&config.config) else {
+            let Some(cfg) = load(&config.config, config.dev) else {
                 return 1;
             };
             match sign(
@@ -144,8 +148,8 @@ fn runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runti
         .ok()
 }
 
-fn load(path: &std::path::Path) -> Option<Config> {
-    match config::load(path) {
+fn load(path: &std::path::Path, dev: bool) -> Option<Config> {
+    match config::load_mode(path, dev) {
         Ok(c) => Some(c),
         Err(errors) => {
             eprintln!("{errors}");
@@ -159,8 +163,8 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-fn serve(path: &std::path::Path) -> i32 {
-    let Some(cfg) = load(path) else { return 1 };
+fn serve(path: &std::path::Path, dev: bool) -> i32 {
+    let Some(cfg) = load(path, dev) else { return 1 };
     crate::telemetry::init(&cfg.log);
     let Some(rt) = runtime(tokio::runtime::Builder::new_multi_thread()) else {
         return 2;
@@ -175,8 +179,8 @@ fn serve(path: &std::path::Path) -> i32 {
     }
 }
 
-fn check(path: &std::path::Path) -> i32 {
-    let Some(cfg) = load(path) else { return 1 };
+fn check(path: &std::path::Path, dev: bool) -> i32 {
+    let Some(cfg) = load(path, dev) else { return 1 };
     println!("{}: ok, {} route(s)", path.display(), cfg.routes.len());
     for r in &cfg.routes {
         let mut checks = Vec::new();
@@ -215,6 +219,21 @@ fn check(path: &std::path::Path) -> i32 {
             cfg.store.path.display()
         ),
     }
+    let l = &cfg.limits;
+    println!(
+        "  limits: bodies held at once <= {} MiB (body_memory {} MiB, max_in_flight {} x max_body {} KiB); per client {} requests, {} MiB; memory: {}",
+        config::worst_body_memory(l) >> 20,
+        l.body_memory >> 20,
+        l.max_in_flight,
+        l.max_body >> 10,
+        l.max_in_flight_per_client,
+        l.body_memory_per_client >> 20,
+        match l.memory {
+            Some((m, config::MemorySource::Setting)) => format!("{} MiB (limits.memory)", m >> 20),
+            Some((m, config::MemorySource::Cgroup)) => format!("{} MiB (cgroup)", m >> 20),
+            None => "no limit known".to_string(),
+        }
+    );
     for w in &cfg.warnings {
         println!("  warning: {w}");
     }
@@ -271,7 +290,8 @@ fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand)
     }
     let dir = match path {
         Some(p) => p,
-        None => match load(config) {
+        // The store's commands verify nothing: a secret's default is no risk here.
+        None => match load(config, true) {
             Some(c) => c.store.path,
             None => return 1,
         },
@@ -377,7 +397,9 @@ fn replay(
     after: i64,
     limit: Option<usize>,
 ) -> i32 {
-    let Some(cfg) = load(config) else { return 1 };
+    let Some(cfg) = load(config, true) else {
+        return 1;
+    };
     let Some(broker_cfg) = cfg.broker.clone() else {
         eprintln!(
             "hookgate store replay: {} has no broker section to replay to",

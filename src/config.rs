@@ -6,7 +6,7 @@ mod load;
 mod raw;
 pub mod units;
 
-pub use load::{load, load_str, ConfigError, ConfigErrors};
+pub use load::{load, load_mode, load_str, worst_body_memory, ConfigError, ConfigErrors};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +40,11 @@ pub struct Config {
     pub files: Vec<PathBuf>,
     /// Things that work but deserve a word at startup (e.g. `verify: none`).
     pub warnings: Vec<String>,
+    /// Loaded with `--dev`: secrets may come from `${VAR:-default}` defaults.
+    pub dev: bool,
+    /// The YAML paths of secrets that came from a default (only with `dev`), for
+    /// `/readyz`'s detail.
+    pub default_secrets: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +60,29 @@ pub struct Limits {
     pub request_timeout: Duration,
     pub max_connections: usize,
     pub max_in_flight: usize,
+    /// Requests one client (IP after trusted proxies, IPv6 by `ipv6_prefix`) may have in
+    /// flight at once.
+    pub max_in_flight_per_client: usize,
+    /// Bytes of request bodies held at once, all clients together (bodies are held
+    /// until their hand-off is done): past it, 503 before reading more.
+    pub body_memory: usize,
+    /// The share of `body_memory` one client may hold.
+    pub body_memory_per_client: usize,
+    /// After `header_timeout` of reading a body, a sender must keep up this many bytes
+    /// per second on average or get 408 (0: off).
+    pub min_body_rate: usize,
+    /// IPv6 clients are one client per prefix of this length (they own their /64).
+    pub ipv6_prefix: u8,
+    /// The memory the process may use: `limits.memory`, else the cgroup limit, else
+    /// unknown. Only checked against (`hookgate check` warns), never enforced.
+    pub memory: Option<(usize, MemorySource)>,
+}
+
+/// Where [`Limits::memory`] came from, for the warning's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemorySource {
+    Setting,
+    Cgroup,
 }
 
 #[derive(Debug, Clone)]

@@ -45,6 +45,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         handoff,
         metrics,
         in_flight: Semaphore::new(config.limits.max_in_flight),
+        admission: crate::admission::Admission::new(&config.limits),
     });
     let listener = server::bind(config.listen, "listen").await?;
     let admin_listener = server::bind(config.admin_listen, "admin.listen").await?;
@@ -191,7 +192,7 @@ async fn watch_files(app: Arc<App>) {
 fn reload(app: &App) {
     let current = app.runtime.load_full();
     let source = current.config.source.clone();
-    match config::load(&source) {
+    match config::load_mode(&source, current.config.dev) {
         Ok(new) => {
             for w in &new.warnings {
                 tracing::warn!("{w}");

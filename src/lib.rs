@@ -18,7 +18,9 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admission;
 pub mod allowlist;
+pub mod body;
 pub mod broker;
 pub mod cli;
 pub mod config;

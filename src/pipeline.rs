@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, Route};
@@ -192,6 +192,7 @@ pub struct App {
     pub handoff: Handoff,
     pub metrics: Arc<Metrics>,
     pub in_flight: Semaphore,
+    pub admission: crate::admission::Admission,
 }
 
 /// Answer one webhook request. Never fails: every problem is a [`Rejection`].
@@ -296,11 +297,13 @@ where
     if !allowlist::allowed(ip, route.allow_ips.as_deref()) {
         return Err(Rejection::IpNotAllowed);
     }
+    let client = allowlist::client_key(ip, cfg.limits.ipv6_prefix);
     if let Some(l) = &rt.limiters[idx] {
-        l.check(ip)
+        l.check(client)
             .map_err(|retry_after| Rejection::RateLimited { retry_after })?;
     }
-    // Bound memory: at most max_in_flight bodies are read at once.
+    // Bound memory: at most max_in_flight requests at once, a client's share of them,
+    // and the bytes their bodies hold (see `admission`).
     let _permit = app
         .in_flight
         .try_acquire()
@@ -318,32 +321,32 @@ where
     if declared.is_some_and(|n| n > max as u64) {
         return Err(Rejection::BodyTooLarge);
     }
+    let declared = declared.unwrap_or(0) as usize;
+    let mut ticket = app
+        .admission
+        .admit(client, declared)
+        .map_err(|r| Rejection::Unavailable {
+            retry_after: 1,
+            reason: r.reason(),
+        })?;
     let (parts, body) = req.into_parts();
-    let collected = tokio::time::timeout(
-        cfg.limits.request_timeout,
-        Limited::new(body, max).collect(),
-    )
-    .await
-    .map_err(|_| Rejection::RequestTimeout)?;
-    let body = match collected {
-        Ok(c) => c.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return Err(Rejection::BodyTooLarge)
-        }
-        Err(_) => return Err(Rejection::BadRequest),
-    };
+    let body = crate::body::read(body, &cfg.limits, &mut ticket, declared).await?;
     // 4-6: the checks that need no I/O
     let url = if route.verifier.needs_url() {
         match &route.public_url {
             Some(u) => u.clone(),
             None => {
+                // HTTP/2 carries the host as the `:authority` of the URI, HTTP/1.1 as Host.
                 let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
+                    .uri
+                    .authority()
+                    .map(|a| a.as_str())
+                    .or_else(|| {
+                        parts
+                            .headers
+                            .get(header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                    })
                     .unwrap_or("");
                 let scheme = if https { "https" } else { "http" };
                 format!("{scheme}://{host}{}", parts.uri.path())

@@ -6,24 +6,34 @@
 //! bytes (or finish its TLS handshake) within `header_timeout`, because hyper's own
 //! header timer only starts once it is parsing HTTP/1 and the HTTP version sniffing
 //! before it would otherwise wait forever; hyper then enforces `header_timeout` on each
-//! request head; `pipeline` enforces `request_timeout` on the body.
+//! request head; `pipeline` enforces `request_timeout` on the body. hyper has no such
+//! timer for HTTP/2 (PINGs keep a connection alive, and a HEADERS frame without
+//! END_HEADERS never becomes a request), so every connection, HTTP/1.1 or HTTP/2, h2c or
+//! TLS, that has had no request in flight for `header_timeout` is shut down ([`drive`]):
+//! GOAWAY, then closed at most [`CLOSE_MARGIN`] later.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::pipeline::{self, App};
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How long an idle connection gets, after its GOAWAY, to close by itself.
+const CLOSE_MARGIN: Duration = Duration::from_secs(1);
 
 fn builder(header_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
@@ -66,8 +76,8 @@ pub async fn serve(
     grace: Duration,
 ) {
     let limits = app.runtime.load().config.limits.clone();
-    let conns = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
+    let max_connections = within_fd_limit(limits.max_connections);
+    let conns = Arc::new(Semaphore::new(max_connections));
     let builder = builder(limits.header_timeout);
     loop {
         // At max_connections, stop accepting: the kernel backlog holds the rest.
@@ -91,7 +101,7 @@ pub async fn serve(
         let app = app.clone();
         let builder = builder.clone();
         let tls = tls.clone();
-        let watcher = graceful.watcher();
+        let stop = stop.clone();
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
             let _permit = permit;
@@ -100,11 +110,18 @@ pub async fn serve(
                 app.metrics.connections.dec();
             });
             let https = tls.is_some();
+            let activity = Arc::new(Activity::new());
             let svc = {
                 let app = app.clone();
+                let activity = activity.clone();
                 service_fn(move |req| {
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(pipeline::handle(app, req, peer, https).await) }
+                    let busy = activity.begin();
+                    async move {
+                        let r = pipeline::handle(app, req, peer, https).await;
+                        drop(busy);
+                        Ok::<_, Infallible>(r)
+                    }
                 })
             };
             let result = match tls {
@@ -115,7 +132,7 @@ pub async fn serve(
                     let conn = builder
                         .serve_connection(TokioIo::new(tcp), svc)
                         .into_owned();
-                    watcher.watch(conn).await
+                    drive(conn, &activity, header_timeout, stop).await
                 }
                 Some(acceptor) => {
                     let stream =
@@ -134,7 +151,7 @@ pub async fn serve(
                         builder.http1_only()
                     };
                     let conn = b.serve_connection(TokioIo::new(stream), svc).into_owned();
-                    watcher.watch(conn).await
+                    drive(conn, &activity, header_timeout, stop).await
                 }
             };
             if let Err(e) = result {
@@ -144,11 +161,131 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("listener closed; draining in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown())
+    // Every connection holds a permit until it ends: all of them back means all closed.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(grace, conns.acquire_many(all))
         .await
         .is_err()
     {
         tracing::warn!(grace = ?grace, "grace period over with requests still in flight");
+    }
+}
+
+/// Drive one connection until it ends; on `stop`, or after `idle` with no request in
+/// flight, shut it down gracefully (HTTP/2: GOAWAY; in-flight requests finish).
+async fn drive<C, E>(
+    conn: C,
+    activity: &Activity,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), E>
+where
+    C: GracefulConnection<Error = E> + Future<Output = Result<(), E>>,
+{
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => return r,
+        _ = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            // Bounded by the grace period in `serve`.
+            return conn.await;
+        }
+        _ = activity.idle_for(idle) => conn.as_mut().graceful_shutdown(),
+    }
+    // Idle: nothing in flight, so nothing is cut short by closing.
+    tokio::time::timeout(CLOSE_MARGIN, conn)
+        .await
+        .unwrap_or(Ok(()))
+}
+
+/// Requests in flight on one connection, and when the last one started or ended.
+struct Activity {
+    base: Instant,
+    active: AtomicUsize,
+    /// Milliseconds after `base`.
+    last: AtomicU64,
+    ended: Notify,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            base: Instant::now(),
+            active: AtomicUsize::new(0),
+            last: AtomicU64::new(0),
+            ended: Notify::new(),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.base.elapsed().as_millis() as u64;
+        self.last.store(ms, Ordering::Relaxed);
+    }
+
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        Busy(self.clone())
+    }
+
+    /// Resolves once no request has been in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            if self.active.load(Ordering::Relaxed) > 0 {
+                self.ended.notified().await;
+                continue;
+            }
+            let last = self.last.load(Ordering::Relaxed);
+            tokio::time::sleep_until(self.base + Duration::from_millis(last) + idle).await;
+            if self.active.load(Ordering::Relaxed) == 0 && self.last.load(Ordering::Relaxed) == last
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// One request in flight on a connection.
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+        // notify_one keeps a permit when nobody waits yet: no wake-up is lost.
+        self.0.ended.notify_one();
+    }
+}
+
+/// Descriptors kept back from the ingress: the admin listener and its connections, the
+/// store's files, the broker's socket, the config watcher (about 30 at rest).
+const FD_RESERVE: usize = 128;
+
+/// `max_connections`, lowered so that the ingress alone can never use up the process's
+/// descriptors (`ulimit -n`): at its limit it stops accepting, and the admin port, the
+/// store and the broker still open what they need.
+fn within_fd_limit(max_connections: usize) -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))?
+                .split_whitespace()
+                .nth(3)?
+                .parse::<usize>()
+                .ok()
+        });
+    match soft {
+        Some(soft) if soft < max_connections + FD_RESERVE => {
+            let fit = soft.saturating_sub(FD_RESERVE).max(1);
+            tracing::warn!(
+                max_connections,
+                open_files_limit = soft,
+                "limits.max_connections lowered to {fit}: the open-files limit keeps {FD_RESERVE} descriptors for the rest (raise `ulimit -n` for more)"
+            );
+            fit
+        }
+        _ => max_connections,
     }
 }
 

@@ -14,8 +14,12 @@ use http::HeaderName;
 use ipnet::IpNet;
 use saphyr_parser::{Event, Parser};
 
+mod limits;
+
+pub use limits::worst_body_memory;
+
 use super::raw::*;
-use super::units::{expand, parse_duration, parse_size};
+use super::units::{expand, expand_tracked, parse_duration};
 use super::*;
 use crate::event::Source;
 use crate::ratelimit::RateSpec;
@@ -67,6 +71,12 @@ impl std::error::Error for ConfigErrors {}
 
 /// Load and validate the configuration at `path`, with the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_mode(path, false)
+}
+
+/// [`load`]; with `dev`, a secret taken from a `${VAR:-default}` default is a warning
+/// instead of an error (`--dev`: the example configuration's placeholders are public).
+pub fn load_mode(path: &Path, dev: bool) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -77,7 +87,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read configuration: {e}"),
         }])
     })?;
-    load_str(&text, path, &|k| std::env::var(k).ok())
+    load_text(&text, path, &|k| std::env::var(k).ok(), dev)
 }
 
 /// Load from text; `path` names the file in errors and anchors relative paths.
@@ -85,6 +95,15 @@ pub fn load_str(
     text: &str,
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    load_text(text, path, env, false)
+}
+
+fn load_text(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    dev: bool,
 ) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
     let locs = match locate(text) {
@@ -126,6 +145,8 @@ pub fn load_str(
         errors: Vec::new(),
         files: vec![path.to_path_buf()],
         warnings: Vec::new(),
+        dev,
+        default_secrets: Vec::new(),
     };
     let cfg = v.config(raw, path);
     if v.errors.is_empty() {
@@ -164,13 +185,9 @@ fn serde_error(
             path = join(&path, field);
         }
     }
-    // Never echo a configured value back: it may be a secret.
-    if let Some(i) = message.find("string \"") {
-        let end = message[i + 8..].find('"').map(|j| i + 8 + j + 1);
-        if let Some(end) = end {
-            message.replace_range(i..end, "a string");
-        }
-    }
+    // Never echo a configured value back: it may be a secret (`secrets: 'x'` is the
+    // wrong type; `broker: amqp://...` too). Only the kind of value is kept.
+    message = redact_value(&message);
     let (line, col) = e
         .inner()
         .location()
@@ -184,6 +201,33 @@ fn serde_error(
         path,
         message,
     }
+}
+
+/// serde's `invalid type: string "...", expected X` (or `invalid value:`) without the
+/// value. The value may itself contain `, expected `, so the last one is the boundary.
+fn redact_value(message: &str) -> String {
+    for lead in ["invalid type: ", "invalid value: "] {
+        let Some(rest) = message.strip_prefix(lead) else {
+            continue;
+        };
+        let (value, expected) = match rest.rfind(", expected ") {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let kind = [
+            "string",
+            "boolean",
+            "integer",
+            "floating point",
+            "map",
+            "sequence",
+        ]
+        .into_iter()
+        .find(|k| value.starts_with(k))
+        .unwrap_or("value");
+        return format!("{lead}{kind}{expected}");
+    }
+    message.to_string()
 }
 
 fn join(parent: &str, key: &str) -> String {
@@ -290,6 +334,8 @@ struct Validator<'a> {
     errors: Vec<ConfigError>,
     files: Vec<PathBuf>,
     warnings: Vec<String>,
+    dev: bool,
+    default_secrets: Vec<String>,
 }
 
 impl Validator<'_> {
@@ -386,38 +432,19 @@ impl Validator<'_> {
             "127.0.0.1:9090",
         );
         let tls = raw.tls.as_ref().and_then(|t| self.tls(t));
-        let l = raw.limits.as_ref();
-        let limits = Limits {
-            max_body: self.parsed(
-                "limits.max_body",
-                l.and_then(|l| l.max_body.as_ref()),
-                1 << 20,
-                |t| match parse_size(t)? {
-                    0 => Err("must be more than 0".into()),
-                    n => Ok(n),
-                },
-            ),
-            header_timeout: self.duration(
-                "limits.header_timeout",
-                l.and_then(|l| l.header_timeout.as_ref()),
-                Duration::from_secs(5),
-            ),
-            request_timeout: self.duration(
-                "limits.request_timeout",
-                l.and_then(|l| l.request_timeout.as_ref()),
-                Duration::from_secs(15),
-            ),
-            max_connections: self.count(
-                "limits.max_connections",
-                l.and_then(|l| l.max_connections.as_ref()),
-                10_000,
-            ),
-            max_in_flight: self.count(
-                "limits.max_in_flight",
-                l.and_then(|l| l.max_in_flight.as_ref()),
-                4096,
-            ),
-        };
+        let limits = self.limits(raw.limits.as_ref());
+        if admin_listen.port() == listen.port()
+            && (admin_listen.ip() == listen.ip()
+                || admin_listen.ip().is_unspecified()
+                || listen.ip().is_unspecified())
+        {
+            self.err(
+                "admin.listen",
+                format!(
+                    "{admin_listen} overlaps `listen` ({listen}): the admin port must be its own"
+                ),
+            );
+        }
         let s = raw.shutdown.as_ref();
         let shutdown = ShutdownConfig {
             delay: self.duration(
@@ -525,6 +552,8 @@ impl Validator<'_> {
             routes,
             files: std::mem::take(&mut self.files),
             warnings: std::mem::take(&mut self.warnings),
+            dev: self.dev,
+            default_secrets: std::mem::take(&mut self.default_secrets),
         }
     }
 
@@ -807,6 +836,10 @@ impl Validator<'_> {
             let hp = format!("{p}.forward_headers[{i}]");
             if let Some(t) = self.text(&hp, h) {
                 match HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()) {
+                    Ok(n) if reserved_header(n.as_str()) => self.err(
+                        &hp,
+                        format!("{t:?} is reserved: the gateway sets it, or the broker or the delivery reads it"),
+                    ),
                     Ok(n) => forward_headers.push(n),
                     Err(_) => self.err(&hp, format!("{t:?} is not a valid header name")),
                 }
@@ -872,7 +905,29 @@ impl Validator<'_> {
     fn secret(&mut self, path: &str, s: &RawSecret) -> Option<String> {
         match s {
             RawSecret::Inline(v) => {
-                let t = self.text(path, v)?;
+                let (t, defaulted) = match expand_tracked(&v.0, self.env) {
+                    Ok(r) => r,
+                    Err(m) => {
+                        self.err(path, m);
+                        return None;
+                    }
+                };
+                if let Some(var) = defaulted {
+                    // A default is text in the file, often a published example: anyone
+                    // could sign with it. Refused unless asked for (`--dev`).
+                    if self.dev {
+                        self.warnings.push(format!(
+                            "{path}: the secret is the default of ${{{var}:-...}} (--dev); anyone who has read this file can sign requests"
+                        ));
+                        self.default_secrets.push(path.to_string());
+                    } else {
+                        self.err(
+                            path,
+                            format!("{var} is not set and the secret would be the default written in this file; set {var} (or run with --dev to allow defaults)"),
+                        );
+                        return None;
+                    }
+                }
                 if t.is_empty() {
                     self.err(path, "the secret is empty");
                     return None;
@@ -1033,6 +1088,12 @@ impl Validator<'_> {
             }
             None => (None, Duration::from_secs(300)),
         };
+        if h.timestamp.is_some() && !signed.contains("{timestamp}") {
+            self.err(
+                &format!("{path}.timestamp"),
+                "the timestamp is checked but not signed: a captured request would replay with a fresh timestamp; put {timestamp} in `signed`",
+            );
+        }
         if self.errors.len() > before {
             return None;
         }
@@ -1053,6 +1114,40 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// Header names a route may not forward into the message: the gateway's own (SPEC §4),
+/// RabbitMQ's (`CC`/`BCC` re-route a message; the `x-` dead-letter bookkeeping), the
+/// delivery's (SPEC §6), and hop-by-hop ones that describe a connection, not an event.
+fn reserved_header(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "cc",
+        "bcc",
+        "x-death",
+        "x-delivery-count",
+        "x-match",
+        "x-delay",
+        "idempotency-key",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "host",
+        "content-length",
+    ];
+    const PREFIX: &[&str] = &[
+        "hookgate-",
+        "x-first-death-",
+        "x-last-death-",
+        "x-dead-letter-",
+        "proxy-",
+    ];
+    EXACT.contains(&name) || PREFIX.iter().any(|p| name.starts_with(p))
 }
 
 /// A CIDR (`10.0.0.0/8`) or a single address (`127.0.0.1`, taken as /32 or /128).

@@ -79,6 +79,12 @@ pub struct RawLimits {
     pub request_timeout: Option<Scalar>,
     pub max_connections: Option<Scalar>,
     pub max_in_flight: Option<Scalar>,
+    pub max_in_flight_per_client: Option<Scalar>,
+    pub body_memory: Option<Scalar>,
+    pub body_memory_per_client: Option<Scalar>,
+    pub min_body_rate: Option<Scalar>,
+    pub ipv6_prefix: Option<Scalar>,
+    pub memory: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

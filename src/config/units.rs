@@ -6,9 +6,19 @@ use std::time::Duration;
 /// Expand `${VAR}` and `${VAR:-default}`. `$$` is a literal `$`. An unset variable
 /// without a default is an error naming the variable (never its would-be value).
 pub fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    expand_tracked(s, env).map(|(t, _)| t)
+}
+
+/// [`expand`], also naming the first variable whose `:-default` was used (unset or
+/// empty), so that a secret taken from a default can be refused.
+pub fn expand_tracked(
+    s: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Option<String>), String> {
     if !s.contains('$') {
-        return Ok(s.to_owned());
+        return Ok((s.to_owned(), None));
     }
+    let mut defaulted = None;
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('$') {
@@ -31,7 +41,10 @@ pub fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
             }
             match (env(name).filter(|v| !v.is_empty()), default) {
                 (Some(v), _) => out.push_str(&v),
-                (None, Some(d)) => out.push_str(d),
+                (None, Some(d)) => {
+                    defaulted.get_or_insert_with(|| name.to_string());
+                    out.push_str(d)
+                }
                 (None, None) => {
                     return Err(format!("environment variable {name} is not set"));
                 }
@@ -43,7 +56,7 @@ pub fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok((out, defaulted))
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -96,6 +109,15 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
+/// A byte rate: `8KiB/s` (a size per second).
+pub fn parse_byte_rate(s: &str) -> Result<usize, String> {
+    let size = s
+        .trim()
+        .strip_suffix("/s")
+        .ok_or_else(|| format!("expected a rate like 8KiB/s, got {s:?}"))?;
+    parse_size(size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +141,11 @@ mod tests {
             "environment variable UNSET is not set"
         );
         assert!(expand("${SET", &env).is_err());
+        assert_eq!(
+            expand_tracked("${SET:-a}${EMPTY:-b}${UNSET:-c}", &env).unwrap(),
+            ("valuebc".to_string(), Some("EMPTY".to_string()))
+        );
+        assert_eq!(expand_tracked("${SET:-a}", &env).unwrap().1, None);
     }
 
     #[test]
@@ -135,5 +162,7 @@ mod tests {
         assert_eq!(parse_size("64KiB").unwrap(), 65536);
         assert_eq!(parse_size("1000").unwrap(), 1000);
         assert!(parse_size("1PB").is_err());
+        assert_eq!(parse_byte_rate("8KiB/s").unwrap(), 8192);
+        assert!(parse_byte_rate("8KiB").is_err());
     }
 }

@@ -92,11 +92,12 @@ impl Provider {
             prefix: prefix.to_string(),
         };
         match self {
+            // SHA-256 only: GitHub has sent X-Hub-Signature-256 with every delivery since
+            // 2020, and accepting the SHA-1 header alone would let a request downgrade
+            // to the weaker MAC. A sender that signs only with SHA-1 gets a custom
+            // `verify: hmac` route (README, "Providers").
             Provider::Github => hmac(
-                vec![
-                    sh("x-hub-signature-256", Algorithm::Sha256, "sha256="),
-                    sh("x-hub-signature", Algorithm::Sha1, "sha1="),
-                ],
+                vec![sh("x-hub-signature-256", Algorithm::Sha256, "sha256=")],
                 Encoding::Hex,
                 "{body}",
                 None,
@@ -241,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn github_cross_checked_and_legacy_sha1() {
+    fn github_cross_checked_and_sha1_alone_refused() {
         let body = br#"{"id":"evt_test","type":"test"}"#;
         let sig = "sha256=af33f13463b44d0debbc69478fca58773f59fd8fad07cceb6cd157a55d8b9634";
         assert_eq!(
@@ -267,7 +268,7 @@ mod tests {
                 url: "",
                 now: 0
             }),
-            Ok(())
+            Err(VerifyError::Missing("x-hub-signature-256".into()))
         );
     }
 

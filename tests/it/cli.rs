@@ -6,11 +6,12 @@ use std::process::Command;
 use crate::common::*;
 
 #[test]
-fn check_accepts_the_shipped_example() {
+fn check_accepts_the_shipped_example_with_dev_and_refuses_its_placeholders_without() {
     let root = env!("CARGO_MANIFEST_DIR");
+    let example = format!("{root}/config.example.yaml");
     let out = Command::new(BIN)
-        .args(["check", "-c"])
-        .arg(format!("{root}/config.example.yaml"))
+        .args(["check", "--dev", "-c", &example])
+        .env_remove("GITHUB_WEBHOOK_SECRET")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -23,6 +24,44 @@ fn check_accepts_the_shipped_example() {
     assert!(
         stdout.contains("/hooks/github") && stdout.contains("provider=github"),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: routes[0].secrets[0]: the secret is the default of ${GITHUB_WEBHOOK_SECRET:-...} (--dev)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("change-me"),
+        "a default is never printed: {stdout}"
+    );
+    // Without --dev a public placeholder secret is refused, with its location.
+    let out = Command::new(BIN)
+        .args(["check", "-c", &example])
+        .env_remove("GITHUB_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("config.example.yaml:28:9: routes[0].secrets[0]: GITHUB_WEBHOOK_SECRET is not set and the secret would be the default written in this file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("change-me"), "{stderr}");
+    // Set, the variable is used and nothing is said.
+    let out = Command::new(BIN)
+        .args(["check", "-c", &example])
+        .envs([
+            ("GITHUB_WEBHOOK_SECRET", "a"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_b"),
+            ("SLACK_SIGNING_SECRET", "c"),
+            ("ACME_SECRET", "d"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
