@@ -696,7 +696,11 @@ fn spawn_hookgate(dir: &Path, broker: Option<(&str, &str, &str)>) -> (Proc, u16)
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+    // HOOKGATE_BENCH_BIN: another build of hookgate (an earlier commit), for A/B runs
+    // on one host with the same load generator.
+    let bin = std::env::var("HOOKGATE_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_hookgate").to_string());
+    let child = Command::new(bin)
         .args(["serve", "-c"])
         .arg(dir.join("hookgate.yaml"))
         .env("RUST_LOG", "warn")

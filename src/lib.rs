@@ -4,8 +4,8 @@
 //!
 //! 1. route and method ............ `pipeline`
 //! 2. client IP, allowlist ........ `allowlist`
-//! 3. rate limit .................. `ratelimit`
-//! 4. size (while streaming) ...... `pipeline` (with `server`'s timeouts)
+//! 3. rate limit .................. `ratelimit`; in-flight and memory shares `admission`
+//! 4. size (while streaming) ...... `body` (with `server`'s timeouts)
 //! 5. signature + timestamp ....... `verify` (one file per scheme family)
 //! 6. JSON parse, JSON Schema ..... `pipeline`, `schema`
 //! 7. event id and type ........... `event`

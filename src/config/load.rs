@@ -433,7 +433,9 @@ impl Validator<'_> {
         );
         let tls = raw.tls.as_ref().and_then(|t| self.tls(t));
         let limits = self.limits(raw.limits.as_ref());
+        // Port 0 asks the system for a free port: never the same one twice.
         if admin_listen.port() == listen.port()
+            && listen.port() != 0
             && (admin_listen.ip() == listen.ip()
                 || admin_listen.ip().is_unspecified()
                 || listen.ip().is_unspecified())
@@ -1088,7 +1090,13 @@ impl Validator<'_> {
             }
             None => (None, Duration::from_secs(300)),
         };
-        if h.timestamp.is_some() && !signed.contains("{timestamp}") {
+        let signs_timestamp = signed.contains("{timestamp}")
+            || ts_header.as_ref().is_some_and(|t| {
+                signed
+                    .to_ascii_lowercase()
+                    .contains(&format!("{{header:{}}}", t.to_ascii_lowercase()))
+            });
+        if h.timestamp.is_some() && !signs_timestamp {
             self.err(
                 &format!("{path}.timestamp"),
                 "the timestamp is checked but not signed: a captured request would replay with a fresh timestamp; put {timestamp} in `signed`",
@@ -1170,6 +1178,21 @@ mod tests {
             Ok(_) => vec![],
             Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn redacted_values_keep_only_their_kind() {
+        assert_eq!(
+            redact_value(
+                r#"invalid type: string "ab\"cd, expected x-SECRET", expected a sequence"#
+            ),
+            "invalid type: string, expected a sequence"
+        );
+        assert_eq!(
+            redact_value("invalid type: floating point `13579.2`, expected a secret string"),
+            "invalid type: floating point, expected a secret string"
+        );
+        assert_eq!(redact_value("unknown field `x`"), "unknown field `x`");
     }
 
     #[test]

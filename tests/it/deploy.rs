@@ -52,14 +52,48 @@ fn every_shipped_config_passes_check() {
             .arg(tmp.path().join("config/hookgate.yaml"))
             .output()
             .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
-            "{}: {}{}",
+            "{}: {stdout}{}",
             layout.display(),
-            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
+        );
+        // The memory the configuration budgets for is the container's limit, and its
+        // request bodies fit in it (`hookgate check` warns otherwise).
+        let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+            yaml(&layout.join("configmap.yaml"))["data"]["hookgate.yaml"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let budget = config["limits"]["memory"].as_str().expect("limits.memory");
+        assert_eq!(
+            budget.replace("MiB", "Mi"),
+            container_memory_limit(&layout.join("deployment.yaml")),
+            "{}: limits.memory and the hookgate container's memory limit differ",
+            layout.display()
+        );
+        assert!(
+            stdout.contains("limits: bodies held at once") && !stdout.contains("warning: limits"),
+            "{}: {stdout}",
+            layout.display()
         );
         checked += 1;
     }
     assert_eq!(checked, 2, "sidecar and gateway");
+}
+
+/// `resources.limits.memory` of the container named hookgate in a Deployment.
+fn container_memory_limit(deployment: &Path) -> String {
+    let d = yaml(deployment);
+    d["spec"]["template"]["spec"]["containers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"].as_str() == Some("hookgate"))
+        .expect("a container named hookgate")["resources"]["limits"]["memory"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

@@ -8,6 +8,7 @@ mod broker_tls;
 mod cli;
 mod deploy;
 mod durability;
+mod hardening_config;
 mod hardening_limits;
 mod hostile;
 mod rabbit;
