@@ -44,6 +44,15 @@ pub enum Refused {
 }
 
 impl Refused {
+    /// The `cause` label of the 503 (see `Metrics::UNAVAILABLE_CAUSES`).
+    pub fn cause(self) -> &'static str {
+        match self {
+            Refused::ClientInFlight => "client_in_flight",
+            Refused::ClientBodyMemory => "client_body_memory",
+            Refused::BodyMemory => "body_memory",
+        }
+    }
+
     pub fn reason(self) -> &'static str {
         match self {
             Refused::ClientInFlight => "max_in_flight_per_client reached",

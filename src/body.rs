@@ -55,12 +55,7 @@ where
             return Err(Rejection::BodyTooLarge);
         }
         if received > reserved {
-            ticket
-                .reserve(received - reserved)
-                .map_err(|r| Rejection::Unavailable {
-                    retry_after: 1,
-                    reason: r.reason(),
-                })?;
+            ticket.reserve(received - reserved)?;
             reserved = received;
         }
         match first.take() {

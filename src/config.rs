@@ -98,6 +98,9 @@ pub struct ShutdownConfig {
 pub struct StoreConfig {
     pub path: PathBuf,
     pub dedup_window: Duration,
+    /// Kept events (no broker) older than this are removed, a journal segment at a time;
+    /// `None`: kept forever. The spool is never trimmed: its events are not delivered yet.
+    pub retention: Option<Duration>,
 }
 
 #[derive(Clone)]

@@ -6,11 +6,38 @@
 
 use std::sync::Arc;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, PublishError};
 use crate::config::WhenUnavailable;
 use crate::event::Event;
 use crate::spool::Spool;
-use crate::store::{Outcome, Store, Table};
+use crate::store::{Outcome, Store, StoreFault, Table};
+
+/// Why an event that passed every check was not made durable (answered 503). Its
+/// [`HandoffError::cause`] is the log line's `cause` and the metric label.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    /// `when_unavailable: reject` and the broker did not confirm.
+    #[error("broker: {0}")]
+    Broker(#[from] PublishError),
+    #[error("{0}")]
+    Store(#[from] StoreFault),
+}
+
+impl HandoffError {
+    pub fn cause(&self) -> &'static str {
+        match self {
+            HandoffError::Broker(e) => match e {
+                PublishError::NotConnected => "broker_disconnected",
+                PublishError::Blocked => "broker_blocked",
+                PublishError::Nack => "broker_nack",
+                PublishError::Returned => "broker_returned",
+                PublishError::Timeout => "broker_confirm_timeout",
+                PublishError::Amqp(_) => "broker_channel_error",
+            },
+            HandoffError::Store(f) => f.cause(),
+        }
+    }
+}
 
 pub struct Handoff {
     store: Store,
@@ -39,15 +66,15 @@ impl Handoff {
 
     /// `Ok` once the event is durable (or known as a duplicate); `Err` means nothing was
     /// kept and the sender must retry (503).
-    pub async fn submit(&self, ev: Event) -> Result<Outcome, String> {
+    pub async fn submit(&self, ev: Event) -> Result<Outcome, HandoffError> {
         let Some((broker, spool, policy)) = &self.broker else {
-            return self.store.keep(Table::Events, ev).await;
+            return Ok(self.store.keep(Table::Events, ev).await?);
         };
         if self.store.seen(&ev.route, &ev.id)? {
             return Ok(Outcome::Duplicate);
         }
         if *policy == WhenUnavailable::Spool && spool.nonempty(&ev.route) {
-            return spool.push(ev).await;
+            return Ok(spool.push(ev).await?);
         }
         match broker.publish(&ev).await {
             Ok(()) => {
@@ -57,9 +84,9 @@ impl Handoff {
             Err(e) => match policy {
                 WhenUnavailable::Spool => {
                     tracing::debug!(route = %ev.route, id = %ev.id, error = %e, "broker hand-off failed; spooling");
-                    spool.push(ev).await
+                    Ok(spool.push(ev).await?)
                 }
-                WhenUnavailable::Reject => Err(format!("broker: {e}")),
+                WhenUnavailable::Reject => Err(e.into()),
             },
         }
     }
@@ -86,6 +113,45 @@ impl Handoff {
         self.store.flush().await;
         if let Some((b, _, _)) = &self.broker {
             b.close().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::Refused;
+    use crate::metrics::Metrics;
+
+    #[test]
+    fn every_cause_is_a_listed_metric_label() {
+        let errors = [
+            HandoffError::Broker(PublishError::NotConnected),
+            HandoffError::Broker(PublishError::Blocked),
+            HandoffError::Broker(PublishError::Nack),
+            HandoffError::Broker(PublishError::Returned),
+            HandoffError::Broker(PublishError::Timeout),
+            HandoffError::Store(StoreFault::DiskFull),
+            HandoffError::Store(StoreFault::WriteFailed(String::new())),
+            HandoffError::Store(StoreFault::Closed),
+            HandoffError::Store(StoreFault::Ledger(String::new())),
+        ];
+        let refused = [
+            Refused::ClientInFlight,
+            Refused::ClientBodyMemory,
+            Refused::BodyMemory,
+        ];
+        let causes: Vec<_> = errors
+            .iter()
+            .map(HandoffError::cause)
+            .chain(refused.iter().map(|r| r.cause()))
+            .chain(["max_in_flight", "broker_channel_error"])
+            .collect();
+        for c in &causes {
+            assert!(Metrics::UNAVAILABLE_CAUSES.contains(c), "{c} is not listed");
+        }
+        for c in Metrics::UNAVAILABLE_CAUSES {
+            assert!(causes.contains(c), "{c} is listed but never produced");
         }
     }
 }

@@ -388,6 +388,36 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Remove the segments whose last write is older than `cutoff` (their newest event
+    /// is, give or take the fsync). The segment being written is closed first when it
+    /// is that old, so that a quiet store is trimmed too. Returns how many went.
+    pub fn retain(&mut self, cutoff: std::time::SystemTime) -> io::Result<usize> {
+        let old = |p: &Path| -> io::Result<bool> { Ok(std::fs::metadata(p)?.modified()? < cutoff) };
+        let mut segs = segments(&self.dir)?;
+        let current_is_old = match segs.last() {
+            Some((_, current)) => old(current)?,
+            None => false,
+        };
+        if self.len > 0 && current_is_old {
+            self.roll()?;
+            segs = segments(&self.dir)?;
+        }
+        let mut removed = 0;
+        // The newest segment is the one being written: never removed.
+        for (_, path) in segs.iter().take(segs.len().saturating_sub(1)) {
+            if old(path)? {
+                std::fs::remove_file(path)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+}
+
 /// The newest `limit` records that `keep` accepts, oldest first: segments are read
 /// from the newest back until enough are found.
 pub fn newest(dir: &Path, limit: usize, keep: impl Fn(&Record) -> bool) -> io::Result<Vec<Record>> {

@@ -18,6 +18,12 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnavailableLabels {
+    pub route: String,
+    pub cause: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
     pub result: &'static str,
 }
@@ -32,6 +38,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<RouteLabel, Histogram>,
     dedup_hits: Family<RouteLabel, Counter>,
+    unavailable: Family<UnavailableLabels, Counter>,
     store_commit: Histogram,
     store_batch: Histogram,
     /// One per [`Metrics::PUBLISH_RESULTS`] label, resolved at start (no family look-up,
@@ -43,6 +50,7 @@ pub struct Metrics {
     pub connections: Gauge,
     pub broker_connected: Gauge,
     pub spool_depth: Gauge,
+    pub store_bytes: Gauge,
     pub ready: Gauge,
     pub config_reload_failed: Gauge,
 }
@@ -80,6 +88,12 @@ impl Metrics {
             "dedup_hits",
             "Deliveries answered `duplicate`",
             dedup_hits.clone(),
+        );
+        let unavailable = Family::<UnavailableLabels, Counter>::default();
+        registry.register(
+            "unavailable",
+            "503 answers by route and cause (a series appears with its first 503)",
+            unavailable.clone(),
         );
         let store_commit = Histogram::new(latency_buckets());
         registry.register(
@@ -139,6 +153,12 @@ impl Metrics {
             "Events waiting in the local spool for the broker",
             spool_depth.clone(),
         );
+        let store_bytes = Gauge::default();
+        registry.register(
+            "store_bytes",
+            "Bytes on disk in the store folder (events, spool, dedup ledger), measured every minute at most",
+            store_bytes.clone(),
+        );
         let ready = Gauge::default();
         registry.register(
             "ready",
@@ -156,6 +176,7 @@ impl Metrics {
             requests,
             duration,
             dedup_hits,
+            unavailable,
             store_commit,
             store_batch,
             publishes,
@@ -165,6 +186,7 @@ impl Metrics {
             connections,
             broker_connected,
             spool_depth,
+            store_bytes,
             ready,
             config_reload_failed,
         }
@@ -216,6 +238,39 @@ impl Metrics {
                 })
                 .clone(),
         }
+    }
+
+    /// Every `cause` of a 503: the gateway's limits (`admission`), the broker's answers
+    /// with `when_unavailable: reject` (`handoff`), the store's failures (`store`).
+    pub const UNAVAILABLE_CAUSES: &'static [&'static str] = &[
+        "max_in_flight",
+        "client_in_flight",
+        "client_body_memory",
+        "body_memory",
+        "broker_disconnected",
+        "broker_blocked",
+        "broker_nack",
+        "broker_returned",
+        "broker_confirm_timeout",
+        "broker_channel_error",
+        "disk_full",
+        "store_write_failed",
+        "store_closed",
+        "dedup_ledger_failed",
+    ];
+
+    /// Count a 503 (only on that path: the family look-up takes a lock).
+    pub fn unavailable(&self, route: &str, cause: &'static str) {
+        debug_assert!(
+            Self::UNAVAILABLE_CAUSES.contains(&cause),
+            "unlisted cause {cause:?}"
+        );
+        self.unavailable
+            .get_or_create(&UnavailableLabels {
+                route: route.to_string(),
+                cause,
+            })
+            .inc();
     }
 
     pub fn store_commit(&self, elapsed: Duration, events: usize) {

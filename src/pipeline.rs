@@ -42,10 +42,23 @@ pub enum Rejection {
     TimestampOutOfTolerance(VerifyError),
     InvalidJson,
     SchemaViolation(Vec<Detail>),
+    /// Not taken now: `cause` is one of `Metrics::UNAVAILABLE_CAUSES` (the log line's
+    /// `cause` and the `hookgate_unavailable_total` label), `detail` says more.
     Unavailable {
         retry_after: u64,
-        reason: &'static str,
+        cause: &'static str,
+        detail: String,
     },
+}
+
+impl From<crate::admission::Refused> for Rejection {
+    fn from(r: crate::admission::Refused) -> Rejection {
+        Rejection::Unavailable {
+            retry_after: 1,
+            cause: r.cause(),
+            detail: r.reason().into(),
+        }
+    }
 }
 
 impl From<VerifyError> for Rejection {
@@ -102,7 +115,7 @@ impl Rejection {
             Rejection::SignatureMissing(e)
             | Rejection::SignatureInvalid(e)
             | Rejection::TimestampOutOfTolerance(e) => e.to_string(),
-            Rejection::Unavailable { reason, .. } => (*reason).to_string(),
+            Rejection::Unavailable { cause, detail, .. } => format!("{cause}: {detail}"),
             Rejection::SchemaViolation(d) => format!("{} schema error(s)", d.len()),
             other => other.code().to_string(),
         }
@@ -245,6 +258,9 @@ where
         }
         Err(rej) => {
             metrics.request(rej.code(), started.elapsed());
+            if let Rejection::Unavailable { cause, .. } = &rej {
+                app.metrics.unavailable(name, cause);
+            }
             tracing::debug!(route = name, source_ip = %source, peer = %peer, code = rej.code(), reason = %rej.reason(), "rejected");
             rej.response()
         }
@@ -309,7 +325,8 @@ where
         .try_acquire()
         .map_err(|_| Rejection::Unavailable {
             retry_after: 1,
-            reason: "max_in_flight reached",
+            cause: "max_in_flight",
+            detail: "max_in_flight reached".into(),
         })?;
     // 3. size: refuse by Content-Length before reading, and enforce while reading.
     let max = cfg.limits.max_body;
@@ -325,10 +342,7 @@ where
     let mut ticket = app
         .admission
         .admit(client, declared)
-        .map_err(|r| Rejection::Unavailable {
-            retry_after: 1,
-            reason: r.reason(),
-        })?;
+        .map_err(Rejection::from)?;
     let (parts, body) = req.into_parts();
     let body = crate::body::read(body, &cfg.limits, &mut ticket, declared).await?;
     // 4-6: the checks that need no I/O
@@ -361,10 +375,11 @@ where
     match app.handoff.submit(ev).await {
         Ok(o) => Ok((o, id)),
         Err(e) => {
-            tracing::warn!(route = %route.name, error = %e, "durable hand-off failed; answering 503");
+            tracing::warn!(route = %route.name, cause = e.cause(), error = %e, "durable hand-off failed; answering 503");
             Err(Rejection::Unavailable {
                 retry_after: 5,
-                reason: "hand-off failed",
+                cause: e.cause(),
+                detail: e.to_string(),
             })
         }
     }

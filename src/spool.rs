@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use crate::broker::Broker;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::store::{Outcome, Reader, Store, Table};
+use crate::store::{Outcome, Reader, Store, StoreFault, Table};
 
 const BATCH: usize = 256;
 
@@ -61,7 +61,7 @@ impl Spool {
     }
 
     /// Keep `ev` (fsync) for later forwarding.
-    pub async fn push(&self, ev: Event) -> Result<Outcome, String> {
+    pub async fn push(&self, ev: Event) -> Result<Outcome, StoreFault> {
         let route = ev.route.clone();
         let outcome = self.store.keep(Table::Spool, ev).await?;
         if outcome == Outcome::Accepted {

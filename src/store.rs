@@ -118,6 +118,59 @@ pub enum StoreError {
     Closed,
 }
 
+/// Why an event could not be made durable, as each waiter of a failed commit hears it
+/// (cloned to all of them). [`StoreFault::cause`] is its metric label.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreFault {
+    #[error("store: the disk is full")]
+    DiskFull,
+    #[error("{0}")]
+    WriteFailed(String),
+    #[error("store writer has stopped")]
+    Closed,
+    #[error("store: dedup ledger: {0}")]
+    Ledger(String),
+}
+
+impl StoreFault {
+    /// The closed set of causes (see `Metrics::UNAVAILABLE_CAUSES`).
+    pub fn cause(&self) -> &'static str {
+        match self {
+            StoreFault::DiskFull => "disk_full",
+            StoreFault::WriteFailed(_) => "store_write_failed",
+            StoreFault::Closed => "store_closed",
+            StoreFault::Ledger(_) => "dedup_ledger_failed",
+        }
+    }
+
+    fn of(e: &StoreError) -> StoreFault {
+        let full = |io: &std::io::Error| {
+            // ENOSPC, EDQUOT
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) || matches!(io.raw_os_error(), Some(28 | 122))
+        };
+        let is_full = match e {
+            StoreError::Journal(io)
+            | StoreError::JournalAt(_, io)
+            | StoreError::LedgerAt(_, io)
+            | StoreError::Dir(_, io) => full(io),
+            StoreError::Ledger(fjall::Error::Io(io)) => full(io),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == rusqlite::ErrorCode::DiskFull
+            }
+            _ => false,
+        };
+        match e {
+            _ if is_full => StoreFault::DiskFull,
+            StoreError::Closed => StoreFault::Closed,
+            StoreError::Ledger(l) => StoreFault::Ledger(l.to_string()),
+            other => StoreFault::WriteFailed(other.to_string()),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(e)
@@ -160,7 +213,7 @@ impl Table {
     }
 }
 
-type Reply<T> = oneshot::Sender<Result<T, String>>;
+type Reply<T> = oneshot::Sender<Result<T, StoreFault>>;
 
 enum Cmd {
     Keep(Table, Event, Reply<Outcome>),
@@ -518,6 +571,10 @@ impl Store {
             ledger_job: None,
             ledger_failed: false,
             unledgered: false,
+            dir: cfg.path.clone(),
+            retention: cfg.retention,
+            housekeeping_at: Instant::now(),
+            probed_at: Instant::now(),
         };
         let spawn_err = |e| StoreError::Dir(cfg.path.clone(), e);
         std::thread::Builder::new()
@@ -562,21 +619,19 @@ impl Store {
         &self.dir
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Cmd) -> Result<T, String> {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Cmd) -> Result<T, StoreFault> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(make(reply))
-            .map_err(|_| StoreError::Closed.to_string())?;
-        rx.await.map_err(|_| StoreError::Closed.to_string())?
+        self.tx.send(make(reply)).map_err(|_| StoreFault::Closed)?;
+        rx.await.map_err(|_| StoreFault::Closed)?
     }
 
     /// Make `ev` durable in `table` (or recognise it as a duplicate). Returns once fsynced.
-    pub async fn keep(&self, table: Table, ev: Event) -> Result<Outcome, String> {
+    pub async fn keep(&self, table: Table, ev: Event) -> Result<Outcome, StoreFault> {
         self.ask(|r| Cmd::Keep(table, ev, r)).await
     }
 
     /// Was this event id accepted within the dedup window?
-    pub fn seen(&self, route: &str, id: &str) -> Result<bool, String> {
+    pub fn seen(&self, route: &str, id: &str) -> Result<bool, StoreFault> {
         if !self.filter.maybe_seen(route, id) {
             return Ok(false);
         }
@@ -590,7 +645,7 @@ impl Store {
         let since = crate::now_ms() - self.window.as_millis() as i64;
         self.ledger
             .seen(route, id, since)
-            .map_err(|e| format!("dedup ledger: {e}"))
+            .map_err(|e| StoreFault::of(&StoreError::Ledger(e)))
     }
 
     /// Note an id as accepted (after the broker confirmed it). Buffered in memory and
@@ -674,6 +729,45 @@ struct Writer {
     ledger_failed: bool,
     /// Ids of kept events are waiting in [`Pending`] for the ledger.
     unledgered: bool,
+    dir: PathBuf,
+    retention: Option<Duration>,
+    /// When retention runs next and the store's size is measured.
+    housekeeping_at: Instant,
+    /// The last write probe while unhealthy (see [`Writer::housekeeping`]).
+    probed_at: Instant,
+}
+
+/// How often an unhealthy store (a failed commit: a full disk, say) tries a write of its
+/// own, so that it turns ready again once space is freed, without waiting for a
+/// request that a load balancer no longer sends it.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Write and sync a little in `dir`, then remove it: can the store write now?
+fn probe(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(".write-probe");
+    let result = (|| {
+        let mut f = std::fs::File::create(&path)?;
+        f.write_all(&[0u8; 64 << 10])?;
+        f.sync_data()
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// Bytes in the files under `dir`.
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// A batch of [`Pending`] on its way into the ledger, a chunk at a time.
@@ -716,6 +810,7 @@ impl Writer {
                 Ok(c) => c,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     self.write_ledger(false);
+                    self.housekeeping();
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -735,7 +830,41 @@ impl Writer {
             }
             last_batch = batch.len();
             self.commit(batch);
+            self.housekeeping();
         }
+    }
+
+    /// Between batches: the write probe while unhealthy; every so often retention (kept
+    /// events past `store.retention`, a segment at a time) and the store's size.
+    fn housekeeping(&mut self) {
+        if !self.healthy.load(Ordering::Relaxed) && self.probed_at.elapsed() >= PROBE_EVERY {
+            self.probed_at = Instant::now();
+            if probe(&self.dir).is_ok() {
+                tracing::info!("the store can write again; ready");
+                self.healthy.store(true, Ordering::Relaxed);
+            }
+        }
+        if Instant::now() < self.housekeeping_at {
+            return;
+        }
+        let every = self.retention.map_or(Duration::from_secs(60), |r| {
+            (r / 4).clamp(Duration::from_millis(100), Duration::from_secs(60))
+        });
+        self.housekeeping_at = Instant::now() + every;
+        if let Some(r) = self.retention {
+            match self.journal.retain(std::time::SystemTime::now() - r) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    segments = n,
+                    retention = %humantime::format_duration(r),
+                    "removed kept events past the retention"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "removing kept events past the retention failed; retrying later")
+                }
+            }
+        }
+        self.metrics.store_bytes.set(dir_size(&self.dir) as i64);
     }
 
     fn set_full_sync(&mut self, full: bool) {
@@ -989,10 +1118,11 @@ impl Writer {
             }
             Err(e) => {
                 self.healthy.store(false, Ordering::Relaxed);
-                tracing::error!(error = %e, commands = keeps, "store commit failed; answering 503");
+                let fault = StoreFault::of(&e);
+                tracing::error!(error = %e, cause = fault.cause(), commands = keeps, "store commit failed; answering 503");
                 for cmd in batch {
                     match cmd {
-                        Cmd::Keep(_, _, r) => drop(r.send(Err(e.to_string()))),
+                        Cmd::Keep(_, _, r) => drop(r.send(Err(fault.clone()))),
                         Cmd::Flush(r) => drop(r.send(())),
                         _ => {}
                     }
@@ -1424,6 +1554,7 @@ mod tests {
         let cfg = StoreConfig {
             path: dir.path().join("store"),
             dedup_window: window,
+            retention: None,
         };
         let store = Store::open(&cfg, Arc::new(Metrics::new()), with_broker).unwrap();
         (dir, cfg, store)

@@ -486,6 +486,20 @@ impl Validator<'_> {
                 st.and_then(|s| s.dedup_window.as_ref()),
                 Duration::from_secs(72 * 3600),
             ),
+            // A week: providers retry for up to three days, and an operator who notices
+            // a problem after a weekend can still list and replay what arrived.
+            retention: self.parsed(
+                "store.retention",
+                st.and_then(|s| s.retention.as_ref()),
+                Some(Duration::from_secs(7 * 24 * 3600)),
+                |t| match t {
+                    "forever" => Ok(None),
+                    t => match parse_duration(t)? {
+                        d if d.is_zero() => Err("must be more than 0 (or `forever`)".into()),
+                        d => Ok(Some(d)),
+                    },
+                },
+            ),
         };
         let broker = raw.broker.as_ref().and_then(|b| self.broker(b));
         let lg = raw.log.as_ref();

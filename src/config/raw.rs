@@ -99,6 +99,7 @@ pub struct RawShutdown {
 pub struct RawStore {
     pub path: Option<Scalar>,
     pub dedup_window: Option<Scalar>,
+    pub retention: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

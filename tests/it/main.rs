@@ -14,4 +14,5 @@ mod hostile;
 mod rabbit;
 mod reload;
 mod spec_table;
+mod store_limits;
 mod transport;

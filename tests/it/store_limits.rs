@@ -1,0 +1,170 @@
+//! The store's bounds (issue 16): retention removes kept events and the store shrinks; a
+//! full disk answers 503 with its cause (log line and metric) and `/readyz` 503, loses
+//! nothing answered 200, and serves again once space is freed, in the same process.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn route(store: &str, extra: &str) -> String {
+    format!(
+        "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}} }}\nstore: {{ path: \"{store}\"{extra} }}\nroutes:\n  - name: gh\n    path: /gh\n    provider: github\n    secrets: [s3cr3t]\n"
+    )
+}
+
+fn post(g: &Gateway, id: &str, size: usize) -> Response {
+    let body = format!(r#"{{"id":"{id}","pad":"{}"}}"#, "x".repeat(size));
+    g.post(
+        "/gh",
+        &[
+            (
+                "X-Hub-Signature-256",
+                &github_sig("s3cr3t", body.as_bytes()),
+            ),
+            ("X-GitHub-Delivery", id),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn journal_bytes(g: &Gateway) -> u64 {
+    std::fs::read_dir(g.dir.path().join("store/events"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+#[test]
+fn retention_removes_old_events_and_the_store_shrinks() {
+    let g = Gateway::start(&route("{STORE}", ", retention: 1s"));
+    for i in 0..20 {
+        assert_eq!(post(&g, &format!("old-{i}"), 2000).status, 200);
+    }
+    assert_eq!(g.stored_ids().len(), 20);
+    let before = journal_bytes(&g);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !g.stored_ids().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "events past retention are still listed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = journal_bytes(&g);
+    eprintln!("journal {before} bytes with 20 events, {after} after retention");
+    assert!(before > 40_000 && after < 1_000, "{before} -> {after}");
+    assert!(g.logs().contains("removed kept events past the retention"));
+    assert_eq!(post(&g, "new-1", 10).status, 200);
+    assert_eq!(g.stored_ids(), vec!["new-1".to_string()]);
+    let m = g.metrics();
+    assert!(m.contains("hookgate_store_bytes "), "{m}");
+}
+
+/// A size-limited tmpfs, unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(
+            ok.success(),
+            "mount tmpfs (the tests run as root, as CI does)"
+        );
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_503_with_its_cause_and_recovers_once_space_is_freed() {
+    let fs = Tmpfs::mount("16m");
+    let store = fs.0.path().join("store");
+    let mut g = Gateway::start(&route(&store.display().to_string(), ""));
+    let pid = g.pid();
+    let mut accepted = Vec::new();
+    for i in 0..5 {
+        let id = format!("before-{i}");
+        assert_eq!(post(&g, &id, 4000).status, 200);
+        accepted.push(id);
+    }
+    // Fill the filesystem but for a little, then post until the store cannot write.
+    let ballast = fs.0.path().join("ballast");
+    let free = {
+        let out = Command::new("df")
+            .args(["-B1", "--output=avail"])
+            .arg(fs.0.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    std::fs::write(&ballast, vec![0u8; (free - (200 << 10)) as usize]).unwrap_or(());
+    let mut refused = None;
+    for i in 0..400 {
+        let id = format!("filling-{i}");
+        let r = post(&g, &id, 8000);
+        match r.status {
+            200 => accepted.push(id),
+            503 => {
+                refused = Some(r);
+                break;
+            }
+            s => panic!("{s}: {}", r.text()),
+        }
+    }
+    let r = refused.expect("the disk never filled");
+    assert_eq!(r.error(), "unavailable");
+    assert!(r.header("retry-after").is_some());
+    eprintln!("503 after {} accepted events", accepted.len());
+    let ready = request(g.admin, "GET", "/readyz", &[], b"");
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert!(g.logs().contains("disk_full"), "{}", g.logs());
+    assert!(
+        g.metrics()
+            .contains(r#"hookgate_unavailable_total{route="gh",cause="disk_full"}"#),
+        "{}",
+        g.metrics()
+    );
+    // Space freed: ready again by itself, and serving, in the same process.
+    std::fs::remove_file(&ballast).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while request(g.admin, "GET", "/readyz", &[], b"").status != 200 {
+        assert!(Instant::now() < deadline, "not ready again: {}", g.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for i in 0..5 {
+        let id = format!("after-{i}");
+        assert_eq!(post(&g, &id, 4000).status, 200, "{}", g.logs());
+        accepted.push(id);
+    }
+    assert_eq!(g.pid(), pid);
+    assert!(g.child.as_mut().unwrap().try_wait().unwrap().is_none());
+    // Everything answered 200 is there, before and after, read by a second process.
+    let listed = Command::new(BIN)
+        .args(["store", "--path"])
+        .arg(&store)
+        .args(["list", "--json", "--limit", "100000"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for id in &accepted {
+        assert!(listed.contains(&format!("\"{id}\"")), "{id} missing");
+    }
+}
