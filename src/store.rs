@@ -116,6 +116,10 @@ pub enum StoreError {
     LedgerAt(PathBuf, std::io::Error),
     #[error("store writer has stopped")]
     Closed,
+    #[error(
+        "store: {dir} was written by another version of hookgate ({found}). There is no migration before 1.0: replay its events with the hookgate that wrote it (`hookgate store replay`), then move the folder away or set store.path to a new one"
+    )]
+    Format { dir: PathBuf, found: String },
 }
 
 /// Why an event could not be made durable, as each waiter of a failed commit hears it
@@ -314,12 +318,61 @@ impl Pending {
 /// Events per step (ledger write, sync, mark) when the ledger is completed from the
 /// event journal at open.
 const RESTORE_CHUNK: i64 = if cfg!(test) { 2 } else { 100_000 };
-/// Rows per step (read, append, sync) when a SQLite `events` table from an earlier
-/// version is moved into the event journal.
-const MOVE_CHUNK: i64 = if cfg!(test) { 2 } else { 10_000 };
-
 /// How often buffered dedup records are written (at most this long in memory only).
 pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
+
+/// The layout this build writes and reads, recorded in `<store>/FORMAT` when a store is
+/// created. Before 1.0 there is no migration: a store in another layout is refused at
+/// open, saying what was found and what to do.
+pub const FORMAT: &str = "hookgate-store 1";
+
+/// Refuse a store in another layout. `create`: a store without a `FORMAT` file (new,
+/// or written by a build of this layout from before the file) gets one.
+fn check_format(dir: &Path, create: bool) -> Result<(), StoreError> {
+    let file = dir.join("FORMAT");
+    let refuse = |found: String| {
+        Err(StoreError::Format {
+            dir: dir.to_path_buf(),
+            found,
+        })
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(t) if t.trim() == FORMAT => return Ok(()),
+        Ok(t) => {
+            return refuse(format!(
+                "its FORMAT file says {:?}; this hookgate reads {FORMAT:?}",
+                t.trim()
+            ))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(StoreError::Dir(file, e));
+        }
+        Err(_) => {}
+    }
+    // Layouts before the FORMAT file: events or the dedup ledger kept in SQLite tables.
+    if db_file(dir).exists() {
+        let conn = Connection::open_with_flags(db_file(dir), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let mut st = conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'dedup') ORDER BY name",
+        )?;
+        let old: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        if !old.is_empty() {
+            return refuse(format!(
+                "SQLite table(s) {} in hookgate.db, from before the event journal and the dedup ledger",
+                old.join(", ")
+            ));
+        }
+    }
+    if create {
+        let tmp = dir.join("FORMAT.tmp");
+        std::fs::write(&tmp, format!("{FORMAT}\n"))
+            .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, &file))
+            .and_then(|()| std::fs::File::open(dir)?.sync_all())
+            .map_err(|e| StoreError::Dir(file, e))?;
+    }
+    Ok(())
+}
 
 pub fn db_file(dir: &Path) -> PathBuf {
     dir.join("hookgate.db")
@@ -330,6 +383,7 @@ fn open_rw(
     window: Duration,
 ) -> Result<(Connection, dedup::Ledger, Journal), StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Dir(dir.to_path_buf(), e))?;
+    check_format(dir, true)?;
     let ledger = dedup::Ledger::open(&dir.join("ledger"), window).map_err(|e| match e {
         fjall::Error::Locked => StoreError::InUse(dir.to_path_buf()),
         fjall::Error::Io(e) => StoreError::LedgerAt(dir.join("ledger"), e),
@@ -344,68 +398,13 @@ fn open_rw(
          CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     ))?;
     let since = crate::now_ms() - window.as_millis() as i64;
-    let journal = move_events_table(&conn, &journal::dir(dir))?;
+    let journal = Journal::open(&journal::dir(dir), 1)
+        .map_err(|e| StoreError::JournalAt(journal::dir(dir), e))?;
     let restored = restore_ledger(&mut conn, &ledger, &journal, since)?;
     if restored > 0 {
         tracing::info!(ids = restored, "dedup ledger completed from stored events");
     }
     Ok((conn, ledger, journal))
-}
-
-/// Open the event journal. A store from an earlier version kept its events in a SQLite
-/// `events` table: they are copied into the journal (with their seqs, in steps of
-/// [`MOVE_CHUNK`], each synced, so that an interrupted start resumes where it stopped),
-/// then the table is dropped and the database vacuumed, once.
-fn move_events_table(conn: &Connection, dir: &Path) -> Result<Journal, StoreError> {
-    let table: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
-        [],
-        |r| r.get(0),
-    )?;
-    let open = |first| Journal::open(dir, first).map_err(|e| StoreError::JournalAt(dir.into(), e));
-    if table == 0 {
-        return open(1);
-    }
-    let first: i64 =
-        conn.query_row("SELECT coalesce(min(seq), 1) FROM events", [], |r| r.get(0))?;
-    let mut journal = open(first)?;
-    let started = Instant::now();
-    let mut moved = 0;
-    let mut buf = Vec::new();
-    loop {
-        let from = journal.next_seq();
-        let mut st = conn.prepare_cached(
-            "SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
-             FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let rows = st.query_map(params![from, MOVE_CHUNK], Reader::row)?;
-        buf.clear();
-        let mut last = None;
-        for row in rows {
-            let e = row?;
-            let seq = e.seq;
-            journal::encode(&mut buf, seq, &e.into_event());
-            last = Some(seq);
-            moved += 1;
-        }
-        let Some(last) = last else { break };
-        journal.append(&buf, last)?;
-        if moved % 100_000 < MOVE_CHUNK as usize {
-            tracing::info!(
-                events = moved,
-                up_to_seq = last,
-                "moving stored events into the event journal (once, after an upgrade)"
-            );
-        }
-    }
-    conn.execute_batch("DROP TABLE events")?;
-    conn.execute_batch("VACUUM")?;
-    tracing::info!(
-        events = moved,
-        seconds = started.elapsed().as_secs_f64(),
-        "stored events moved from SQLite into the event journal"
-    );
-    Ok(journal)
 }
 
 /// Write to `ledger` the `(route, id, at)` rows `sql` selects, 10 000 at a time.
@@ -433,16 +432,11 @@ fn copy_ids(
 }
 
 /// Put into the ledger what it may lack, then sync it:
-/// - a store written before the ledger moved out of SQLite: its `dedup` table (then
-///   dropped), once;
 /// - the ids of kept events past the `ledgered_seq` mark (and within the window), read
 ///   from the event journal, then the mark moved to the last event. After a crash these
-///   are the events whose ids were still buffered: a few seconds' worth. For a store
-///   written before the ledger covered kept events (when an `(id, route)` index on
-///   `events` answered for them; the index went with the table, see
-///   [`move_events_table`]) the mark is absent and every event is read, once. That
-///   runs in steps of [`RESTORE_CHUNK`] events, each moving the mark, so a start
-///   interrupted midway (a liveness probe, a deploy) resumes where it stopped;
+///   are the events whose ids were still buffered: a few seconds' worth. It runs in
+///   steps of [`RESTORE_CHUNK`] events, each moving the mark, so a start interrupted
+///   midway (a liveness probe, a deploy) resumes where it stopped;
 /// - the ids of every spooled event (recorded after their commit, like the broker's).
 fn restore_ledger(
     conn: &mut Connection,
@@ -452,26 +446,6 @@ fn restore_ledger(
 ) -> Result<usize, StoreError> {
     use rusqlite::OptionalExtension;
     let mut restored = 0;
-    let old_table: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'dedup'",
-        [],
-        |r| r.get(0),
-    )?;
-    if old_table > 0 {
-        let n = copy_ids(
-            conn,
-            ledger,
-            "SELECT route, id, seen_at FROM dedup WHERE seen_at >= ?1",
-            [since_ms],
-        )?;
-        ledger.sync()?;
-        conn.execute_batch("DROP TABLE dedup")?;
-        tracing::info!(
-            ids = n,
-            "dedup ledger moved out of SQLite (once, after an upgrade)"
-        );
-        restored += n;
-    }
     // Kept events' ids past the mark, read from the journal.
     let last = journal.next_seq() - 1;
     let mark = |conn: &Connection| -> Result<i64, StoreError> {
@@ -514,7 +488,7 @@ fn restore_ledger(
                     tracing::info!(
                         done = mark_at,
                         of = last,
-                        "completing the dedup ledger from stored events (once, after an upgrade)"
+                        "completing the dedup ledger from stored events (after a crash)"
                     );
                 }
             }
@@ -1254,9 +1228,6 @@ pub struct Reader {
     conn: Connection,
     /// The event journal's folder.
     journal: PathBuf,
-    /// A store from an earlier version that no gateway has opened since the upgrade:
-    /// its events are still in SQLite's `events` table (see [`move_events_table`]).
-    events_in_sqlite: bool,
     /// Where the last [`Reader::oldest`] of events stopped (its last seq), so that the
     /// next one, asked for what follows, reads on instead of from the segment's start.
     cursor: std::cell::RefCell<Option<(i64, journal::Scan)>>,
@@ -1274,24 +1245,19 @@ impl Reader {
                 ),
             ));
         }
+        check_format(dir, false)?;
         let conn = Connection::open_with_flags(&file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        let events_in_sqlite = conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )? > 0;
         Ok(Reader {
             conn,
             journal: journal::dir(dir),
-            events_in_sqlite,
             cursor: Default::default(),
         })
     }
 
     /// Whether `table` is read from SQLite (else from the event journal).
     fn sqlite(&self, table: Table) -> bool {
-        table == Table::Spool || self.events_in_sqlite
+        table == Table::Spool
     }
 
     fn row(r: &rusqlite::Row) -> rusqlite::Result<StoredEvent> {
@@ -1661,42 +1627,46 @@ mod tests {
     }
 
     #[test]
+    fn a_store_in_an_earlier_layout_is_refused_and_says_what_it_found() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = Connection::open(db_file(dir.path())).unwrap();
+            c.execute_batch(&format!(
+                "CREATE TABLE events ({COLUMNS}); CREATE TABLE spool ({COLUMNS});"
+            ))
+            .unwrap();
+        }
+        for e in [
+            open_rw(dir.path(), Duration::from_secs(60)).err().unwrap(),
+            Reader::open(dir.path()).err().unwrap(),
+        ] {
+            let text = e.to_string();
+            assert!(
+                text.contains(
+                    "written by another version of hookgate (SQLite table(s) events in hookgate.db"
+                ) && text.contains("There is no migration before 1.0"),
+                "{text}"
+            );
+        }
+        assert!(!dir.path().join("FORMAT").exists(), "nothing written");
+        // A FORMAT of another version is refused too.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("FORMAT"), "hookgate-store 0\n").unwrap();
+        let e = open_rw(other.path(), Duration::from_secs(60))
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .contains(r#"its FORMAT file says "hookgate-store 0""#),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn opening_restores_ids_the_ledger_missed() {
         let dir = tempfile::tempdir().unwrap();
         let now = crate::now_ms();
         let window = Duration::from_secs(60);
-        let add = |c: &Connection, table: &str, id: &str, at: i64| {
-            c.execute(
-                &format!(
-                    "INSERT INTO {table} (route, id, received_at, source_ip, headers, body)
-                     VALUES ('r', ?1, ?2, '127.0.0.1', '[]', x'')"
-                ),
-                params![id, at],
-            )
-            .unwrap();
-        };
-        {
-            // A store as an older version left it: kept events found through an index, no
-            // mark, and the ledger in a SQLite table.
-            let c = Connection::open(db_file(dir.path())).unwrap();
-            c.execute_batch(&format!(
-                "CREATE TABLE events ({COLUMNS});
-                 CREATE INDEX events_id_route ON events (id, route);
-                 CREATE TABLE spool ({COLUMNS});
-                 CREATE TABLE dedup (route TEXT NOT NULL, id TEXT NOT NULL,
-                     seen_at INTEGER NOT NULL, PRIMARY KEY (route, id)) WITHOUT ROWID;"
-            ))
-            .unwrap();
-            for (id, at) in [("old", now - 120_000), ("a", now - 1000), ("b", now)] {
-                add(&c, "events", id, at);
-            }
-            add(&c, "spool", "s", now);
-            c.execute(
-                "INSERT INTO dedup (route, id, seen_at) VALUES ('r', 'published', ?1), ('r', 'gone', ?2)",
-                params![now, now - 120_000],
-            )
-            .unwrap();
-        }
         let ids = |l: &dedup::Ledger| -> Vec<String> {
             let mut ids = Vec::new();
             l.for_each_since(now - 60_000, |_, id, _| ids.push(id.to_string()))
@@ -1704,34 +1674,38 @@ mod tests {
             ids.sort();
             ids
         };
+        {
+            // Kept events 1 to 3 and a spooled event whose ids never reached the ledger
+            // (a crash right after their commits), and no mark yet.
+            let (c, ledger, mut journal) = open_rw(dir.path(), window).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join("FORMAT")).unwrap(),
+                format!("{FORMAT}\n")
+            );
+            let mut buf = Vec::new();
+            for (seq, (id, at)) in [("old", now - 120_000), ("a", now - 1000), ("b", now)]
+                .into_iter()
+                .enumerate()
+            {
+                journal::encode(&mut buf, seq as i64 + 1, &event(id, at));
+            }
+            journal.append(&buf, 3).unwrap();
+            let tx = Connection::open(db_file(dir.path())).unwrap();
+            tx.execute(
+                "INSERT INTO spool (route, id, received_at, source_ip, headers, body)
+                 VALUES ('r', 's', ?1, '127.0.0.1', '[]', x'')",
+                params![now],
+            )
+            .unwrap();
+            drop((c, ledger, journal));
+            // Only events past the mark are read at open: drop the mark to make it 0.
+            tx.execute("DELETE FROM meta", []).unwrap();
+        }
         let (c, ledger, mut journal) = open_rw(dir.path(), window).unwrap();
         assert_eq!(
             ids(&ledger),
-            ["a", "b", "published", "s"],
-            "every event and spooled event in the window, and the old ledger's ids"
-        );
-        let gone: i64 = c
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_id_route', 'dedup')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(
-            gone, 0,
-            "the events table, its index and the old ledger table are dropped"
-        );
-        let reader = Reader::open(dir.path()).unwrap();
-        let moved: Vec<_> = reader
-            .list(Table::Events, None, 10)
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.seq, e.id))
-            .collect();
-        assert_eq!(
-            moved,
-            [(1, "old".into()), (2, "a".into()), (3, "b".into())],
-            "the events moved into the journal with their seqs"
+            ["a", "b", "s"],
+            "every kept and spooled event in the window"
         );
         assert_eq!(journal.next_seq(), 4);
         // A crash after event 4 was committed, before its id reached the ledger (here the

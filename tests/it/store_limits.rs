@@ -168,3 +168,43 @@ fn a_full_disk_is_503_with_its_cause_and_recovers_once_space_is_freed() {
         assert!(listed.contains(&format!("\"{id}\"")), "{id} missing");
     }
 }
+
+#[test]
+fn a_store_in_an_earlier_layout_is_refused_with_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    rusqlite::Connection::open(store.join("hookgate.db"))
+        .unwrap()
+        .execute_batch("CREATE TABLE events (seq INTEGER PRIMARY KEY, body BLOB); CREATE TABLE dedup (id TEXT);")
+        .unwrap();
+    let (port, admin) = (free_port(), free_port());
+    let cfg = write(
+        dir.path(),
+        "c.yaml",
+        &route(&store.display().to_string(), "")
+            .replace("{PORT}", &port.to_string())
+            .replace("{ADMIN}", &admin.to_string()),
+    );
+    let serve = Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let list = Command::new(BIN)
+        .args(["store", "--path"])
+        .arg(&store)
+        .arg("list")
+        .output()
+        .unwrap();
+    for (what, out, code) in [("serve", serve, 2), ("store list", list, 2)] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{what}: {stderr}");
+        assert!(
+            stderr.contains("was written by another version of hookgate (SQLite table(s) dedup, events in hookgate.db")
+                && stderr.contains("There is no migration before 1.0"),
+            "{what}: {stderr}"
+        );
+    }
+    assert!(!store.join("FORMAT").exists());
+}
