@@ -27,8 +27,17 @@ impl Admin {
         !self.draining.load(Ordering::Relaxed) && self.app.handoff.ready()
     }
 
-    fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+    fn answer<B>(&self, req: &Request<B>, peer: std::net::IpAddr) -> Response<Full<Bytes>> {
         let (status, ctype, body) = match req.uri().path() {
+            p if p.starts_with("/api/") => {
+                let (status, body) =
+                    crate::api::answer(self.app.handoff.store(), peer, p, req.uri().query());
+                (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    "application/json",
+                    Bytes::from(body),
+                )
+            }
             "/healthz" => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
             "/readyz" => {
                 let ready = self.ready();
@@ -88,7 +97,7 @@ impl Admin {
 
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Receiver<bool>) {
     loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
@@ -104,7 +113,7 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Re
         let admin = admin.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
-                let r = admin.answer(&req);
+                let r = admin.answer(&req, peer.ip());
                 async move { Ok::<_, Infallible>(r) }
             });
             let _ = hyper::server::conn::http1::Builder::new()

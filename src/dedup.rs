@@ -2,8 +2,8 @@
 //! an accepted event makes a later delivery a `duplicate`; a failed hand-off leaves no
 //! trace and the provider's retry is processed afresh.
 //!
-//! The ledger is an LSM tree ([fjall](https://docs.rs/fjall)) in `<store>/ledger`, not a
-//! table of the SQLite store: delivery ids are random, and a B-tree keyed by random ids
+//! The ledger is the `ids` keyspace of the store's database, an LSM tree (fjall) in
+//! `<store>/db` (where it used to be a SQLite table): delivery ids are random, and a B-tree keyed by random ids
 //! dirties about one 4 KiB page per id (written to the WAL, then again at checkpoint),
 //! however the inserts are batched. An LSM tree appends them to its journal and writes
 //! them sorted when a memtable fills. Measured in the benchmark's store phase (three
@@ -121,6 +121,18 @@ impl Ledger {
             fjall::KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
         })?;
         Ok(Ledger { db, ids })
+    }
+
+    /// Another keyspace of the same database (the store's spool and marks): its writes
+    /// share the ledger's journal and its syncs.
+    pub fn keyspace(&self, name: &str) -> fjall::Result<fjall::Keyspace> {
+        self.db
+            .keyspace(name, fjall::KeyspaceCreateOptions::default)
+    }
+
+    /// A batch across the database's keyspaces, applied atomically by `commit`.
+    pub fn batch(&self) -> fjall::OwnedWriteBatch {
+        self.db.batch()
     }
 
     /// Was `(route, id)` accepted at or after `since_ms`?

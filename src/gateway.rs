@@ -49,6 +49,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let listener = server::bind(config.listen, "listen").await?;
     let admin_listener = server::bind(config.admin_listen, "admin.listen").await?;
+    // Where `hookgate store` finds this gateway's API while it holds the store.
+    if let Ok(addr) = admin_listener.local_addr() {
+        let file = crate::store::admin_file(&config.store.path);
+        if let Err(e) = std::fs::write(&file, format!("{addr}\n")) {
+            tracing::warn!(file = %file.display(), error = %e, "cannot record the admin address for `hookgate store`");
+        }
+    }
     let tls = match &config.tls {
         Some(t) => {
             let (acceptor, reloading) = tls::acceptor(t).map_err(anyhow::Error::msg)?;

@@ -91,6 +91,10 @@ impl Handoff {
         }
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn broker(&self) -> Option<&Arc<Broker>> {
         self.broker.as_ref().map(|(b, _, _)| b)
     }

@@ -140,6 +140,18 @@ pub struct Record {
     pub event: Event,
 }
 
+/// One record as [`encode`] wrote it (header and payload), checked: the spool keeps its
+/// events as records, values in the store's database.
+pub fn decode_record(bytes: &[u8]) -> Option<Record> {
+    let len = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
+    let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
+    let payload = bytes.get(HEADER..HEADER.checked_add(len)?)?;
+    if crc32fast::hash(payload) != crc {
+        return None;
+    }
+    decode(payload)
+}
+
 /// The next `len: u32 | bytes` field of `p`.
 fn field<'a>(p: &mut &'a [u8]) -> Option<&'a [u8]> {
     let n = p.try_get_u32_le().ok()? as usize;

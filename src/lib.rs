@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod admission;
 pub mod allowlist;
+pub mod api;
 pub mod body;
 pub mod broker;
 pub mod cli;

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use crate::broker::Broker;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::store::{Outcome, Reader, Store, StoreFault, Table};
+use crate::store::{Outcome, Store, StoreFault, Table};
 
 const BATCH: usize = 256;
 
@@ -26,7 +26,7 @@ pub struct Spool {
 
 impl Spool {
     pub fn new(store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Spool> {
-        let reader = Reader::open(store.dir())?;
+        let reader = store.reader();
         let depths: HashMap<Arc<str>, i64> = reader
             .spool_depths()?
             .into_iter()
@@ -74,13 +74,7 @@ impl Spool {
 
     /// Forward spooled events whenever the broker is connected. Runs until the process ends.
     pub async fn forward(self: Arc<Self>, broker: Arc<Broker>) {
-        let mut reader = match Reader::open(self.store.dir()) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                tracing::error!(error = %e, "spool forwarder cannot read the store");
-                return;
-            }
-        };
+        let mut reader = Some(self.store.reader());
         // Entries up to here were confirmed; their deletion may still be in the writer's queue.
         let mut last_seq = 0i64;
         loop {

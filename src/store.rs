@@ -1,30 +1,29 @@
-//! The embedded durable store: accepted events when no broker is configured (in the
-//! event journal, an append-only log beside the database: see `journal`), the outage
-//! spool when the broker is down (SQLite in WAL mode, whose rows are deleted as they are
-//! forwarded); and the writer of the dedup ledger (which lives beside it: see below).
-//! SQLite for the spool because it is the most proven embedded database there is, and
-//! because `hookgate store list` can read it while the gateway writes (WAL readers never
-//! block the writer); not for kept events, which are only ever appended and read in
-//! order, and which SQLite wrote twice (WAL, then checkpoint).
+//! The embedded durable store, one storage engine and one log of our own:
+//! - the store's database (fjall, `<store>/db`): the dedup ledger's `ids` (see `dedup`),
+//!   the outage `spool` (seq -> the event as a journal record) while the broker is down,
+//!   and the `meta` marks;
+//! - the event journal (`<store>/events`, see `journal`): accepted events when no broker
+//!   is configured, an append-only log with one `write` and one `fdatasync` per group
+//!   commit. Kept events stay out of the database because an LSM tree writes each one
+//!   again as it flushes and compacts, for events that are only ever appended, read in
+//!   order and dropped whole by retention (see docs/store.md for the measurements).
 //!
-//! One writer thread owns the connection and the journal and does group commit: every
-//! command waiting when it wakes goes into one journal append or one transaction (and
-//! while events arrive close together, it waits a fraction of a millisecond for more:
-//! [`GATHER_FOR`]), then each caller hears whether *its* event is durable. A batch of
-//! kept events is one `write` and one `fdatasync` of the journal; a batch that spools
-//! commits with `synchronous=FULL` (fsync before the 200); a batch that only removes
-//! forwarded spool entries or moves the ledger's mark commits with `synchronous=NORMAL`,
-//! since losing those to a power cut costs at most a duplicate, which `message_id`
-//! makes harmless.
+//! One writer thread owns the journal and the writes and does group commit: every
+//! command waiting when it wakes goes into one journal append or one database batch
+//! (and while events arrive close together, it waits a fraction of a millisecond for
+//! more: [`GATHER_FOR`]), then each caller hears whether *its* event is durable. A batch
+//! of kept events is one `write` and one `fdatasync` of the journal; a batch that spools
+//! is one atomic database batch and one sync; a batch that only removes forwarded spool
+//! entries is not synced, since losing those to a power cut costs at most a duplicate,
+//! which `message_id` makes harmless.
 //!
-//! The dedup ledger itself is not in SQLite but beside it, in `<store>/ledger` (an LSM
-//! tree: see `dedup`), and this writer writes it: ids confirmed by the broker every
-//! [`RECORD_FLUSH`], and without a broker the ids of the events it stores, in chunks of
-//! [`LEDGER_CHUNK`] between batches of events, not in each event's fsynced commit.
-//! Until its batch is written an id is answered from memory, and the `ledgered_seq`
-//! mark in `meta` (moved only once the ledger is synced) tells the next open which
-//! events' ids a crash may have kept out of the ledger: they are put back from the
-//! journal, and the ids of every spooled event likewise.
+//! Ids go to the dedup ledger after their events' commits: ids confirmed by the broker
+//! every [`RECORD_FLUSH`], and without a broker the ids of the events this writer kept,
+//! in chunks of [`LEDGER_CHUNK`] between batches of events. Until its batch is written an
+//! id is answered from memory, and the `ledgered_seq` mark (moved only once the ledger
+//! is synced) tells the next open which events' ids a crash may have kept out of the
+//! ledger: they are put back from the journal, and the ids of every spooled event
+//! likewise.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +33,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rusqlite::{params, Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use crate::config::StoreConfig;
@@ -42,17 +40,6 @@ use crate::dedup;
 use crate::event::Event;
 use crate::journal::{self, Journal};
 use crate::metrics::Metrics;
-
-const COLUMNS: &str = "
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    route        TEXT NOT NULL,
-    id           TEXT NOT NULL,
-    event_type   TEXT,
-    received_at  INTEGER NOT NULL,
-    source_ip    TEXT NOT NULL,
-    content_type TEXT,
-    headers      TEXT NOT NULL,
-    body         BLOB NOT NULL";
 
 /// Most commands one transaction takes; bounds the latency of the first in a burst.
 const MAX_BATCH: usize = 512;
@@ -98,9 +85,7 @@ fn gather<T>(rx: &mpsc::Receiver<T>, batch: &mut Vec<T>, until: Instant, up_to: 
 pub enum StoreError {
     // No `#[from]`: the message already holds the cause, and as a `source` too it would
     // print twice in the CLI's error chain.
-    #[error("store: {0}")]
-    Sqlite(rusqlite::Error),
-    #[error("store: dedup ledger: {0}")]
+    #[error("store: database (spool, dedup ledger): {0}")]
     Ledger(fjall::Error),
     #[error(
         "store: {0} is in use by another hookgate process (a store folder belongs to one gateway)"
@@ -112,10 +97,12 @@ pub enum StoreError {
     Journal(std::io::Error),
     #[error("store: event journal {0}: {1}")]
     JournalAt(PathBuf, std::io::Error),
-    #[error("store: dedup ledger {0}: {1}")]
+    #[error("store: database (spool, dedup ledger) {0}: {1}")]
     LedgerAt(PathBuf, std::io::Error),
     #[error("store writer has stopped")]
     Closed,
+    #[error("store: {0}")]
+    Remote(String),
     #[error(
         "store: {dir} was written by another version of hookgate ({found}). There is no migration before 1.0: replay its events with the hookgate that wrote it (`hookgate store replay`), then move the folder away or set store.path to a new one"
     )]
@@ -161,9 +148,6 @@ impl StoreFault {
             | StoreError::LedgerAt(_, io)
             | StoreError::Dir(_, io) => full(io),
             StoreError::Ledger(fjall::Error::Io(io)) => full(io),
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
-                f.code == rusqlite::ErrorCode::DiskFull
-            }
             _ => false,
         };
         match e {
@@ -172,12 +156,6 @@ impl StoreFault {
             StoreError::Ledger(l) => StoreFault::Ledger(l.to_string()),
             other => StoreFault::WriteFailed(other.to_string()),
         }
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e)
     }
 }
 
@@ -208,15 +186,6 @@ pub enum Table {
     Spool,
 }
 
-impl Table {
-    fn name(self) -> &'static str {
-        match self {
-            Table::Events => "events",
-            Table::Spool => "spool",
-        }
-    }
-}
-
 type Reply<T> = oneshot::Sender<Result<T, StoreFault>>;
 
 enum Cmd {
@@ -236,6 +205,7 @@ pub struct Store {
     ledger_broken: Arc<AtomicBool>,
     dir: PathBuf,
     ledger: Arc<dedup::Ledger>,
+    tables: Tables,
     window: Duration,
     /// Ids confirmed by the broker, not yet written to the ledger.
     pending: Arc<std::sync::Mutex<Pending>>,
@@ -324,7 +294,7 @@ pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
 /// The layout this build writes and reads, recorded in `<store>/FORMAT` when a store is
 /// created. Before 1.0 there is no migration: a store in another layout is refused at
 /// open, saying what was found and what to do.
-pub const FORMAT: &str = "hookgate-store 1";
+pub const FORMAT: &str = "hookgate-store 2";
 
 /// Refuse a store in another layout. `create`: a store without a `FORMAT` file (new,
 /// or written by a build of this layout from before the file) gets one.
@@ -349,19 +319,12 @@ fn check_format(dir: &Path, create: bool) -> Result<(), StoreError> {
         }
         Err(_) => {}
     }
-    // Layouts before the FORMAT file: events or the dedup ledger kept in SQLite tables.
-    if db_file(dir).exists() {
-        let conn = Connection::open_with_flags(db_file(dir), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let mut st = conn.prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'dedup') ORDER BY name",
-        )?;
-        let old: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        if !old.is_empty() {
-            return refuse(format!(
-                "SQLite table(s) {} in hookgate.db, from before the event journal and the dedup ledger",
-                old.join(", ")
-            ));
-        }
+    // Earlier layouts kept the spool (and before that events and the dedup ledger) in a
+    // SQLite database beside the journal.
+    if dir.join("hookgate.db").exists() {
+        return refuse(
+            "hookgate.db, the SQLite database of the layouts before hookgate-store 2".into(),
+        );
     }
     if create {
         let tmp = dir.join("FORMAT.tmp");
@@ -374,61 +337,101 @@ fn check_format(dir: &Path, create: bool) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn db_file(dir: &Path) -> PathBuf {
-    dir.join("hookgate.db")
+/// The store's database (fjall): the dedup ledger's `ids`, the `spool` and the `meta`
+/// marks, in one journal with one sync.
+pub fn db_dir(dir: &Path) -> PathBuf {
+    dir.join("db")
 }
 
-fn open_rw(
-    dir: &Path,
-    window: Duration,
-) -> Result<(Connection, dedup::Ledger, Journal), StoreError> {
+/// The keyspaces beside the ledger's.
+#[derive(Clone)]
+pub struct Tables {
+    /// Spooled events: seq (8 bytes, big-endian) -> the event as a journal record.
+    spool: fjall::Keyspace,
+    /// `ledgered_seq` -> i64, big-endian.
+    meta: fjall::Keyspace,
+    /// Tests: writing the mark fails (as a full disk would make it).
+    #[cfg(test)]
+    refuse_marks: Arc<AtomicBool>,
+}
+
+const LEDGERED_SEQ: &[u8] = b"ledgered_seq";
+
+impl Tables {
+    fn open(ledger: &dedup::Ledger) -> fjall::Result<Tables> {
+        Ok(Tables {
+            spool: ledger.keyspace("spool")?,
+            meta: ledger.keyspace("meta")?,
+            #[cfg(test)]
+            refuse_marks: Default::default(),
+        })
+    }
+
+    fn set_mark(&self, seq: i64) -> Result<(), StoreError> {
+        #[cfg(test)]
+        if self.refuse_marks.load(Ordering::Relaxed) {
+            return Err(StoreError::Journal(std::io::Error::other("refused (test)")));
+        }
+        Ok(self.meta.insert(LEDGERED_SEQ, seq.to_be_bytes())?)
+    }
+
+    fn mark(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .meta
+            .get(LEDGERED_SEQ)?
+            .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// The last spool seq given (0 for an empty spool).
+    fn last_spool_seq(&self) -> i64 {
+        self.spool
+            .last_key_value()
+            .and_then(|g| g.key().ok())
+            .and_then(|k| k.as_ref().try_into().ok().map(i64::from_be_bytes))
+            .unwrap_or(0)
+    }
+
+    /// Spooled events after `after_seq`, oldest first, at most `limit`.
+    fn spooled(&self, after_seq: i64, limit: usize) -> Result<Vec<journal::Record>, StoreError> {
+        let mut out = Vec::new();
+        let from = (after_seq.max(0) + 1).to_be_bytes();
+        for item in self.spool.range(from..) {
+            if out.len() >= limit {
+                break;
+            }
+            let v = item.value()?;
+            match journal::decode_record(&v) {
+                Some(r) => out.push(r),
+                None => tracing::error!("a spooled record failed its check; skipped"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Open the store's database, with a clear error when another gateway holds it.
+pub fn open_ledger(dir: &Path, window: Duration) -> Result<dedup::Ledger, StoreError> {
+    dedup::Ledger::open(&db_dir(dir), window).map_err(|e| match e {
+        fjall::Error::Locked => StoreError::InUse(dir.to_path_buf()),
+        fjall::Error::Io(e) => StoreError::LedgerAt(db_dir(dir), e),
+        e => StoreError::Ledger(e),
+    })
+}
+
+fn open_rw(dir: &Path, window: Duration) -> Result<(Tables, dedup::Ledger, Journal), StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Dir(dir.to_path_buf(), e))?;
     check_format(dir, true)?;
-    let ledger = dedup::Ledger::open(&dir.join("ledger"), window).map_err(|e| match e {
-        fjall::Error::Locked => StoreError::InUse(dir.to_path_buf()),
-        fjall::Error::Io(e) => StoreError::LedgerAt(dir.join("ledger"), e),
-        e => StoreError::Ledger(e),
-    })?;
-    let mut conn = Connection::open(db_file(dir))?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS spool ({COLUMNS});
-         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    ))?;
+    let ledger = open_ledger(dir, window)?;
+    let tables = Tables::open(&ledger)?;
     let since = crate::now_ms() - window.as_millis() as i64;
     let journal = Journal::open(&journal::dir(dir), 1)
         .map_err(|e| StoreError::JournalAt(journal::dir(dir), e))?;
-    let restored = restore_ledger(&mut conn, &ledger, &journal, since)?;
+    let restored = restore_ledger(&tables, &ledger, &journal, since)?;
     if restored > 0 {
         tracing::info!(ids = restored, "dedup ledger completed from stored events");
     }
-    Ok((conn, ledger, journal))
-}
-
-/// Write to `ledger` the `(route, id, at)` rows `sql` selects, 10 000 at a time.
-fn copy_ids(
-    conn: &Connection,
-    ledger: &dedup::Ledger,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> Result<usize, StoreError> {
-    let mut st = conn.prepare(sql)?;
-    let mut rows = st.query(params)?;
-    let (mut chunk, mut n, mut done) = (Vec::<(String, String, i64)>::new(), 0, false);
-    while !done {
-        match rows.next()? {
-            Some(r) => chunk.push((r.get(0)?, r.get(1)?, r.get(2)?)),
-            None => done = true,
-        }
-        if chunk.len() >= 10_000 || (done && !chunk.is_empty()) {
-            ledger.record(chunk.iter().map(|(r, i, at)| (r.as_str(), i.as_str(), *at)))?;
-            n += chunk.len();
-            chunk.clear();
-        }
-    }
-    Ok(n)
+    Ok((tables, ledger, journal))
 }
 
 /// Put into the ledger what it may lack, then sync it:
@@ -439,26 +442,15 @@ fn copy_ids(
 ///   midway (a liveness probe, a deploy) resumes where it stopped;
 /// - the ids of every spooled event (recorded after their commit, like the broker's).
 fn restore_ledger(
-    conn: &mut Connection,
+    tables: &Tables,
     ledger: &dedup::Ledger,
     journal: &Journal,
     since_ms: i64,
 ) -> Result<usize, StoreError> {
-    use rusqlite::OptionalExtension;
     let mut restored = 0;
     // Kept events' ids past the mark, read from the journal.
     let last = journal.next_seq() - 1;
-    let mark = |conn: &Connection| -> Result<i64, StoreError> {
-        Ok(conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'ledgered_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0))
-    };
-    let from = mark(conn)?;
+    let from = tables.mark()?;
     if last > from {
         let (mut chunk, mut seq, mut mark_at) = (Vec::<(Arc<str>, String, i64)>::new(), from, from);
         let mut scan = journal::Scan::new(journal.dir(), from)?;
@@ -480,10 +472,7 @@ fn restore_ledger(
             if step_done {
                 ledger.sync()?;
                 mark_at = if done { last } else { seq };
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledgered_seq', ?1)",
-                    [mark_at],
-                )?;
+                tables.set_mark(mark_at)?;
                 if last - from > RESTORE_CHUNK {
                     tracing::info!(
                         done = mark_at,
@@ -497,12 +486,16 @@ fn restore_ledger(
             }
         }
     }
-    restored += copy_ids(
-        conn,
-        ledger,
-        "SELECT route, id, received_at FROM spool WHERE received_at >= ?1",
-        [since_ms],
-    )?;
+    let mut after = 0;
+    loop {
+        let chunk = tables.spooled(after, 10_000)?;
+        let Some(last) = chunk.last() else { break };
+        after = last.seq;
+        let ids = chunk.iter().filter(|r| r.event.received_at_ms >= since_ms);
+        ledger
+            .record(ids.map(|r| (&*r.event.route, r.event.id.as_str(), r.event.received_at_ms)))?;
+        restored += chunk.len();
+    }
     ledger.sync()?;
     Ok(restored)
 }
@@ -516,7 +509,7 @@ impl Store {
         metrics: Arc<Metrics>,
         with_broker: bool,
     ) -> Result<Store, StoreError> {
-        let (conn, ledger, journal) = open_rw(&cfg.path, cfg.dedup_window)?;
+        let (tables, ledger, journal) = open_rw(&cfg.path, cfg.dedup_window)?;
         let ledger = Arc::new(ledger);
         let (tx, rx) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
@@ -529,13 +522,13 @@ impl Store {
         }));
         let writer = Writer {
             pending: pending.clone(),
-            conn,
+            spool_seq: tables.last_spool_seq(),
+            tables: tables.clone(),
             ledger: ledger.clone(),
             window: cfg.dedup_window,
             healthy: healthy.clone(),
             ledger_broken: ledger_broken.clone(),
             metrics,
-            full_sync: true,
             filter: filter.clone(),
             keeps_ledger: !with_broker,
             last_seq: journal.next_seq() - 1,
@@ -580,6 +573,7 @@ impl Store {
             ledger_broken,
             dir: cfg.path.clone(),
             ledger,
+            tables,
             window: cfg.dedup_window,
             pending,
             recorded,
@@ -679,8 +673,11 @@ impl Store {
 
 struct Writer {
     ledger_broken: Arc<AtomicBool>,
-    conn: Connection,
-    /// Kept events (no broker) go here, SQLite holds the spool and the marks.
+    /// The spool and the marks, in the ledger's database.
+    tables: Tables,
+    /// The last seq given to a spooled event.
+    spool_seq: i64,
+    /// Kept events (no broker) go here.
     journal: Journal,
     /// The journal records of the batch being committed (reused).
     records: Vec<u8>,
@@ -688,7 +685,6 @@ struct Writer {
     window: Duration,
     healthy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    full_sync: bool,
     filter: Arc<dedup::Filter>,
     pending: Arc<std::sync::Mutex<Pending>>,
     /// No broker: ids of kept events go to [`Pending`], and this writer writes them to
@@ -841,15 +837,6 @@ impl Writer {
         self.metrics.store_bytes.set(dir_size(&self.dir) as i64);
     }
 
-    fn set_full_sync(&mut self, full: bool) {
-        if full != self.full_sync {
-            let mode = if full { "FULL" } else { "NORMAL" };
-            if self.conn.pragma_update(None, "synchronous", mode).is_ok() {
-                self.full_sync = full;
-            }
-        }
-    }
-
     /// No broker: write buffered ids of kept events to the ledger, one chunk of
     /// [`LEDGER_CHUNK`] per call (so that a flush interval's ids never hold the events
     /// behind them for long), or all of them if `all` (shutdown). A new batch is taken
@@ -904,12 +891,9 @@ impl Writer {
                 }
                 if end == job.ids.len() {
                     self.ledger.sync()?;
-                    self.set_full_sync(false);
-                    self.conn
-                        .prepare_cached(
-                            "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledgered_seq', ?1)",
-                        )?
-                        .execute([job.mark])?;
+                    // Buffered: synced with the next commit that syncs. Lost to a power
+                    // cut, the next open writes these ids again.
+                    self.tables.set_mark(job.mark)?;
                 }
                 Ok(())
             })();
@@ -954,8 +938,8 @@ impl Writer {
                 self.batch_done(*n, written.is_ok());
             }
         }
-        // The spool (broker down) and the forwarded marks are SQLite's; kept events (no
-        // broker) the journal's. A gateway has a broker or not, so one batch holds one
+        // The spool (broker down) and the forwarded marks are the database's; kept events
+        // (no broker) the journal's. A gateway has a broker or not, so one batch holds one
         // kind or the other, and a failure of either fails the batch.
         let (mut keeps, mut spooled, mut forwarded) = (0, 0, false);
         for c in &batch {
@@ -982,8 +966,6 @@ impl Writer {
             }
             return;
         }
-        let in_sqlite = spooled > 0 || forwarded;
-        self.set_full_sync(spooled > 0);
         enum Answer {
             Kept(Outcome),
             None,
@@ -992,6 +974,7 @@ impl Writer {
         let filter = self.filter.clone();
         let ledger = self.ledger.clone();
         let mut last_seq = self.last_seq;
+        let mut spool_seq = self.spool_seq;
         // Reused between batches, but not kept at the size of a burst of large bodies
         // (up to MAX_BATCH x max_body): the idle gateway gives that memory back.
         if self.records.capacity() > RECORDS_KEPT {
@@ -999,11 +982,8 @@ impl Writer {
         }
         self.records.clear();
         let result = (|| -> Result<Vec<Answer>, StoreError> {
-            let tx = if in_sqlite {
-                Some(self.conn.transaction()?)
-            } else {
-                None
-            };
+            // The spool's inserts and removals: one atomic batch, synced when it spools.
+            let mut spool = (spooled > 0 || forwarded).then(|| ledger.batch());
             let mut answers = Vec::with_capacity(batch.len());
             // Kept in this batch: a second delivery in the same batch is a duplicate.
             let mut kept = std::collections::HashSet::new();
@@ -1022,23 +1002,29 @@ impl Writer {
                         if seen {
                             Answer::Kept(Outcome::Duplicate)
                         } else {
-                            match (table, &tx) {
+                            match (table, spool.as_mut()) {
                                 (Table::Events, _) => {
                                     last_seq += 1;
                                     journal::encode(&mut self.records, last_seq, ev);
                                 }
-                                (Table::Spool, Some(tx)) => insert_spool(tx, ev)?,
-                                (Table::Spool, None) => unreachable!("spooled implies in_sqlite"),
+                                (Table::Spool, Some(b)) => {
+                                    spool_seq += 1;
+                                    let mut record = Vec::with_capacity(64 + ev.body.len());
+                                    journal::encode(&mut record, spool_seq, ev);
+                                    b.insert(&self.tables.spool, spool_seq.to_be_bytes(), record);
+                                }
+                                (Table::Spool, None) => {
+                                    unreachable!("a spooled event opens the batch")
+                                }
                             }
                             kept.insert((&*ev.route, ev.id.as_str()));
                             Answer::Kept(Outcome::Accepted)
                         }
                     }
                     Cmd::Forwarded(seqs) => {
-                        if let Some(tx) = &tx {
-                            let mut st = tx.prepare_cached("DELETE FROM spool WHERE seq = ?1")?;
+                        if let Some(b) = spool.as_mut() {
                             for s in seqs {
-                                st.execute([s])?;
+                                b.remove(&self.tables.spool, s.to_be_bytes());
                             }
                         }
                         Answer::None
@@ -1046,8 +1032,13 @@ impl Writer {
                     Cmd::Record(..) | Cmd::Flush(_) => Answer::None,
                 });
             }
-            if let Some(tx) = tx {
-                tx.commit()?;
+            if let Some(b) = spool {
+                b.commit()?;
+                // Removals alone need no sync: lost to a power cut, an entry is
+                // forwarded again, which `message_id` makes harmless.
+                if spooled > 0 {
+                    ledger.sync()?;
+                }
             }
             if !self.records.is_empty() {
                 self.journal.append(&self.records, last_seq)?;
@@ -1061,6 +1052,7 @@ impl Writer {
             Ok(answers) => {
                 self.healthy.store(true, Ordering::Relaxed);
                 self.last_seq = last_seq;
+                self.spool_seq = spool_seq;
                 let mut flushed = Vec::new();
                 let mut p =
                     (keeps > 0).then(|| self.pending.lock().unwrap_or_else(|e| e.into_inner()));
@@ -1126,31 +1118,12 @@ impl Writer {
     }
 }
 
-fn insert_spool(tx: &rusqlite::Transaction, ev: &Event) -> rusqlite::Result<()> {
-    let headers = serde_json::to_string(&ev.headers).unwrap_or_else(|_| "[]".into());
-    tx.prepare_cached(
-        "INSERT INTO spool (route, id, event_type, received_at, source_ip, content_type, headers, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        &*ev.route,
-        ev.id,
-        ev.event_type,
-        ev.received_at_ms,
-        ev.source_ip.to_string(),
-        ev.content_type,
-        headers,
-        &ev.body[..]
-    ])?;
-    Ok(())
-}
-
 fn ledger_is_broken(e: &StoreError) -> bool {
     matches!(e, StoreError::Ledger(fjall::Error::Poisoned))
 }
 
 /// An event as stored, for `hookgate store`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct StoredEvent {
     pub seq: i64,
     pub route: String,
@@ -1223,22 +1196,50 @@ impl StoredEvent {
     }
 }
 
-/// Read-only access: the CLI, and the spool forwarder. Works while the writer writes.
+/// Read access: the CLI, the spool forwarder and the admin API. The event journal is
+/// read directly, also while a gateway appends to it. The spool lives in the store's
+/// database, which one process opens at a time: the gateway reads it through its own
+/// handle ([`Store::reader`]); the CLI opens it when no gateway runs, and otherwise asks
+/// the running gateway's admin API (its address is in `<store>/admin`).
 pub struct Reader {
-    conn: Connection,
     /// The event journal's folder.
     journal: PathBuf,
+    spool: SpoolAccess,
     /// Where the last [`Reader::oldest`] of events stopped (its last seq), so that the
     /// next one, asked for what follows, reads on instead of from the segment's start.
     cursor: std::cell::RefCell<Option<(i64, journal::Scan)>>,
 }
 
+enum SpoolAccess {
+    /// The database is open in this process; the CLI holds its handle here, so that it
+    /// stays open while the reader reads.
+    Local(Tables, #[allow(dead_code)] Option<dedup::Ledger>),
+    /// A running gateway holds it: its admin address.
+    Remote(String),
+}
+
+/// The file where a serving gateway records its admin address for `hookgate store`.
+pub fn admin_file(dir: &Path) -> PathBuf {
+    dir.join("admin")
+}
+
+impl Store {
+    /// A reader that shares this process's database handle.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            journal: journal::dir(&self.dir),
+            spool: SpoolAccess::Local(self.tables.clone(), None),
+            cursor: Default::default(),
+        }
+    }
+}
+
 impl Reader {
+    /// Open the store in `dir` for reading (the CLI).
     pub fn open(dir: &Path) -> Result<Reader, StoreError> {
-        let file = db_file(dir);
-        if !file.exists() {
+        if !db_dir(dir).exists() {
             return Err(StoreError::Dir(
-                file,
+                dir.to_path_buf(),
                 std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "no store here (has the gateway run?)",
@@ -1246,37 +1247,37 @@ impl Reader {
             ));
         }
         check_format(dir, false)?;
-        let conn = Connection::open_with_flags(&file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        // A window no compaction reaches: a reader must never drop a gateway's ids.
+        let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+        let spool = match open_ledger(dir, forever) {
+            Ok(ledger) => SpoolAccess::Local(Tables::open(&ledger)?, Some(ledger)),
+            Err(StoreError::InUse(_)) => match std::fs::read_to_string(admin_file(dir)) {
+                Ok(addr) => SpoolAccess::Remote(addr.trim().to_string()),
+                Err(_) => return Err(StoreError::InUse(dir.to_path_buf())),
+            },
+            Err(e) => return Err(e),
+        };
         Ok(Reader {
-            conn,
             journal: journal::dir(dir),
+            spool,
             cursor: Default::default(),
         })
     }
 
-    /// Whether `table` is read from SQLite (else from the event journal).
-    fn sqlite(&self, table: Table) -> bool {
-        table == Table::Spool
-    }
-
-    fn row(r: &rusqlite::Row) -> rusqlite::Result<StoredEvent> {
-        let ms: i64 = r.get(4)?;
-        let headers: String = r.get(7)?;
-        let body: Vec<u8> = r.get(8)?;
-        Ok(StoredEvent {
-            seq: r.get(0)?,
-            route: r.get(1)?,
-            id: r.get(2)?,
-            event_type: r.get(3)?,
-            received_at: crate::rfc3339_ms(ms),
-            source_ip: r.get(5)?,
-            content_type: r.get(6)?,
-            headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
-            body_len: body.len(),
-            body,
-            received_at_ms: ms,
-        })
+    /// Every spooled event that `keep` accepts, oldest first (a local read).
+    fn scan_spool(
+        tables: &Tables,
+        mut keep: impl FnMut(&journal::Record) -> bool,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let chunk = tables.spooled(after, 1024)?;
+            let Some(last) = chunk.last() else { break };
+            after = last.seq;
+            out.extend(chunk.into_iter().filter(|r| keep(r)).map(StoredEvent::from));
+        }
+        Ok(out)
     }
 
     /// The newest `limit` events (optionally of one route), oldest first.
@@ -1286,19 +1287,26 @@ impl Reader {
         route: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        if !self.sqlite(table) {
-            let records = journal::newest(&self.journal, limit, |r| {
-                route.is_none_or(|want| *r.event.route == *want)
-            })?;
-            return Ok(records.into_iter().map(StoredEvent::from).collect());
+        let keep = |r: &journal::Record| route.is_none_or(|want| *r.event.route == *want);
+        match (table, &self.spool) {
+            (Table::Events, _) => {
+                let records = journal::newest(&self.journal, limit, keep)?;
+                Ok(records.into_iter().map(StoredEvent::from).collect())
+            }
+            (Table::Spool, SpoolAccess::Local(t, _)) => {
+                let mut all = Self::scan_spool(t, keep)?;
+                let skip = all.len().saturating_sub(limit);
+                all.drain(..skip);
+                Ok(all)
+            }
+            (Table::Spool, SpoolAccess::Remote(addr)) => {
+                let mut q = format!("/api/v1/spool?limit={limit}");
+                if let Some(r) = route {
+                    q.push_str(&format!("&route={}", crate::api::query_escape(r)));
+                }
+                remote(addr, &q)
+            }
         }
-        let mut st = self.conn.prepare(&format!(
-            "SELECT * FROM (SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
-             FROM {} WHERE ?1 IS NULL OR route = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
-            table.name()
-        ))?;
-        let rows = st.query_map(params![route, limit as i64], Self::row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Events after `after_seq` in arrival order (optionally of one route).
@@ -1309,88 +1317,133 @@ impl Reader {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        if !self.sqlite(table) {
-            let mut cursor = self.cursor.borrow_mut();
-            let mut scan = match cursor.take() {
-                Some((at, scan)) if at == after_seq => scan,
-                _ => journal::Scan::new(&self.journal, after_seq)?,
-            };
-            let mut out = Vec::new();
-            while out.len() < limit {
-                let Some(r) = scan.next().transpose()? else {
-                    break;
+        let keep = |r: &journal::Record| route.is_none_or(|want| *r.event.route == *want);
+        match (table, &self.spool) {
+            (Table::Events, _) => {
+                let mut cursor = self.cursor.borrow_mut();
+                let mut scan = match cursor.take() {
+                    Some((at, scan)) if at == after_seq => scan,
+                    _ => journal::Scan::new(&self.journal, after_seq)?,
                 };
-                if route.is_none_or(|want| *r.event.route == *want) {
-                    out.push(StoredEvent::from(r));
+                let mut out = Vec::new();
+                while out.len() < limit {
+                    let Some(r) = scan.next().transpose()? else {
+                        break;
+                    };
+                    if keep(&r) {
+                        out.push(StoredEvent::from(r));
+                    }
                 }
+                if let Some(last) = out.last() {
+                    *cursor = Some((last.seq, scan));
+                }
+                Ok(out)
             }
-            if let Some(last) = out.last() {
-                *cursor = Some((last.seq, scan));
+            (Table::Spool, SpoolAccess::Local(t, _)) => {
+                let (mut out, mut after) = (Vec::new(), after_seq);
+                while out.len() < limit {
+                    let chunk = t.spooled(after, limit)?;
+                    let Some(last) = chunk.last() else { break };
+                    after = last.seq;
+                    out.extend(chunk.into_iter().filter(|r| keep(r)).map(StoredEvent::from));
+                }
+                out.truncate(limit);
+                Ok(out)
             }
-            return Ok(out);
+            (Table::Spool, SpoolAccess::Remote(_)) => Err(StoreError::Remote(
+                "the spool is read in order only by the gateway that holds it".into(),
+            )),
         }
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
-             FROM {} WHERE seq > ?1 AND (?2 IS NULL OR route = ?2) ORDER BY seq LIMIT ?3",
-            table.name()
-        ))?;
-        let rows = st.query_map(params![after_seq, route, limit as i64], Self::row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Every stored event with this id. A scan: events have no index by id, and an
     /// operator's look-up is rare next to the write an index would cost each event.
     pub fn show(&self, id: &str) -> Result<Vec<(Table, StoredEvent)>, StoreError> {
         let mut out = Vec::new();
-        if !self.sqlite(Table::Events) {
-            for r in journal::Scan::new(&self.journal, 0)? {
-                let r = r?;
-                if r.event.id == id {
-                    out.push((Table::Events, StoredEvent::from(r)));
-                }
+        for r in journal::Scan::new(&self.journal, 0)? {
+            let r = r?;
+            if r.event.id == id {
+                out.push((Table::Events, StoredEvent::from(r)));
             }
         }
-        for table in [Table::Events, Table::Spool] {
-            if !self.sqlite(table) {
-                continue;
-            }
-            let mut st = self.conn.prepare(&format!(
-                "SELECT seq, route, id, event_type, received_at, source_ip, content_type, headers, body
-                 FROM {} WHERE id = ?1 ORDER BY seq",
-                table.name()
-            ))?;
-            for e in st.query_map(params![id], Self::row)? {
-                out.push((table, e?));
-            }
-        }
+        let spooled = match &self.spool {
+            SpoolAccess::Local(t, _) => Self::scan_spool(t, |r| r.event.id == id)?,
+            SpoolAccess::Remote(addr) => remote(
+                addr,
+                &format!("/api/v1/spool?id={}", crate::api::query_escape(id)),
+            )?,
+        };
+        out.extend(spooled.into_iter().map(|e| (Table::Spool, e)));
         Ok(out)
     }
 
     /// How many events `table` holds (a read of the whole journal for events).
     pub fn count(&self, table: Table) -> Result<u64, StoreError> {
-        if !self.sqlite(table) {
-            let mut n = 0;
-            for r in journal::Scan::new(&self.journal, 0)? {
-                r?;
-                n += 1;
+        match (table, &self.spool) {
+            (Table::Events, _) => {
+                let mut n = 0;
+                for r in journal::Scan::new(&self.journal, 0)? {
+                    r?;
+                    n += 1;
+                }
+                Ok(n)
             }
-            return Ok(n);
+            (Table::Spool, SpoolAccess::Local(t, _)) => Ok(t.spool.len()? as u64),
+            (Table::Spool, SpoolAccess::Remote(addr)) => {
+                Ok(remote(addr, "/api/v1/spool?limit=18446744073709551615")?.len() as u64)
+            }
         }
-        let n: i64 =
-            self.conn
-                .query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
-                    r.get(0)
-                })?;
-        Ok(n as u64)
     }
 
-    /// Spooled events per route.
+    /// Spooled events per route (the gateway, at start).
     pub fn spool_depths(&self) -> Result<HashMap<String, i64>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT route, count(*) FROM spool GROUP BY route")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let SpoolAccess::Local(t, _) = &self.spool else {
+            return Err(StoreError::Remote("spool depths are read locally".into()));
+        };
+        let mut depths = HashMap::new();
+        for e in Self::scan_spool(t, |_| true)? {
+            *depths.entry(e.route).or_insert(0) += 1;
+        }
+        Ok(depths)
+    }
+}
+
+/// A spool read through the running gateway's admin API (loopback only).
+fn remote(addr: &str, path_and_query: &str) -> Result<Vec<StoredEvent>, StoreError> {
+    let body = crate::api::get(addr, path_and_query)
+        .map_err(|e| StoreError::Remote(format!("the store is held by the gateway whose admin port is {addr}, which did not answer: {e}")))?;
+    let items: Vec<ApiEvent> = serde_json::from_slice(&body).map_err(|e| {
+        StoreError::Remote(format!(
+            "unexpected answer from the admin API at {addr}: {e}"
+        ))
+    })?;
+    Ok(items.into_iter().map(ApiEvent::into_stored).collect())
+}
+
+/// A stored event as the admin API sends it: the listing's fields and the body.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ApiEvent {
+    #[serde(flatten)]
+    pub event: StoredEvent,
+    pub body_base64: String,
+}
+
+impl ApiEvent {
+    pub fn of(e: StoredEvent) -> ApiEvent {
+        use base64::Engine;
+        ApiEvent {
+            body_base64: base64::engine::general_purpose::STANDARD.encode(&e.body),
+            event: e,
+        }
+    }
+
+    fn into_stored(self) -> StoredEvent {
+        use base64::Engine;
+        let mut e = self.event;
+        e.body = base64::engine::general_purpose::STANDARD
+            .decode(self.body_base64)
+            .unwrap_or_default();
+        e
     }
 }
 
@@ -1453,7 +1506,7 @@ mod tests {
     #[test]
     fn a_ledger_or_journal_that_cannot_be_opened_is_named_in_the_error() {
         for (blocked, says) in [
-            ("ledger", "store: dedup ledger"),
+            ("db", "store: database"),
             ("events", "store: event journal"),
         ] {
             let dir = tempfile::tempdir().unwrap();
@@ -1541,7 +1594,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_broker_the_writer_keeps_the_ledger() {
-        let (_dir, cfg, store) = open_store(Duration::from_secs(60), false);
+        let (_dir, _, store) = open_store(Duration::from_secs(60), false);
         let now = crate::now_ms();
         // Two deliveries of one id in flight at once: one is kept.
         let (a, b) = tokio::join!(
@@ -1557,15 +1610,8 @@ mod tests {
             Ok(Outcome::Duplicate)
         );
         store.flush().await;
-        let c = Connection::open(db_file(&cfg.path)).unwrap();
-        let mark = |c: &Connection| -> i64 {
-            c.query_row(
-                "SELECT value FROM meta WHERE key = 'ledgered_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
-        };
+        let c = store.tables.clone();
+        let mark = |c: &Tables| -> i64 { c.mark().unwrap() };
         assert!(
             store.ledger.seen("r", "x", now - 1000).unwrap(),
             "written at the flush"
@@ -1576,33 +1622,17 @@ mod tests {
             Ok(Outcome::Duplicate),
             "the ledger answers now"
         );
-        let stored = Reader::open(&cfg.path)
-            .unwrap()
-            .count(Table::Events)
-            .unwrap();
+        let stored = store.reader().count(Table::Events).unwrap();
         assert_eq!(stored, 1);
     }
 
     #[tokio::test]
     async fn a_ledger_write_that_fails_is_retried_and_its_ids_still_answer() {
-        let (_dir, cfg, store) = open_store(Duration::from_secs(60), false);
-        let c = Connection::open(db_file(&cfg.path)).unwrap();
+        let (_dir, _, store) = open_store(Duration::from_secs(60), false);
         // The last step of a ledger batch, moving the mark, fails.
-        c.execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON meta BEGIN SELECT RAISE(ABORT, 'refused'); END;
-             CREATE TRIGGER refuse_update BEFORE UPDATE ON meta BEGIN SELECT RAISE(ABORT, 'refused'); END",
-        )
-        .unwrap();
-        let mark = || -> Option<i64> {
-            use rusqlite::OptionalExtension;
-            c.query_row(
-                "SELECT value FROM meta WHERE key = 'ledgered_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .unwrap()
-        };
+        store.tables.refuse_marks.store(true, Ordering::Relaxed);
+        let c = store.tables.clone();
+        let mark = || -> Option<i64> { Some(c.mark().unwrap()).filter(|m| *m > 0) };
         let before = mark();
         let now = crate::now_ms();
         assert_eq!(
@@ -1616,8 +1646,7 @@ mod tests {
             Ok(Outcome::Duplicate)
         );
         assert_eq!(mark(), before, "the mark did not move");
-        c.execute_batch("DROP TRIGGER refuse; DROP TRIGGER refuse_update")
-            .unwrap();
+        store.tables.refuse_marks.store(false, Ordering::Relaxed);
         let deadline = Instant::now() + Duration::from_secs(3);
         while mark() != Some(1) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -1629,13 +1658,8 @@ mod tests {
     #[test]
     fn a_store_in_an_earlier_layout_is_refused_and_says_what_it_found() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let c = Connection::open(db_file(dir.path())).unwrap();
-            c.execute_batch(&format!(
-                "CREATE TABLE events ({COLUMNS}); CREATE TABLE spool ({COLUMNS});"
-            ))
-            .unwrap();
-        }
+        std::fs::write(dir.path().join("hookgate.db"), b"SQLite format 3\0").unwrap();
+        std::fs::create_dir_all(db_dir(dir.path())).unwrap();
         for e in [
             open_rw(dir.path(), Duration::from_secs(60)).err().unwrap(),
             Reader::open(dir.path()).err().unwrap(),
@@ -1643,7 +1667,7 @@ mod tests {
             let text = e.to_string();
             assert!(
                 text.contains(
-                    "written by another version of hookgate (SQLite table(s) events in hookgate.db"
+                    "written by another version of hookgate (hookgate.db, the SQLite database of the layouts before hookgate-store 2)"
                 ) && text.contains("There is no migration before 1.0"),
                 "{text}"
             );
@@ -1651,13 +1675,13 @@ mod tests {
         assert!(!dir.path().join("FORMAT").exists(), "nothing written");
         // A FORMAT of another version is refused too.
         let other = tempfile::tempdir().unwrap();
-        std::fs::write(other.path().join("FORMAT"), "hookgate-store 0\n").unwrap();
+        std::fs::write(other.path().join("FORMAT"), "hookgate-store 1\n").unwrap();
         let e = open_rw(other.path(), Duration::from_secs(60))
             .err()
             .unwrap();
         assert!(
             e.to_string()
-                .contains(r#"its FORMAT file says "hookgate-store 0""#),
+                .contains(r#"its FORMAT file says "hookgate-store 1""#),
             "{e}"
         );
     }
@@ -1690,16 +1714,13 @@ mod tests {
                 journal::encode(&mut buf, seq as i64 + 1, &event(id, at));
             }
             journal.append(&buf, 3).unwrap();
-            let tx = Connection::open(db_file(dir.path())).unwrap();
-            tx.execute(
-                "INSERT INTO spool (route, id, received_at, source_ip, headers, body)
-                 VALUES ('r', 's', ?1, '127.0.0.1', '[]', x'')",
-                params![now],
-            )
-            .unwrap();
-            drop((c, ledger, journal));
-            // Only events past the mark are read at open: drop the mark to make it 0.
-            tx.execute("DELETE FROM meta", []).unwrap();
+            let mut spool = ledger.batch();
+            let mut record = Vec::new();
+            journal::encode(&mut record, 1, &event("s", now));
+            spool.insert(&c.spool, 1i64.to_be_bytes(), record);
+            spool.commit().unwrap();
+            ledger.sync().unwrap();
+            assert_eq!(c.mark().unwrap(), 0);
         }
         let (c, ledger, mut journal) = open_rw(dir.path(), window).unwrap();
         assert_eq!(
@@ -1707,26 +1728,18 @@ mod tests {
             ["a", "b", "s"],
             "every kept and spooled event in the window"
         );
+        assert_eq!(c.mark().unwrap(), 3);
         assert_eq!(journal.next_seq(), 4);
-        // A crash after event 4 was committed, before its id reached the ledger (here the
-        // ledger is lost altogether): only events past the mark (3) are read again.
-        drop(ledger);
-        std::fs::remove_dir_all(dir.path().join("ledger")).unwrap();
+        assert_eq!(c.last_spool_seq(), 1);
+        // A crash after event 4 was committed, before its id reached the ledger: only
+        // events past the mark (3) are read again (and the spool's, always).
         let mut buf = Vec::new();
         journal::encode(&mut buf, 4, &event("c", now));
         journal.append(&buf, 4).unwrap();
-        drop((c, journal));
-        let (c, ledger, journal) = open_rw(dir.path(), window).unwrap();
-        assert_eq!(ids(&ledger), ["c", "s"]);
-        let mark: i64 = c
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'ledgered_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(mark, 4);
-        assert_eq!(journal.next_seq(), 5);
+        let since = now - window.as_millis() as i64;
+        assert_eq!(restore_ledger(&c, &ledger, &journal, since).unwrap(), 2);
+        assert_eq!(ids(&ledger), ["a", "b", "c", "s"]);
+        assert_eq!(c.mark().unwrap(), 4);
     }
 
     #[tokio::test]

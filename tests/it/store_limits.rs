@@ -174,10 +174,9 @@ fn a_store_in_an_earlier_layout_is_refused_with_its_message() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
-    rusqlite::Connection::open(store.join("hookgate.db"))
-        .unwrap()
-        .execute_batch("CREATE TABLE events (seq INTEGER PRIMARY KEY, body BLOB); CREATE TABLE dedup (id TEXT);")
-        .unwrap();
+    // What every layout before hookgate-store 2 had: its SQLite database.
+    std::fs::write(store.join("hookgate.db"), b"SQLite format 3\0").unwrap();
+    std::fs::create_dir_all(store.join("db")).unwrap();
     let (port, admin) = (free_port(), free_port());
     let cfg = write(
         dir.path(),
@@ -201,10 +200,116 @@ fn a_store_in_an_earlier_layout_is_refused_with_its_message() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{what}: {stderr}");
         assert!(
-            stderr.contains("was written by another version of hookgate (SQLite table(s) dedup, events in hookgate.db")
+            stderr.contains("was written by another version of hookgate (hookgate.db, the SQLite database of the layouts before hookgate-store 2)")
                 && stderr.contains("There is no migration before 1.0"),
             "{what}: {stderr}"
         );
     }
     assert!(!store.join("FORMAT").exists());
+}
+
+fn store_cmd(store: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN)
+        .args(["store", "--path"])
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn store_list_and_show_work_while_the_gateway_serves_a_burst() {
+    let g = Gateway::start(&route("{STORE}", ""));
+    let store = g.dir.path().join("store");
+    let port = g.port;
+    let burst = std::thread::spawn(move || {
+        std::thread::scope(|s| {
+            for c in 0..16 {
+                s.spawn(move || {
+                    for i in 0..40 {
+                        let id = format!("burst-{c}-{i}");
+                        let body = format!(r#"{{"id":"{id}"}}"#);
+                        let r = request(
+                            port,
+                            "POST",
+                            "/gh",
+                            &[
+                                (
+                                    "X-Hub-Signature-256",
+                                    &github_sig("s3cr3t", body.as_bytes()),
+                                ),
+                                ("X-GitHub-Delivery", &id),
+                            ],
+                            body.as_bytes(),
+                        );
+                        assert_eq!(r.status, 200, "{}", r.text());
+                    }
+                });
+            }
+        });
+    });
+    let mut reads = 0;
+    while !burst.is_finished() || reads < 3 {
+        let (code, out, err) = store_cmd(&store, &["list", "--json", "--limit", "100000"]);
+        assert_eq!(code, Some(0), "{err}");
+        if let Some(id) = out.lines().last().and_then(|l| {
+            serde_json::from_str::<serde_json::Value>(l).ok()?["id"]
+                .as_str()
+                .map(str::to_string)
+        }) {
+            let (code, shown, err) = store_cmd(&store, &["show", &id]);
+            assert_eq!(code, Some(0), "{err}");
+            assert!(shown.contains(&format!(r#"{{"id":"{id}"}}"#)), "{shown}");
+        }
+        reads += 1;
+    }
+    burst.join().unwrap();
+    assert_eq!(g.stored_ids().len(), 16 * 40);
+    eprintln!("{reads} list + show runs during the burst");
+}
+
+#[test]
+fn the_spool_is_read_through_the_running_gateway_and_directly_once_it_stopped() {
+    let unreachable = format!("amqp://guest:guest@127.0.0.1:{}/%2f", free_port());
+    let mut g = Gateway::start(&format!(
+        "{}broker: {{ url: \"{unreachable}\", when_unavailable: spool }}\n",
+        route("{STORE}", "")
+    ));
+    let store = g.dir.path().join("store");
+    for i in 0..5 {
+        assert_eq!(post(&g, &format!("spooled-{i}"), 10).status, 200);
+    }
+    let ids = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let want: Vec<String> = (0..5).map(|i| format!("spooled-{i}")).collect();
+    // The gateway holds the database: read through its admin API.
+    let (code, out, err) = store_cmd(&store, &["list", "--spool", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(ids(&out), want);
+    let (code, shown, err) = store_cmd(&store, &["show", "spooled-3"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        shown.contains("(in the spool, waiting for the broker)")
+            && shown.contains(r#""id":"spooled-3""#),
+        "{shown}"
+    );
+    // Stopped: read directly.
+    g.signal("-TERM");
+    assert_eq!(g.wait_exit(Duration::from_secs(30)), Some(0));
+    let (code, out, err) = store_cmd(&store, &["list", "--spool", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(ids(&out), want);
 }
