@@ -130,6 +130,13 @@ impl Ledger {
             .keyspace(name, fjall::KeyspaceCreateOptions::default)
     }
 
+    /// [`Ledger::keyspace`] with a memtable of `memtable` bytes.
+    pub fn keyspace_with(&self, name: &str, memtable: u64) -> fjall::Result<fjall::Keyspace> {
+        self.db.keyspace(name, || {
+            fjall::KeyspaceCreateOptions::default().max_memtable_size(memtable)
+        })
+    }
+
     /// A batch across the database's keyspaces, applied atomically by `commit`.
     pub fn batch(&self) -> fjall::OwnedWriteBatch {
         self.db.batch()

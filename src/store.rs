@@ -360,7 +360,7 @@ const LEDGERED_SEQ: &[u8] = b"ledgered_seq";
 impl Tables {
     fn open(ledger: &dedup::Ledger) -> fjall::Result<Tables> {
         Ok(Tables {
-            spool: ledger.keyspace("spool")?,
+            spool: ledger.keyspace_with("spool", 4 << 20)?,
             meta: ledger.keyspace("meta")?,
             #[cfg(test)]
             refuse_marks: Default::default(),
@@ -712,9 +712,42 @@ struct Writer {
 /// request that a load balancer no longer sends it.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-/// Write and sync a little in `dir`, then remove it: can the store write now?
+/// Space the store keeps free on its filesystem: below it every write is refused as a
+/// full disk before it starts. fjall poisons its database on any failed write or sync
+/// (batch/mod.rs: every later write is refused until the process restarts), so the
+/// database must never be the one to meet the full disk: the headroom covers a ledger
+/// batch, a spool batch and a memtable flush of each keyspace (1 MiB of ids, 4 MiB of
+/// spool).
+pub const HEADROOM: u64 = 16 << 20;
+
+/// `Err` (a full disk) when writing `need` bytes in `dir` would leave less than
+/// [`HEADROOM`] free. A filesystem that cannot say is not refused.
+fn room(dir: &Path, need: usize) -> Result<(), StoreError> {
+    let Ok(fs) = rustix::fs::statvfs(dir) else {
+        return Ok(());
+    };
+    let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+    if free < HEADROOM.saturating_add(need as u64) {
+        return Err(StoreError::Journal(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!(
+                "{} MiB free on the store's filesystem, below the {} MiB it keeps free",
+                free >> 20,
+                HEADROOM >> 20
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// Write and sync a little in `dir`, then remove it: can the store write now (and with
+/// its [`HEADROOM`] free)?
 fn probe(dir: &Path) -> std::io::Result<()> {
     use std::io::Write;
+    room(dir, 64 << 10).map_err(|e| match e {
+        StoreError::Journal(io) => io,
+        other => std::io::Error::other(other.to_string()),
+    })?;
     let path = dir.join(".write-probe");
     let result = (|| {
         let mut f = std::fs::File::create(&path)?;
@@ -883,6 +916,7 @@ impl Writer {
             };
             let end = (job.written + LEDGER_CHUNK).min(job.ids.len());
             let result = (|| -> Result<(), StoreError> {
+                room(&self.dir, (end - job.written) * 64)?;
                 if job.written < end {
                     let chunk = &job.ids[job.written..end];
                     self.ledger
@@ -917,6 +951,7 @@ impl Writer {
 
     /// With a broker: write a batch of confirmed ids to the ledger and sync it.
     fn record(&self, ids: &Ids, at: i64) -> Result<(), StoreError> {
+        room(&self.dir, ids.values().map(|s| s.len() * 64).sum())?;
         self.ledger.record(
             ids.iter()
                 .flat_map(|(r, ids)| ids.iter().map(move |id| (&**r, id.as_str(), at))),
@@ -982,6 +1017,13 @@ impl Writer {
         }
         self.records.clear();
         let result = (|| -> Result<Vec<Answer>, StoreError> {
+            if keeps > 0 {
+                let bytes = batch.iter().map(|c| match c {
+                    Cmd::Keep(_, ev, _) => 64 + ev.body.len(),
+                    _ => 0,
+                });
+                room(&self.dir, bytes.sum())?;
+            }
             // The spool's inserts and removals: one atomic batch, synced when it spools.
             let mut spool = (spooled > 0 || forwarded).then(|| ledger.batch());
             let mut answers = Vec::with_capacity(batch.len());

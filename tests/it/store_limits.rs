@@ -89,7 +89,8 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_full_disk_is_503_with_its_cause_and_recovers_once_space_is_freed() {
-    let fs = Tmpfs::mount("16m");
+    // Larger than the 16 MiB the store keeps free, so that freeing the ballast is enough.
+    let fs = Tmpfs::mount("64m");
     let store = fs.0.path().join("store");
     let mut g = Gateway::start(&route(&store.display().to_string(), ""));
     let pid = g.pid();
@@ -99,7 +100,8 @@ fn a_full_disk_is_503_with_its_cause_and_recovers_once_space_is_freed() {
         assert_eq!(post(&g, &id, 4000).status, 200);
         accepted.push(id);
     }
-    // Fill the filesystem but for a little, then post until the store cannot write.
+    // Fill the filesystem but for a little (the store keeps 16 MiB free: it refuses
+    // before the disk is full), then post until the store cannot write.
     let ballast = fs.0.path().join("ballast");
     let free = {
         let out = Command::new("df")
