@@ -1,0 +1,106 @@
+//! `tls:` and `broker:`.
+
+use std::time::Duration;
+
+use super::*;
+
+impl Validator<'_> {
+    pub(super) fn tls(&mut self, t: &RawTls) -> Option<TlsConfig> {
+        let cert = self.text("tls.cert", &t.cert).map(|c| self.path_of(&c));
+        let key = self.text("tls.key", &t.key).map(|k| self.path_of(&k));
+        let (cert, key) = (cert?, key?);
+        if let Err(m) = crate::tls::load_certified_key(&cert, &key) {
+            self.err("tls", m);
+            return None;
+        }
+        self.files.push(cert.clone());
+        self.files.push(key.clone());
+        Some(TlsConfig { cert, key })
+    }
+
+    pub(super) fn broker(&mut self, b: &RawBroker) -> Option<BrokerConfig> {
+        let url = self.secret("broker.url", &b.url)?;
+        match url::Url::parse(&url) {
+            // What lapin will parse at connect time; its errors can quote the URL, so
+            // only ours (which never does) is shown.
+            Ok(u) if u.scheme() == "amqp" || u.scheme() == "amqps" => {
+                if url.parse::<lapin::uri::AMQPUri>().is_err() {
+                    self.err(
+                        "broker.url",
+                        "not a valid AMQP URL (check the port, the percent-encoding of the user, password and vhost, and numeric query parameters such as frame_max)",
+                    );
+                    return None;
+                }
+            }
+            Ok(_) => {
+                self.err("broker.url", "the URL must start with amqp:// or amqps://");
+                return None;
+            }
+            Err(e) => {
+                self.err("broker.url", format!("not a valid URL: {e}"));
+                return None;
+            }
+        }
+        let exchange = self.parsed(
+            "broker.exchange",
+            b.exchange.as_ref(),
+            "hookgate".to_string(),
+            |t| {
+                if t.is_empty() || t.len() > 200 || t.starts_with("amq.") {
+                    Err("an exchange name is 1-200 bytes and does not start with amq.".into())
+                } else {
+                    Ok(t.to_string())
+                }
+            },
+        );
+        let declare = self.parsed("broker.declare", b.declare.as_ref(), true, |t| match t {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("expected true or false, got {t:?}")),
+        });
+        let ca = b.ca.as_ref().and_then(|s| {
+            let t = self.text("broker.ca", s)?;
+            let file = self.path_of(&t);
+            let pem = match std::fs::read_to_string(&file) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.err("broker.ca", format!("cannot read {}: {e}", file.display()));
+                    return None;
+                }
+            };
+            use rustls::pki_types::pem::PemObject;
+            let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+                .filter(|c| c.is_ok())
+                .count();
+            if certs == 0 {
+                self.err(
+                    "broker.ca",
+                    format!("no PEM certificate in {}", file.display()),
+                );
+                return None;
+            }
+            Some(pem)
+        });
+        Some(BrokerConfig {
+            declare,
+            ca,
+            url,
+            exchange,
+            confirm_timeout: self.duration(
+                "broker.confirm_timeout",
+                b.confirm_timeout.as_ref(),
+                Duration::from_secs(5),
+            ),
+            when_unavailable: self.parsed(
+                "broker.when_unavailable",
+                b.when_unavailable.as_ref(),
+                WhenUnavailable::Spool,
+                |t| match t {
+                    "spool" => Ok(WhenUnavailable::Spool),
+                    "reject" => Ok(WhenUnavailable::Reject),
+                    _ => Err(format!("expected spool or reject, got {t:?}")),
+                },
+            ),
+        })
+    }
+}

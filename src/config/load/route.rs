@@ -1,0 +1,293 @@
+//! One route: name, path, verification, the checks' settings, where the event id
+//! and type come from.
+
+use std::sync::Arc;
+
+use http::HeaderName;
+
+use super::*;
+use crate::event::Source;
+use crate::schema::Schema;
+use crate::verify::{Provider, Verifier};
+
+impl Validator<'_> {
+    pub(super) fn route(&mut self, p: &str, r: RawRoute) -> Option<Route> {
+        let errors_before = self.errors.len();
+        let name = match &r.name {
+            None => {
+                self.err(p, "a route needs a name");
+                String::new()
+            }
+            Some(n) => {
+                let n = self.text(&format!("{p}.name"), n).unwrap_or_default();
+                let ok = !n.is_empty()
+                    && n.len() <= 50
+                    && n.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                    });
+                if !ok {
+                    self.err(
+                        &format!("{p}.name"),
+                        format!("route names are [a-z0-9_-]{{1,50}}, got {n:?}"),
+                    );
+                }
+                n
+            }
+        };
+        let path = match &r.path {
+            None => {
+                self.err(p, "a route needs a path");
+                String::new()
+            }
+            Some(s) => {
+                let t = self.text(&format!("{p}.path"), s).unwrap_or_default();
+                if !t.starts_with('/') || t.contains(['?', '#', ' ']) {
+                    self.err(
+                        &format!("{p}.path"),
+                        format!("a path starts with / and has no query, got {t:?}"),
+                    );
+                }
+                t
+            }
+        };
+        let provider = r.provider.as_ref().and_then(|s| {
+            let pp = format!("{p}.provider");
+            let t = self.text(&pp, s)?;
+            match Provider::parse(&t) {
+                Some(pr) => Some(pr),
+                None => {
+                    self.err(
+                        &pp,
+                        format!(
+                            "unknown provider {t:?}; known: {}",
+                            Provider::NAMES.join(", ")
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        let body_json = self.parsed(&format!("{p}.body"), r.body.as_ref(), true, |t| match t {
+            "json" => Ok(true),
+            "any" => Ok(false),
+            _ => Err(format!("expected json or any, got {t:?}")),
+        });
+
+        // Verification: fail closed. `verify: none` must be spelled out.
+        let hmac_spec = match &r.verify {
+            Some(RawVerify::Hmac(h)) => self.hmac(&format!("{p}.verify.hmac"), h),
+            _ => None,
+        };
+        let verify_none = matches!(r.verify, Some(RawVerify::None));
+        if r.verify.is_none() && r.provider.is_none() {
+            self.err(
+                p,
+                "route has neither provider nor verify; write `verify: none` to accept unsigned requests",
+            );
+        }
+        let mut secrets = Vec::new();
+        for (i, s) in r.secrets.iter().flatten().enumerate() {
+            let sp = format!("{p}.secrets[{i}]");
+            if let Some(text) = self.secret(&sp, s) {
+                let decoded = match provider {
+                    Some(pr) if hmac_spec.is_none() => pr.decode_secret(&text),
+                    _ => Ok(text.into_bytes()),
+                };
+                match decoded {
+                    Ok(b) => secrets.push(b),
+                    Err(m) => self.err(&sp, m),
+                }
+            }
+        }
+        let verifier = if verify_none {
+            if r.secrets.as_ref().is_some_and(|s| !s.is_empty()) {
+                self.err(
+                    &format!("{p}.secrets"),
+                    "secrets are given but `verify: none` disables verification",
+                );
+            }
+            self.warnings.push(format!(
+                "route {name:?} ({path}) has `verify: none`: requests are NOT authenticated"
+            ));
+            Some(Verifier::None)
+        } else if r.secrets.as_ref().is_none_or(|s| s.is_empty()) {
+            if r.verify.is_some() || r.provider.is_some() {
+                self.err(p, "a verified route needs at least one secret in `secrets`");
+            }
+            None
+        } else if secrets.is_empty() {
+            None
+        } else if let Some(mut spec) = hmac_spec {
+            if spec.uses_id() {
+                match r.event_id.as_ref().and_then(|s| s.header.as_ref()) {
+                    Some(h) => {
+                        spec.id_header =
+                            HeaderName::from_bytes(h.0.to_ascii_lowercase().as_bytes()).ok()
+                    }
+                    None => self.err(
+                        &format!("{p}.verify.hmac.signed"),
+                        "{id} needs `event_id: { header: NAME }` to say where the id is",
+                    ),
+                }
+            }
+            Some(Verifier::hmac(spec, secrets.clone()))
+        } else {
+            provider.map(|pr| pr.verifier(secrets.clone()))
+        };
+
+        let mut allow_ips = None;
+        if let Some(ips) = &r.allow_ips {
+            let mut nets = Vec::new();
+            for (i, s) in ips.iter().enumerate() {
+                if let Some(n) = self.net(&format!("{p}.allow_ips[{i}]"), s) {
+                    nets.push(n);
+                }
+            }
+            if ips.is_empty() {
+                self.err(
+                    &format!("{p}.allow_ips"),
+                    "an empty allowlist would refuse everything; omit it to allow any source",
+                );
+            }
+            allow_ips = Some(nets);
+        }
+        let rate_limit = r
+            .rate_limit
+            .as_ref()
+            .and_then(|rl| self.rate(&format!("{p}.rate_limit"), rl));
+        let schema = r.schema.as_ref().and_then(|s| {
+            let sp = format!("{p}.schema");
+            let t = self.text(&sp, s)?;
+            if !body_json {
+                self.err(&sp, "a schema needs `body: json`");
+                return None;
+            }
+            let file = self.path_of(&t);
+            match Schema::compile(&file) {
+                Ok(sc) => {
+                    self.files.push(file);
+                    Some(sc)
+                }
+                Err(m) => {
+                    self.err(&sp, m);
+                    None
+                }
+            }
+        });
+        let queue = self.parsed(
+            &format!("{p}.queue"),
+            r.queue.as_ref(),
+            format!("hookgate.{name}"),
+            |t| {
+                if t.is_empty() || t.len() > 200 || t.starts_with("amq.") {
+                    Err("a queue name is 1-200 bytes and does not start with amq.".into())
+                } else {
+                    Ok(t.to_string())
+                }
+            },
+        );
+        let mut forward_headers = Vec::new();
+        for (i, h) in r.forward_headers.iter().flatten().enumerate() {
+            let hp = format!("{p}.forward_headers[{i}]");
+            if let Some(t) = self.text(&hp, h) {
+                match HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()) {
+                    Ok(n) if reserved_header(n.as_str()) => self.err(
+                        &hp,
+                        format!("{t:?} is reserved: the gateway sets it, or the broker or the delivery reads it"),
+                    ),
+                    Ok(n) => forward_headers.push(n),
+                    Err(_) => self.err(&hp, format!("{t:?} is not a valid header name")),
+                }
+            }
+        }
+        let public_url = r.public_url.as_ref().and_then(|s| {
+            let up = format!("{p}.public_url");
+            let t = self.text(&up, s)?;
+            match url::Url::parse(&t) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(t),
+                _ => {
+                    self.err(&up, "expected an absolute http(s) URL");
+                    None
+                }
+            }
+        });
+        let mut event_id = Vec::new();
+        if let Some(s) = &r.event_id {
+            event_id.extend(self.source(&format!("{p}.event_id"), s, body_json));
+        } else if let Some(pr) = provider {
+            event_id = pr.event_id_sources();
+        }
+        let mut event_type = Vec::new();
+        if let Some(s) = &r.event_type {
+            event_type.extend(self.source(&format!("{p}.event_type"), s, body_json));
+        } else if let Some(pr) = provider {
+            event_type = pr.event_type_sources();
+        }
+        if !body_json {
+            event_id.retain(|s| matches!(s, Source::Header(_)));
+            event_type.retain(|s| matches!(s, Source::Header(_)));
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        // A JSON tree is built only when something reads it: the schema, or an id or type
+        // taken from the body. Otherwise validity is checked without one.
+        let json_tree = body_json
+            && (schema.is_some()
+                || event_id
+                    .iter()
+                    .chain(&event_type)
+                    .any(|s| matches!(s, Source::Json(_))));
+        Some(Route {
+            name: Arc::from(name),
+            path,
+            provider,
+            verifier: verifier?,
+            secrets: secrets.into_iter().map(Secret).collect(),
+            allow_ips,
+            rate_limit,
+            body_json,
+            json_tree,
+            schema,
+            queue,
+            forward_headers,
+            public_url,
+            event_id,
+            event_type,
+        })
+    }
+}
+
+/// Header names a route may not forward into the message: the gateway's own (SPEC §4),
+/// RabbitMQ's (`CC`/`BCC` re-route a message; the `x-` dead-letter bookkeeping), the
+/// delivery's (SPEC §6), and hop-by-hop ones that describe a connection, not an event.
+pub(super) fn reserved_header(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "cc",
+        "bcc",
+        "x-death",
+        "x-delivery-count",
+        "x-match",
+        "x-delay",
+        "idempotency-key",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "host",
+        "content-length",
+    ];
+    const PREFIX: &[&str] = &[
+        "hookgate-",
+        "x-first-death-",
+        "x-last-death-",
+        "x-dead-letter-",
+        "proxy-",
+    ];
+    EXACT.contains(&name) || PREFIX.iter().any(|p| name.starts_with(p))
+}

@@ -1,0 +1,153 @@
+use super::*;
+
+fn env(k: &str) -> Option<String> {
+    (k == "GH_SECRET").then(|| "s3cret-value".to_string())
+}
+
+fn errors(yaml: &str) -> Vec<String> {
+    match load_str(yaml, Path::new("t.yaml"), &env) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+#[test]
+fn redacted_values_keep_only_their_kind() {
+    assert_eq!(
+        redact_value(r#"invalid type: string "ab\"cd, expected x-SECRET", expected a sequence"#),
+        "invalid type: string, expected a sequence"
+    );
+    assert_eq!(
+        redact_value("invalid type: floating point `13579.2`, expected a secret string"),
+        "invalid type: floating point, expected a secret string"
+    );
+    assert_eq!(redact_value("unknown field `x`"), "unknown field `x`");
+}
+
+#[test]
+fn a_minimal_route_loads() {
+    let c = load_str(
+        "routes:\n  - name: gh\n    path: /hooks/gh\n    provider: github\n    secrets: [\"${GH_SECRET}\"]\n",
+        Path::new("t.yaml"),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(c.routes[0].queue, "hookgate.gh");
+    assert_eq!(c.limits.max_body, 1 << 20);
+    assert_eq!(c.admin_listen.to_string(), "127.0.0.1:9090");
+}
+
+#[test]
+fn unknown_key_is_located() {
+    let e = errors("listen: 0.0.0.0:1\nlimits:\n  max_bdy: 1MiB\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("t.yaml:3:3: limits.max_bdy: unknown field `max_bdy`"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn semantic_errors_are_all_collected_with_locations() {
+    let e = errors(
+        "limits:\n  max_body: 1PB\nroutes:\n  - name: Bad Name\n    path: /a\n  - name: b\n    path: /a\n    provider: nope\n    secrets: [x]\n",
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.yaml:2:13: limits.max_body: unknown size unit")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.yaml:4:11: routes[0].name: route names are")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.yaml:4:5: routes[0]: route has neither provider nor verify")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.yaml:8:15: routes[1].provider: unknown provider \"nope\"")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn missing_env_var_is_named_and_secrets_never_echoed() {
+    let e = errors(
+        "routes:\n  - name: a\n    path: /a\n    provider: github\n    secrets: [\"${NOPE}\"]\n",
+    );
+    assert_eq!(
+        e,
+        vec!["t.yaml:5:15: routes[0].secrets[0]: environment variable NOPE is not set"]
+    );
+    let e = errors(
+        "routes:\n  - name: a\n    path: /a\n    provider: github\n    secrets: topsecret\n",
+    );
+    assert!(!e[0].contains("topsecret"), "{e:?}");
+}
+
+#[test]
+fn fail_closed_without_verification_and_duplicates() {
+    let e = errors("routes:\n  - name: a\n    path: /a\n    verify: none\n  - name: a\n    path: /a\n    verify: none\n");
+    assert!(
+        e.iter()
+            .any(|l| l.contains("routes[1].name: route name \"a\" is used twice")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.contains("routes[1].path: path \"/a\" is used by two routes")),
+        "{e:?}"
+    );
+    let e = errors("routes:\n  - name: a\n    path: /a\n    provider: github\n");
+    assert!(e[0].contains("needs at least one secret"), "{e:?}");
+}
+
+#[test]
+fn broker_names_are_bounded() {
+    let long = "x".repeat(256);
+    let e = errors(&format!(
+        "broker: {{ url: \"amqp://h\", exchange: {long} }}\nroutes:\n  - {{ name: a, path: /a, verify: none, queue: {long} }}\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|l| l.contains("broker.exchange: an exchange name is 1-200 bytes")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.contains("routes[0].queue: a queue name is 1-200 bytes")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn broker_url_lapin_cannot_parse_is_a_config_error_without_the_password() {
+    let e = errors(
+        "broker: { url: \"amqp://u:s3cret@h:5672/%2f?frame_max=lots\" }\nroutes:\n  - { name: a, path: /a, verify: none }\n",
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.contains("broker.url: not a valid AMQP URL")),
+        "{e:?}"
+    );
+    assert!(!e.iter().any(|l| l.contains("s3cret")), "{e:?}");
+}
+
+#[test]
+fn bad_cidr_and_missing_secret_file() {
+    let e = errors("trusted_proxies: [10.0.0.0/33]\nroutes:\n  - name: a\n    path: /a\n    provider: github\n    secrets: [{ file: /nonexistent/x }]\n");
+    assert!(
+        e[0].starts_with("t.yaml:1:19: trusted_proxies[0]: \"10.0.0.0/33\" is not an IP"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with(
+            "t.yaml:6:23: routes[0].secrets[0].file: cannot read secret file /nonexistent/x"
+        ),
+        "{e:?}"
+    );
+}
