@@ -26,6 +26,9 @@
 //!   HOOKGATE_BENCH_ONLY=raw [HOOKGATE_BENCH_CHANNELS=2] [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=bare|relay|commit [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
 
+// Benchmarks and tests may unwrap: a failure ends the run with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,8 @@
 //! Micro-benchmarks: each signature scheme over a 1.5 KB body, JSON parse + schema, and
 //! the whole I/O-free ingress (`pipeline::inspect`: signature, JSON, schema, event id).
 //!   cargo bench --bench micro
+// Benchmarks and tests may unwrap: a failure ends the run with its message.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::path::Path;

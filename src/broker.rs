@@ -11,20 +11,21 @@ use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::ShortString;
 use lapin::uri::AMQPUri;
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
-};
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
 use crate::event::Event;
 use crate::metrics::Metrics;
+
+mod message;
+mod topology;
+
+use message::*;
+use topology::*;
 
 /// The frame size hookgate asks for unless the URL sets one (RabbitMQ's default is 128 KiB).
 const FRAME_MAX: u32 = 16 * 1024;
@@ -377,188 +378,5 @@ impl Broker {
     }
 }
 
-/// `<route>.<event type or "event">`, within AMQP's 255 bytes.
-fn routing_key(route: &str, event_type: Option<&str>) -> ShortString {
-    let mut key = format!("{route}.{}", event_type.unwrap_or("event"));
-    if key.len() > 255 {
-        let mut cut = 255;
-        while !key.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        key.truncate(cut);
-    }
-    ShortString::try_new(key).unwrap_or_else(|_| route.into())
-}
-
-/// The message properties and headers of SPEC §4.
-fn properties(ev: &Event) -> BasicProperties {
-    let mut headers = FieldTable::default();
-    // Owned strings move into the table without another copy.
-    let s = |v: String| AMQPValue::LongString(LongString::from(v));
-    for (k, v) in &ev.headers {
-        if let Ok(k) = ShortString::try_new(k.as_str()) {
-            headers.insert(k, s(v.clone()));
-        }
-    }
-    // The gateway's own headers last, so that they win even over a forwarded header of
-    // the same name (which the configuration refuses anyway).
-    headers.insert("hookgate-route".into(), s(ev.route.to_string()));
-    headers.insert(
-        "hookgate-received-at".into(),
-        s(crate::rfc3339_ms(ev.received_at_ms)),
-    );
-    headers.insert("hookgate-source-ip".into(), s(ev.source_ip.to_string()));
-    let mut p = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_timestamp((ev.received_at_ms / 1000).max(0) as u64)
-        .with_app_id("hookgate".into())
-        .with_headers(headers);
-    // Event ids and types are at most 200 bytes (see `event`); content types come from
-    // the network and are dropped rather than truncated when too long.
-    if let Ok(id) = ShortString::try_new(ev.id.as_str()) {
-        p = p.with_message_id(id);
-    }
-    if let Some(t) = ev
-        .event_type
-        .as_deref()
-        .and_then(|t| ShortString::try_new(t).ok())
-    {
-        p = p.with_type(t);
-    }
-    if let Some(ct) = ev
-        .content_type
-        .as_deref()
-        .and_then(|c| ShortString::try_new(c).ok())
-    {
-        p = p.with_content_type(ct);
-    }
-    p
-}
-
-/// Exchange, per-route quorum queue bound with `<route>.#`, and its `<queue>.dead`.
-async fn declare(
-    ch: &Channel,
-    cfg: &BrokerConfig,
-    routes: &[RouteTopology],
-) -> Result<(), ConnectError> {
-    let refused = |what: String, e: lapin::Error| {
-        let hint = if e.to_string().contains("PRECONDITION_FAILED")
-            || e.to_string().contains("inequivalent")
-        {
-            " (it exists with other settings: delete it, or configure another name)"
-        } else if e.to_string().contains("NOT_FOUND") {
-            " (it does not exist)"
-        } else {
-            ""
-        };
-        ConnectError::Topology(format!("broker refused {what}: {e}{hint}"))
-    };
-    ch.exchange_declare(
-        cfg.exchange.as_str().into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            passive: !cfg.declare,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .map_err(|e| refused(format!("exchange {:?} (durable topic)", cfg.exchange), e))?;
-    for r in routes {
-        let dead = format!("{}.dead", r.queue);
-        let mut dead_args = FieldTable::default();
-        dead_args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        ch.queue_declare(
-            dead.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                passive: !cfg.declare,
-                ..Default::default()
-            },
-            dead_args,
-        )
-        .await
-        .map_err(|e| refused(format!("dead-letter queue {dead:?}"), e))?;
-        let mut args = FieldTable::default();
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        args.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString("".into()),
-        );
-        args.insert(
-            "x-dead-letter-routing-key".into(),
-            AMQPValue::LongString(dead.as_str().into()),
-        );
-        // At-least-once dead-lettering (RabbitMQ >= 3.10) requires reject-publish overflow.
-        args.insert(
-            "x-dead-letter-strategy".into(),
-            AMQPValue::LongString("at-least-once".into()),
-        );
-        args.insert(
-            "x-overflow".into(),
-            AMQPValue::LongString("reject-publish".into()),
-        );
-        ch.queue_declare(
-            r.queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                passive: !cfg.declare,
-                ..Default::default()
-            },
-            args,
-        )
-        .await
-        .map_err(|e| refused(format!("queue {:?} (durable quorum)", r.queue), e))?;
-        if !cfg.declare {
-            continue;
-        }
-        ch.queue_bind(
-            r.queue.as_str().into(),
-            cfg.exchange.as_str().into(),
-            format!("{}.#", r.route).into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| refused(format!("binding {:?} to {:?}", r.queue, cfg.exchange), e))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_publish_error_is_a_counted_result() {
-        let errors = [
-            PublishError::NotConnected,
-            PublishError::Blocked,
-            PublishError::Nack,
-            PublishError::Returned,
-            PublishError::Timeout,
-            PublishError::Amqp(std::io::Error::other("reset").into()),
-        ];
-        for e in errors {
-            assert!(Metrics::PUBLISH_RESULTS.contains(&e.label()), "{e}");
-        }
-    }
-
-    #[test]
-    fn routing_keys() {
-        assert_eq!(routing_key("github", Some("push")).as_str(), "github.push");
-        assert_eq!(
-            routing_key("stripe", Some("invoice.paid")).as_str(),
-            "stripe.invoice.paid"
-        );
-        assert_eq!(routing_key("acme", None).as_str(), "acme.event");
-        assert_eq!(routing_key("r", Some(&"é".repeat(200))).as_str().len(), 254);
-    }
-}
+mod tests;

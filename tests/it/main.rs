@@ -1,6 +1,9 @@
 //! Integration tests: the real `hookgate` binary on free ports, real HTTP over sockets.
 //! One test binary (one link) with a module per area.
 
+// Benchmarks and tests may unwrap: a failure ends the run with its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 mod broker;

@@ -1,0 +1,107 @@
+//! The topology declared at start and on reload: the exchange, and per route a
+//! quorum queue bound with `<route>.#` and its dead-letter queue.
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, ExchangeKind};
+
+use crate::config::BrokerConfig;
+
+use super::*;
+
+/// Exchange, per-route quorum queue bound with `<route>.#`, and its `<queue>.dead`.
+pub(super) async fn declare(
+    ch: &Channel,
+    cfg: &BrokerConfig,
+    routes: &[RouteTopology],
+) -> Result<(), ConnectError> {
+    let refused = |what: String, e: lapin::Error| {
+        let hint = if e.to_string().contains("PRECONDITION_FAILED")
+            || e.to_string().contains("inequivalent")
+        {
+            " (it exists with other settings: delete it, or configure another name)"
+        } else if e.to_string().contains("NOT_FOUND") {
+            " (it does not exist)"
+        } else {
+            ""
+        };
+        ConnectError::Topology(format!("broker refused {what}: {e}{hint}"))
+    };
+    ch.exchange_declare(
+        cfg.exchange.as_str().into(),
+        ExchangeKind::Topic,
+        ExchangeDeclareOptions {
+            durable: true,
+            passive: !cfg.declare,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .map_err(|e| refused(format!("exchange {:?} (durable topic)", cfg.exchange), e))?;
+    for r in routes {
+        let dead = format!("{}.dead", r.queue);
+        let mut dead_args = FieldTable::default();
+        dead_args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        ch.queue_declare(
+            dead.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                passive: !cfg.declare,
+                ..Default::default()
+            },
+            dead_args,
+        )
+        .await
+        .map_err(|e| refused(format!("dead-letter queue {dead:?}"), e))?;
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString("".into()),
+        );
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(dead.as_str().into()),
+        );
+        // At-least-once dead-lettering (RabbitMQ >= 3.10) requires reject-publish overflow.
+        args.insert(
+            "x-dead-letter-strategy".into(),
+            AMQPValue::LongString("at-least-once".into()),
+        );
+        args.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString("reject-publish".into()),
+        );
+        ch.queue_declare(
+            r.queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                passive: !cfg.declare,
+                ..Default::default()
+            },
+            args,
+        )
+        .await
+        .map_err(|e| refused(format!("queue {:?} (durable quorum)", r.queue), e))?;
+        if !cfg.declare {
+            continue;
+        }
+        ch.queue_bind(
+            r.queue.as_str().into(),
+            cfg.exchange.as_str().into(),
+            format!("{}.#", r.route).into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|e| refused(format!("binding {:?} to {:?}", r.queue, cfg.exchange), e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! `hookgate store`: list and show stored events, replay them to a broker.
+
+use std::path::PathBuf;
+
+use super::*;
+
+pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand) -> i32 {
+    use crate::store::Table;
+    if let StoreCommand::Replay {
+        route,
+        after,
+        limit,
+    } = command
+    {
+        return replay(path, config, route, after, limit);
+    }
+    let dir = match path {
+        Some(p) => p,
+        // The store's commands verify nothing: a secret's default is no risk here.
+        None => match load(config, true) {
+            Some(c) => c.store.path,
+            None => return 1,
+        },
+    };
+    let reader = match crate::store::Reader::open(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hookgate store: {e}");
+            return 2;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let result = match command {
+        StoreCommand::List {
+            route,
+            limit,
+            json,
+            spool,
+        } => {
+            let table = if spool { Table::Spool } else { Table::Events };
+            reader
+                .list(table, route.as_deref(), limit)
+                .map(|events| print_list(&mut out, &events, json))
+        }
+        StoreCommand::Replay { .. } => unreachable!("handled above"),
+        StoreCommand::Show { id } => reader.show(&id).map(|events| {
+            if events.is_empty() {
+                eprintln!("no event with id {id:?}");
+            }
+            print_show(&mut out, &events)
+        }),
+    };
+    match result {
+        Ok(Ok(())) => 0,
+        // `hookgate store list | head`: the reader has what it wanted.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Ok(Err(e)) => {
+            eprintln!("hookgate store: cannot write the output: {e}");
+            2
+        }
+        Err(e) => {
+            eprintln!("hookgate store: {e}");
+            2
+        }
+    }
+}
+
+/// Written, not `println!`ed: `println!` panics when stdout is a pipe whose reader
+/// has gone (`| head`).
+pub(super) fn print_list(
+    out: &mut impl std::io::Write,
+    events: &[crate::store::StoredEvent],
+    json: bool,
+) -> std::io::Result<()> {
+    if !json {
+        writeln!(
+            out,
+            "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  id",
+            "seq", "received_at", "route", "type", "bytes"
+        )?;
+    }
+    for e in events {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(e).unwrap_or_default())?;
+        } else {
+            writeln!(
+                out,
+                "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  {}",
+                e.seq,
+                e.received_at,
+                e.route,
+                e.event_type.as_deref().unwrap_or("-"),
+                e.body_len,
+                e.id
+            )?;
+        }
+    }
+    out.flush()
+}
+
+pub(super) fn print_show(
+    out: &mut impl std::io::Write,
+    events: &[(crate::store::Table, crate::store::StoredEvent)],
+) -> std::io::Result<()> {
+    for (table, e) in events {
+        if *table == crate::store::Table::Spool {
+            writeln!(out, "(in the spool, waiting for the broker)")?;
+        }
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(e).unwrap_or_default()
+        )?;
+        writeln!(out, "{}", String::from_utf8_lossy(&e.body))?;
+    }
+    out.flush()
+}
+
+pub(super) fn replay(
+    path: Option<PathBuf>,
+    config: &std::path::Path,
+    route: Option<String>,
+    after: i64,
+    limit: Option<usize>,
+) -> i32 {
+    let Some(cfg) = load(config, true) else {
+        return 1;
+    };
+    let Some(broker_cfg) = cfg.broker.clone() else {
+        eprintln!(
+            "hookgate store replay: {} has no broker section to replay to",
+            config.display()
+        );
+        return 1;
+    };
+    let dir = path.unwrap_or_else(|| cfg.store.path.clone());
+    let Some(rt) = runtime(tokio::runtime::Builder::new_current_thread()) else {
+        return 2;
+    };
+    let result: anyhow::Result<(usize, i64)> = rt.block_on(async {
+        let reader = crate::store::Reader::open(&dir)?;
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        let broker =
+            crate::broker::Broker::start(broker_cfg, crate::gateway::topology(&cfg), metrics)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !broker.connected() {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "cannot reach the broker"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (mut sent, mut last) = (0usize, after);
+        let max = limit.unwrap_or(usize::MAX);
+        while sent < max {
+            let batch = reader.oldest(
+                crate::store::Table::Events,
+                route.as_deref(),
+                last,
+                256.min(max - sent),
+            )?;
+            let Some(tail) = batch.last().map(|e| e.seq) else {
+                break;
+            };
+            let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
+            let events: Vec<_> = batch.into_iter().map(|e| e.into_event()).collect();
+            let confirmed = broker.publish_in_order(&events).await;
+            sent += confirmed;
+            if confirmed < events.len() {
+                broker.close().await;
+                anyhow::bail!(
+                    "stopped: event seq {} was not confirmed ({sent} replayed)",
+                    seqs[confirmed]
+                );
+            }
+            last = tail;
+        }
+        broker.close().await;
+        Ok((sent, last))
+    });
+    match result {
+        Ok((sent, last)) => {
+            println!("replayed {sent} event(s), up to seq {last}");
+            0
+        }
+        Err(e) => {
+            eprintln!("hookgate store replay: {e:#}");
+            2
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! [`Rejection`]: why a request was not accepted, and in one exhaustive match each its
+//! status, its error code (also the `outcome` metric label) and its answer.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+
+use crate::schema::Detail;
+use crate::verify::VerifyError;
+
+/// Why a request was not accepted.
+#[derive(Debug)]
+pub enum Rejection {
+    NotFound,
+    MethodNotAllowed,
+    IpNotAllowed,
+    RateLimited {
+        retry_after: u64,
+    },
+    BodyTooLarge,
+    /// The body did not arrive within `request_timeout`.
+    RequestTimeout,
+    /// The body could not be read (malformed chunking, connection reset).
+    BadRequest,
+    SignatureMissing(VerifyError),
+    SignatureInvalid(VerifyError),
+    TimestampOutOfTolerance(VerifyError),
+    InvalidJson,
+    SchemaViolation(Vec<Detail>),
+    /// Not taken now: `cause` is one of `Metrics::UNAVAILABLE_CAUSES` (the log line's
+    /// `cause` and the `hookgate_unavailable_total` label), `detail` says more.
+    Unavailable {
+        retry_after: u64,
+        cause: &'static str,
+        detail: String,
+    },
+}
+
+impl From<crate::admission::Refused> for Rejection {
+    fn from(r: crate::admission::Refused) -> Rejection {
+        Rejection::Unavailable {
+            retry_after: 1,
+            cause: r.cause(),
+            detail: r.reason().into(),
+        }
+    }
+}
+
+impl From<VerifyError> for Rejection {
+    fn from(e: VerifyError) -> Rejection {
+        match e {
+            VerifyError::Missing(_) => Rejection::SignatureMissing(e),
+            VerifyError::Malformed(_) | VerifyError::Mismatch => Rejection::SignatureInvalid(e),
+            VerifyError::TimestampSkew { .. } => Rejection::TimestampOutOfTolerance(e),
+        }
+    }
+}
+
+impl Rejection {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::IpNotAllowed => StatusCode::FORBIDDEN,
+            Rejection::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::BadRequest => StatusCode::BAD_REQUEST,
+            Rejection::SignatureMissing(_) => StatusCode::UNAUTHORIZED,
+            Rejection::SignatureInvalid(_) => StatusCode::UNAUTHORIZED,
+            Rejection::TimestampOutOfTolerance(_) => StatusCode::UNAUTHORIZED,
+            Rejection::InvalidJson => StatusCode::BAD_REQUEST,
+            Rejection::SchemaViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `error` code in the body, and the `outcome` metric label.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::NotFound => "not_found",
+            Rejection::MethodNotAllowed => "method_not_allowed",
+            Rejection::IpNotAllowed => "ip_not_allowed",
+            Rejection::RateLimited { .. } => "rate_limited",
+            Rejection::BodyTooLarge => "body_too_large",
+            Rejection::RequestTimeout => "request_timeout",
+            Rejection::BadRequest => "bad_request",
+            Rejection::SignatureMissing(_) => "signature_missing",
+            Rejection::SignatureInvalid(_) => "signature_invalid",
+            Rejection::TimestampOutOfTolerance(_) => "timestamp_out_of_tolerance",
+            Rejection::InvalidJson => "invalid_json",
+            Rejection::SchemaViolation(_) => "schema_violation",
+            Rejection::Unavailable { .. } => "unavailable",
+        }
+    }
+
+    /// The detail worth a debug log line (never a secret or an expected MAC).
+    pub(super) fn reason(&self) -> String {
+        match self {
+            Rejection::SignatureMissing(e)
+            | Rejection::SignatureInvalid(e)
+            | Rejection::TimestampOutOfTolerance(e) => e.to_string(),
+            Rejection::Unavailable { cause, detail, .. } => format!("{cause}: {detail}"),
+            Rejection::SchemaViolation(d) => format!("{} schema error(s)", d.len()),
+            other => other.code().to_string(),
+        }
+    }
+
+    pub(super) fn response(&self) -> Response<Full<Bytes>> {
+        let body = match self {
+            Rejection::SchemaViolation(details) => {
+                serde_json::json!({"error": self.code(), "details": details})
+            }
+            _ => serde_json::json!({"error": self.code()}),
+        };
+        let mut r = json_response(self.status(), &body);
+        let h = r.headers_mut();
+        match self {
+            Rejection::MethodNotAllowed => {
+                h.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            Rejection::RateLimited { retry_after } | Rejection::Unavailable { retry_after, .. } => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            Rejection::BodyTooLarge | Rejection::RequestTimeout | Rejection::BadRequest => {
+                // The rest of the body was not read: the connection cannot be reused.
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+        r
+    }
+}
+
+pub(super) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
