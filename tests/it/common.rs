@@ -148,28 +148,34 @@ impl Gateway {
 
     /// Event ids in the store, via `hookgate store list --json`.
     pub fn stored_ids(&self) -> Vec<String> {
-        let out = Command::new(BIN)
-            .args(["store", "--path"])
-            .arg(self.dir.path().join("store"))
-            .args(["list", "--json", "--limit", "1000000"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
+        list_ids(&self.dir.path().join("store"), &[])
     }
+}
+
+/// Event ids `hookgate store --path STORE list --json EXTRA...` prints.
+pub fn list_ids(store: &Path, extra: &[&str]) -> Vec<String> {
+    let out = Command::new(BIN)
+        .args(["store", "--path"])
+        .arg(store)
+        .args(["list", "--json", "--limit", "1000000"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
 }
 
 impl Drop for Gateway {

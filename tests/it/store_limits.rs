@@ -286,21 +286,9 @@ fn the_spool_is_read_through_the_running_gateway_and_directly_once_it_stopped() 
     for i in 0..5 {
         assert_eq!(post(&g, &format!("spooled-{i}"), 10).status, 200);
     }
-    let ids = |out: &str| -> Vec<String> {
-        out.lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
-    };
     let want: Vec<String> = (0..5).map(|i| format!("spooled-{i}")).collect();
     // The gateway holds the database: read through its admin API.
-    let (code, out, err) = store_cmd(&store, &["list", "--spool", "--json"]);
-    assert_eq!(code, Some(0), "{err}");
-    assert_eq!(ids(&out), want);
+    assert_eq!(list_ids(&store, &["--spool"]), want);
     let (code, shown, err) = store_cmd(&store, &["show", "spooled-3"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
@@ -311,7 +299,5 @@ fn the_spool_is_read_through_the_running_gateway_and_directly_once_it_stopped() 
     // Stopped: read directly.
     g.signal("-TERM");
     assert_eq!(g.wait_exit(Duration::from_secs(30)), Some(0));
-    let (code, out, err) = store_cmd(&store, &["list", "--spool", "--json"]);
-    assert_eq!(code, Some(0), "{err}");
-    assert_eq!(ids(&out), want);
+    assert_eq!(list_ids(&store, &["--spool"]), want);
 }
