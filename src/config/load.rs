@@ -88,7 +88,10 @@ fn load_text(
         let de = serde_yaml_ng::Deserializer::from_str(text);
         match serde_path_to_error::deserialize(de) {
             Ok(r) => r,
-            Err(e) => return Err(ConfigErrors(vec![serde_error(&file, &locs, e)])),
+            Err(e) => {
+                let first = serde_error(&file, &locs, e);
+                return Err(ConfigErrors(all_unknown_keys(text, &file, &locs, first)));
+            }
         }
     };
     let base = path

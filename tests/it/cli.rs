@@ -238,3 +238,28 @@ routes:
         assert!(stdout.contains("exit=0"), "{args:?}: {stdout} {stderr}");
     }
 }
+
+#[test]
+fn check_reports_every_unknown_key_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "typos.yaml",
+        "limits:\n  max_bdy: 1MiB\n  header_timout: 1s\nroutes:\n  - name: gh\n    path: /gh\n    provder: github\n    secrets: [x]\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for at in [
+        "typos.yaml:2:3: limits.max_bdy: unknown field `max_bdy`",
+        "typos.yaml:3:3: limits.header_timout: unknown field `header_timout`",
+        "typos.yaml:7:5: routes[0].provder: unknown field `provder`",
+    ] {
+        assert!(stderr.contains(at), "{at} missing in:\n{stderr}");
+    }
+    assert!(stderr.contains("3 problem(s)"), "{stderr}");
+}

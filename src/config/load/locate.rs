@@ -6,6 +6,8 @@ use std::fmt;
 
 use saphyr_parser::{Event, Parser};
 
+use crate::config::raw::RawConfig;
+
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -131,7 +133,11 @@ pub(super) fn join(parent: &str, key: &str) -> String {
 }
 
 /// YAML path (`routes[0].secrets[1]`) -> 1-based line and column of its key or value.
-pub(super) struct Locations(HashMap<String, (usize, usize)>);
+/// YAML path -> 1-based line and column of its value; and of its key, for mapping keys.
+pub(super) struct Locations(
+    HashMap<String, (usize, usize)>,
+    HashMap<String, (usize, usize)>,
+);
 
 impl Locations {
     /// The location of `path`, or of its nearest ancestor that is in the file.
@@ -145,6 +151,11 @@ impl Locations {
             p = &p[..cut];
         }
     }
+
+    /// Where the key of `path` is written (for a key that should not be there).
+    pub(super) fn key(&self, path: &str) -> Option<(usize, usize)> {
+        self.1.get(path).copied().or_else(|| self.get(path))
+    }
 }
 
 enum Frame {
@@ -155,6 +166,7 @@ enum Frame {
 /// Walk the YAML events once, recording where every path starts.
 pub(super) fn locate(text: &str) -> Result<Locations, (usize, usize, String)> {
     let mut map = HashMap::new();
+    let mut keys = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut parser = Parser::new_from_str(text);
     // The path a value about to start lives at, and whether it is a mapping key.
@@ -184,6 +196,7 @@ pub(super) fn locate(text: &str) -> Result<Locations, (usize, usize, String)> {
                 (_, true) => {
                     if let Some(Frame::Map { path, key }) = stack.last_mut() {
                         map.insert(join(path, &value), at);
+                        keys.insert(join(path, &value), at);
                         *key = Some(value.into_owned());
                     }
                 }
@@ -215,5 +228,75 @@ pub(super) fn locate(text: &str) -> Result<Locations, (usize, usize, String)> {
             _ => {}
         }
     }
-    Ok(Locations(map))
+    Ok(Locations(map, keys))
+}
+
+/// serde stops at the first unknown key; a file with three typos should not take three
+/// runs of `hookgate check`. When `first` is an unknown key, the key is removed from the
+/// tree and the tree deserialized again, until no unknown key is left: every unknown key
+/// is reported, and then the first other problem, if any.
+pub(super) fn all_unknown_keys(
+    text: &str,
+    file: &str,
+    locs: &Locations,
+    first: ConfigError,
+) -> Vec<ConfigError> {
+    let is_unknown = |e: &ConfigError| e.message.starts_with("unknown field `");
+    if !is_unknown(&first) {
+        return vec![first];
+    }
+    let Ok(mut tree) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) else {
+        return vec![first];
+    };
+    let mut errors = vec![first];
+    // Bounded by the number of keys in the file: each round removes one.
+    while let Some(last) = errors.last().filter(|e| is_unknown(e)) {
+        if !remove_at(&mut tree, &last.path) {
+            break;
+        }
+        match serde_path_to_error::deserialize::<_, RawConfig>(tree.clone()) {
+            Ok(_) => break,
+            Err(e) => {
+                let mut err = serde_error(file, locs, e);
+                // A tree has no positions: the key's own is in `locs`.
+                let at = if is_unknown(&err) {
+                    locs.key(&err.path)
+                } else {
+                    locs.get(&err.path)
+                };
+                if let Some((line, col)) = at {
+                    (err.line, err.col) = (line, col);
+                }
+                errors.push(err);
+            }
+        }
+    }
+    errors.sort_by_key(|e| (e.line, e.col));
+    errors
+}
+
+/// Remove the key at `path` (`routes[0].verify.hmac.headr`) from `tree`.
+fn remove_at(tree: &mut serde_yaml_ng::Value, path: &str) -> bool {
+    let mut node = tree;
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(key) = parts.pop() else {
+        return false;
+    };
+    for part in parts {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some(next) = node.get_mut(name) else {
+            return false;
+        };
+        node = match index {
+            Some(i) => match next.get_mut(i) {
+                Some(n) => n,
+                None => return false,
+            },
+            None => next,
+        };
+    }
+    node.as_mapping_mut().and_then(|m| m.remove(key)).is_some()
 }

@@ -151,3 +151,24 @@ fn bad_cidr_and_missing_secret_file() {
         "{e:?}"
     );
 }
+
+#[test]
+fn every_unknown_key_is_reported_in_one_run() {
+    let e = errors(
+        "listen: 0.0.0.0:1\nlimits:\n  max_bdy: 1MiB\n  header_timout: 1s\nroutes:\n  - name: gh\n    path: /gh\n    provder: github\n    secrets: [x]\n    verify:\n      hmac: { header: X-Sig, algoritm: sha256 }\n",
+    );
+    let located: Vec<&str> = e
+        .iter()
+        .map(|l| l.split(": unknown").next().unwrap())
+        .collect();
+    assert_eq!(
+        located,
+        [
+            "t.yaml:3:3: limits.max_bdy",
+            "t.yaml:4:3: limits.header_timout",
+            "t.yaml:8:5: routes[0].provder",
+            "t.yaml:11:30: routes[0].verify.hmac.algoritm",
+        ],
+        "{e:#?}"
+    );
+}
