@@ -8,7 +8,10 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 
 /// `N` events per `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,33 +52,51 @@ fn quota(rate: Rate, burst: Option<u32>) -> Quota {
         .allow_burst(burst)
 }
 
-/// The live limiter state of one route.
-pub struct Limiter {
-    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    route: Option<DefaultDirectRateLimiter>,
+type Keyed<C> =
+    RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+type Direct<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// The live limiter state of one route, on governor's clock `C` (the real one; a fake
+/// one in tests).
+pub struct Limiter<C: Clock = DefaultClock> {
+    per_ip: Option<Keyed<C>>,
+    route: Option<Direct<C>>,
+    clock: C,
 }
 
 impl Limiter {
     pub fn new(spec: &RateSpec) -> Limiter {
+        Limiter::with_clock(spec, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> Limiter<C> {
+    pub fn with_clock(spec: &RateSpec, clock: C) -> Limiter<C> {
         Limiter {
-            per_ip: spec
-                .per_ip
-                .map(|r| RateLimiter::keyed(quota(r, spec.burst))),
-            route: spec.route.map(|r| RateLimiter::direct(quota(r, None))),
+            per_ip: spec.per_ip.map(|r| {
+                RateLimiter::new(
+                    quota(r, spec.burst),
+                    DefaultKeyedStateStore::default(),
+                    clock.clone(),
+                )
+            }),
+            route: spec
+                .route
+                .map(|r| RateLimiter::direct_with_clock(quota(r, None), clock.clone())),
+            clock,
         }
     }
 
     /// `Err(retry_after_secs)` when over a limit. The per-IP bucket is checked first so
     /// one noisy client does not spend the route's budget.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        let clock = DefaultClock::default();
         if let Some(l) = &self.per_ip {
             l.check_key(&ip)
-                .map_err(|nu| secs(nu.wait_time_from(clock.now())))?;
+                .map_err(|nu| secs(nu.wait_time_from(self.clock.now())))?;
         }
         if let Some(l) = &self.route {
             l.check()
-                .map_err(|nu| secs(nu.wait_time_from(clock.now())))?;
+                .map_err(|nu| secs(nu.wait_time_from(self.clock.now())))?;
         }
         Ok(())
     }
@@ -126,6 +147,43 @@ mod tests {
         let retry = l.check(a).unwrap_err();
         assert!((1..=60).contains(&retry), "{retry}");
         assert!(l.check(b).is_ok());
+    }
+
+    #[test]
+    fn buckets_refill_on_the_clock_and_retry_after_rounds_up() {
+        use governor::clock::FakeRelativeClock;
+        let clock = FakeRelativeClock::default();
+        let l = Limiter::with_clock(
+            &RateSpec {
+                per_ip: Some(parse_rate("10/m").unwrap()),
+                burst: Some(2),
+                route: Some(parse_rate("3/s").unwrap()),
+            },
+            clock.clone(),
+        );
+        let (a, b): (IpAddr, IpAddr) = ("1.1.1.1".parse().unwrap(), "2.2.2.2".parse().unwrap());
+        assert_eq!(l.check(a), Ok(()));
+        assert_eq!(l.check(a), Ok(()));
+        // One token per 6 s: the next comes in 6 s.
+        assert_eq!(l.check(a), Err(6));
+        clock.advance(Duration::from_millis(5_500));
+        assert_eq!(l.check(a), Err(1), "0.5 s left rounds up to 1");
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(l.check(a), Ok(()));
+        // The route's 3/s (a bucket of 3): a, b and c spend it in this instant; the
+        // next token comes in a third of a second, said as 1.
+        let c: IpAddr = "3.3.3.3".parse().unwrap();
+        let d: IpAddr = "4.4.4.4".parse().unwrap();
+        assert_eq!(l.check(b), Ok(()));
+        assert_eq!(l.check(c), Ok(()));
+        assert_eq!(l.check(d), Err(1));
+        clock.advance(Duration::from_millis(334));
+        assert_eq!(l.check(d), Ok(()));
+        // Idle clients are forgotten by housekeeping, and start again with a full bucket.
+        clock.advance(Duration::from_secs(3600));
+        l.housekeeping();
+        assert_eq!(l.per_ip.as_ref().unwrap().len(), 0);
+        assert_eq!(l.check(a), Ok(()));
     }
 
     #[test]
