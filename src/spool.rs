@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use crate::broker::Broker;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::store::{Outcome, Store, StoreFault, Table};
+use crate::store::{Outcome, Reader, Store, StoreError, StoreFault, Table};
 
 const BATCH: usize = 256;
 
@@ -89,21 +89,14 @@ impl Spool {
             let r = reader
                 .take()
                 .expect("the reader is put back after every read");
-            let (r, batch) = match tokio::task::spawn_blocking(move || {
-                let batch = r.oldest(Table::Spool, None, last_seq, BATCH);
-                (r, batch)
-            })
-            .await
-            {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::error!(error = %e, "spool read task failed");
-                    return;
-                }
-            };
+            let (r, step) = forward_batch(r, &broker, Table::Spool, None, last_seq, BATCH).await;
             reader = Some(r);
-            let batch = match batch {
-                Ok(b) if !b.is_empty() => b,
+            let Forwarded {
+                seqs,
+                events,
+                confirmed,
+            } = match step {
+                Ok(f) if !f.events.is_empty() => f,
                 Ok(_) => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -114,9 +107,6 @@ impl Spool {
                     continue;
                 }
             };
-            let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
-            let events: Vec<Event> = batch.into_iter().map(|e| e.into_event()).collect();
-            let confirmed = broker.publish_in_order(&events).await;
             if confirmed > 0 {
                 self.store.forwarded(seqs[..confirmed].to_vec());
                 last_seq = seqs[confirmed - 1];
@@ -142,4 +132,55 @@ impl Spool {
             }
         }
     }
+}
+
+/// One step of forwarding stored events in their order, shared by the spool's drain and
+/// `hookgate store replay`.
+pub struct Forwarded {
+    pub seqs: Vec<i64>,
+    pub events: Vec<Event>,
+    /// How many, from the start, the broker confirmed.
+    pub confirmed: usize,
+}
+
+/// Read the next `limit` events of `table` after seq `after` (off the runtime's threads:
+/// the read may scan files), and publish them in order, each with its confirm. The
+/// reader comes back whatever happened.
+pub async fn forward_batch(
+    reader: Reader,
+    broker: &Broker,
+    table: Table,
+    route: Option<String>,
+    after: i64,
+    limit: usize,
+) -> (Reader, Result<Forwarded, StoreError>) {
+    let read = tokio::task::spawn_blocking(move || {
+        let batch = reader.oldest(table, route.as_deref(), after, limit);
+        (reader, batch)
+    })
+    .await;
+    let (reader, batch) = match read {
+        Ok(x) => x,
+        // The read panicked: nothing can come back; the caller's process is broken.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    let batch = match batch {
+        Ok(b) => b,
+        Err(e) => return (reader, Err(e)),
+    };
+    let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
+    let events: Vec<Event> = batch.into_iter().map(|e| e.into_event()).collect();
+    let confirmed = if events.is_empty() {
+        0
+    } else {
+        broker.publish_in_order(&events).await
+    };
+    (
+        reader,
+        Ok(Forwarded {
+            seqs,
+            events,
+            confirmed,
+        }),
+    )
 }

@@ -154,25 +154,29 @@ pub(super) fn replay(
         }
         let (mut sent, mut last) = (0usize, after);
         let max = limit.unwrap_or(usize::MAX);
+        let mut reader = Some(reader);
         while sent < max {
-            let batch = reader.oldest(
+            let r = reader.take().expect("forward_batch gives the reader back");
+            let (r, step) = crate::spool::forward_batch(
+                r,
+                &broker,
                 crate::store::Table::Events,
-                route.as_deref(),
+                route.clone(),
                 last,
                 256.min(max - sent),
-            )?;
-            let Some(tail) = batch.last().map(|e| e.seq) else {
+            )
+            .await;
+            reader = Some(r);
+            let step = step?;
+            let Some(&tail) = step.seqs.last() else {
                 break;
             };
-            let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
-            let events: Vec<_> = batch.into_iter().map(|e| e.into_event()).collect();
-            let confirmed = broker.publish_in_order(&events).await;
-            sent += confirmed;
-            if confirmed < events.len() {
+            sent += step.confirmed;
+            if step.confirmed < step.events.len() {
                 broker.close().await;
                 anyhow::bail!(
                     "stopped: event seq {} was not confirmed ({sent} replayed)",
-                    seqs[confirmed]
+                    step.seqs[step.confirmed]
                 );
             }
             last = tail;
