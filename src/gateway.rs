@@ -56,13 +56,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::warn!(file = %file.display(), error = %e, "cannot record the admin address for `hookgate store`");
         }
     }
-    let tls = match &config.tls {
+    let (tls, certificate) = match &config.tls {
         Some(t) => {
             let (acceptor, reloading) = tls::acceptor(t).map_err(anyhow::Error::msg)?;
-            tokio::spawn(reloading.watch());
-            Some(acceptor)
+            (Some(acceptor), Some(reloading))
         }
-        None => None,
+        None => (None, None),
     };
     let admin = Arc::new(Admin {
         app: app.clone(),
@@ -106,7 +105,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.shutdown.grace,
     ));
 
-    tokio::spawn(watch_files(app.clone()));
+    tokio::spawn(watch_files(app.clone(), certificate));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -154,9 +153,10 @@ fn stamp(p: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64)> {
 }
 
 /// Reload when the configuration file or any file it references (secrets, schemas, TLS)
-/// changes. Polling rather than inotify: it sees symlink swaps and replaced directories
+/// changes, and re-read the TLS certificate when its files did. The one watcher of the
+/// process. Polling rather than inotify: it sees symlink swaps and replaced directories
 /// the same way, costs a few `stat`s a second, and needs no watch bookkeeping.
-async fn watch_files(app: Arc<App>) {
+async fn watch_files(app: Arc<App>, certificate: Option<Arc<tls::Reloading>>) {
     let stamps = |app: &App| -> Vec<_> {
         app.runtime
             .load()
@@ -181,6 +181,16 @@ async fn watch_files(app: Arc<App>) {
             .collect();
         tracing::info!(files = ?changed, "configuration files changed; reloading");
         reload(&app);
+        // The certificate too, whether or not the configuration it sits in is valid.
+        if let Some(c) = &certificate {
+            if now
+                .iter()
+                .zip(&last)
+                .any(|(a, b)| a.1 != b.1 && c.uses(&a.0))
+            {
+                c.reload();
+            }
+        }
         // Watch the files of whichever configuration now serves, with the stamps taken
         // before the reload read them, so a change during the reload is not missed.
         let seen: std::collections::HashMap<_, _> = now.into_iter().collect();

@@ -1,10 +1,10 @@
-//! TLS termination (rustls, ring). The certificate is re-read when its files change,
+//! TLS termination (rustls, ring). The certificate is re-read when its files change (the
+//! gateway's one file watcher, which also watches the configuration and its secrets),
 //! including Kubernetes' atomic symlink swap, so a renewed certificate is served without
 //! a restart; a broken renewal is logged and the previous certificate keeps serving.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use rustls::pki_types::pem::PemObject;
@@ -47,31 +47,22 @@ impl ResolvesServerCert for Reloading {
     }
 }
 
-fn stamp(p: &Path) -> Option<(SystemTime, u64)> {
-    // metadata() follows symlinks, so a swapped ..data link shows the new file.
-    std::fs::metadata(p)
-        .ok()
-        .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
-}
-
 impl Reloading {
-    pub async fn watch(self: Arc<Self>) {
-        let mut last = (stamp(&self.cert), stamp(&self.key));
-        loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let now = (stamp(&self.cert), stamp(&self.key));
-            if now == last {
-                continue;
+    /// Whether `file` is this certificate's or its key's file.
+    pub fn uses(&self, file: &Path) -> bool {
+        file == self.cert || file == self.key
+    }
+
+    /// Re-read the certificate and key (the gateway's file watcher calls this when one
+    /// changed); a broken pair is logged and the previous one keeps serving.
+    pub fn reload(&self) {
+        match load_certified_key(&self.cert, &self.key) {
+            Ok(ck) => {
+                self.current.store(Arc::new(ck));
+                tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded");
             }
-            last = now;
-            match load_certified_key(&self.cert, &self.key) {
-                Ok(ck) => {
-                    self.current.store(Arc::new(ck));
-                    tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "TLS certificate reload failed; keeping the previous one")
-                }
+            Err(e) => {
+                tracing::error!(error = %e, "TLS certificate reload failed; keeping the previous one")
             }
         }
     }
