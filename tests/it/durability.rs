@@ -20,59 +20,78 @@ routes:
     secrets: [burst-secret]
 "#;
 
-#[test]
-fn kill_9_during_a_burst_loses_no_accepted_event() {
-    let mut g = Gateway::start(CONFIG);
-    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
-    // Each worker's last accepted id: accepted in the instant before the kill, when its
-    // dedup record was most likely still buffered in memory.
-    let last = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let port = g.port;
-    let workers: Vec<_> = (0..16)
-        .map(|w| {
-            let (accepted, stop, last) = (accepted.clone(), stop.clone(), last.clone());
-            std::thread::spawn(move || {
-                let mut i = 0;
-                let mut mine = None;
-                while !stop.load(Ordering::Relaxed) {
-                    let id = format!("w{w}-{i}");
-                    let body = format!(r#"{{"worker":{w},"n":{i},"pad":"{}"}}"#, "x".repeat(1200));
-                    let sig = github_sig("burst-secret", body.as_bytes());
-                    let h = [
-                        ("X-Hub-Signature-256", sig.as_str()),
-                        ("X-GitHub-Delivery", id.as_str()),
-                    ];
-                    match try_request(port, "POST", "/hooks/github", &h, body.as_bytes()) {
-                        Ok(r) if r.status == 200 => {
-                            assert_eq!(r.json()["status"], "accepted");
-                            accepted.lock().unwrap().push(id.clone());
-                            mine = Some(id);
-                        }
-                        Ok(r) => panic!("unexpected {}: {}", r.status, r.text()),
-                        Err(_) => break, // the gateway died under us
-                    }
-                    i += 1;
-                }
-                last.lock().unwrap().extend(mine);
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    g.signal("-KILL");
-    let _ = g.wait_exit(Duration::from_secs(5));
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().unwrap();
-    }
-    let accepted = accepted.lock().unwrap().clone();
-    assert!(
-        accepted.len() > 100,
-        "the burst was too small to mean anything: {}",
-        accepted.len()
-    );
+/// 16 clients posting signed events until stopped or the gateway is gone.
+struct Burst {
+    workers: Vec<std::thread::JoinHandle<()>>,
+    accepted: Arc<Mutex<Vec<String>>>,
+    /// Each worker's last accepted id: accepted in the instant before a kill, when its
+    /// dedup record was most likely still buffered in memory.
+    last: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
 
-    g.spawn(); // restart on the same store
+impl Burst {
+    fn start(port: u16) -> Burst {
+        let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+        let last = Arc::new(Mutex::new(Vec::<String>::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..16)
+            .map(|w| {
+                let (accepted, stop, last) = (accepted.clone(), stop.clone(), last.clone());
+                std::thread::spawn(move || {
+                    let mut i = 0;
+                    let mut mine = None;
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = format!("w{w}-{i}");
+                        let body =
+                            format!(r#"{{"worker":{w},"n":{i},"pad":"{}"}}"#, "x".repeat(1200));
+                        let sig = github_sig("burst-secret", body.as_bytes());
+                        let h = [
+                            ("X-Hub-Signature-256", sig.as_str()),
+                            ("X-GitHub-Delivery", id.as_str()),
+                        ];
+                        match try_request(port, "POST", "/hooks/github", &h, body.as_bytes()) {
+                            Ok(r) if r.status == 200 => {
+                                assert_eq!(r.json()["status"], "accepted");
+                                accepted.lock().unwrap().push(id.clone());
+                                mine = Some(id);
+                            }
+                            // Draining after SIGTERM: refused, never accepted.
+                            Ok(r) if r.status == 503 => {}
+                            Ok(r) => panic!("unexpected {}: {}", r.status, r.text()),
+                            Err(_) => break, // the gateway died or closed under us
+                        }
+                        i += 1;
+                    }
+                    last.lock().unwrap().extend(mine);
+                })
+            })
+            .collect();
+        Burst {
+            workers,
+            accepted,
+            last,
+            stop,
+        }
+    }
+
+    /// Stop the clients; every id answered `accepted`.
+    fn finish(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers {
+            w.join().unwrap();
+        }
+        let accepted = self.accepted.lock().unwrap().clone();
+        assert!(
+            accepted.len() > 100,
+            "the burst was too small to mean anything: {}",
+            accepted.len()
+        );
+        accepted
+    }
+}
+
+fn assert_all_stored(g: &Gateway, accepted: &[String]) -> std::collections::HashSet<String> {
     let stored: std::collections::HashSet<String> = g.stored_ids().into_iter().collect();
     let lost: Vec<_> = accepted.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(
@@ -82,6 +101,21 @@ fn kill_9_during_a_burst_loses_no_accepted_event() {
         accepted.len(),
         &lost[..lost.len().min(5)]
     );
+    stored
+}
+
+#[test]
+fn kill_9_during_a_burst_loses_no_accepted_event() {
+    let mut g = Gateway::start(CONFIG);
+    let burst = Burst::start(g.port);
+    let last = burst.last.clone();
+    std::thread::sleep(Duration::from_millis(1500));
+    g.signal("-KILL");
+    let _ = g.wait_exit(Duration::from_secs(5));
+    let accepted = burst.finish();
+
+    g.spawn(); // restart on the same store
+    let stored = assert_all_stored(&g, &accepted);
     eprintln!(
         "kill -9: {} accepted before the kill, all {} in the store after restart",
         accepted.len(),
@@ -103,6 +137,27 @@ fn kill_9_during_a_burst_loses_no_accepted_event() {
         assert_eq!(r.json()["status"], "duplicate", "{id} after the restart");
     }
     assert_eq!(g.stored_ids().len(), stored.len(), "nothing stored twice");
+}
+
+#[test]
+fn sigterm_during_a_burst_exits_0_and_loses_no_accepted_event() {
+    let mut g = Gateway::start(CONFIG);
+    let burst = Burst::start(g.port);
+    std::thread::sleep(Duration::from_millis(1500));
+    g.signal("-TERM");
+    assert_eq!(
+        g.wait_exit(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        g.logs()
+    );
+    let accepted = burst.finish();
+    let stored = assert_all_stored(&g, &accepted);
+    eprintln!(
+        "SIGTERM: {} accepted during the burst and the drain, all in the store ({} stored)",
+        accepted.len(),
+        stored.len()
+    );
 }
 
 #[test]
