@@ -91,10 +91,14 @@ where
     let started = Instant::now();
     let _gauge = InFlightGauge::new(&app.metrics);
     let rt = app.runtime.load_full();
-    let mut route = None;
-    // The client as the checks saw it (after trusted X-Forwarded-For), for the log line.
-    let mut source = peer.ip();
-    let result = run(&app, &rt, req, peer, https, &mut route, &mut source).await;
+    let mut cx = Context {
+        peer,
+        https,
+        route: None,
+        source: peer.ip(),
+    };
+    let result = run(&app, &rt, req, &mut cx).await;
+    let Context { route, source, .. } = cx;
     let (name, metrics) = match route {
         Some(i) => (&*rt.config.routes[i].name, &rt.metrics[i]),
         None => ("none", &rt.unrouted),
@@ -136,6 +140,17 @@ where
     }
 }
 
+/// One request as the stages learn about it: where it came from, and what the answer,
+/// the metrics and the log line need to know of what the checks found.
+struct Context {
+    peer: SocketAddr,
+    https: bool,
+    /// The route's index, once the path matched one.
+    route: Option<usize>,
+    /// The client as the checks saw it (after trusted X-Forwarded-For).
+    source: std::net::IpAddr,
+}
+
 /// Counts a request in `in_flight_requests` until dropped (also when the client goes away).
 struct InFlightGauge<'a>(&'a Metrics);
 
@@ -156,10 +171,7 @@ async fn run<B>(
     app: &App,
     rt: &Runtime,
     req: Request<B>,
-    peer: SocketAddr,
-    https: bool,
-    route_idx: &mut Option<usize>,
-    source: &mut std::net::IpAddr,
+    cx: &mut Context,
 ) -> Result<(Stored, String), Rejection>
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -172,13 +184,13 @@ where
         .get(req.uri().path())
         .ok_or(Rejection::NotFound)?;
     let route: &Route = &cfg.routes[idx];
-    *route_idx = Some(idx);
+    cx.route = Some(idx);
     if req.method() != Method::POST {
         return Err(Rejection::MethodNotAllowed);
     }
     // 2. who is asking, and may they
-    let ip = allowlist::client_ip(peer.ip(), req.headers(), &cfg.trusted_proxies);
-    *source = ip;
+    let ip = allowlist::client_ip(cx.peer.ip(), req.headers(), &cfg.trusted_proxies);
+    cx.source = ip;
     if !allowlist::allowed(ip, route.allow_ips.as_deref()) {
         return Err(Rejection::IpNotAllowed);
     }
@@ -231,7 +243,7 @@ where
                             .and_then(|h| h.to_str().ok())
                     })
                     .unwrap_or("");
-                let scheme = if https { "https" } else { "http" };
+                let scheme = if cx.https { "https" } else { "http" };
                 format!("{scheme}://{host}{}", parts.uri.path())
             }
         }
