@@ -34,7 +34,10 @@ pub fn answer(store: &Store, peer: IpAddr, path: &str, query: Option<&str>) -> (
                 Ok(n) => limit = n,
                 Err(_) => return (400, r#"{"error":"limit is a whole number"}"#.into()),
             },
-            _ => return (400, format!(r#"{{"error":"unknown parameter {:?}"}}"#, k)),
+            _ => {
+                let error = format!("unknown parameter {k:?}");
+                return (400, serde_json::json!({ "error": error }).to_string());
+            }
         }
     }
     let reader = store.reader();

@@ -296,6 +296,15 @@ fn the_spool_is_read_through_the_running_gateway_and_directly_once_it_stopped() 
             && shown.contains(r#""id":"spooled-3""#),
         "{shown}"
     );
+    // The API itself: JSON for the CLI, and a JSON error for what it does not know.
+    let r = request(g.admin, "GET", "/api/v1/spool?limit=2&route=gh", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(2), "{}", r.text());
+    let r = request(g.admin, "GET", "/api/v1/spool?bogus=%22x", &[], b"");
+    assert_eq!(
+        (r.status, r.error()),
+        (400, r#"unknown parameter "bogus""#.to_string())
+    );
     // Stopped: read directly.
     g.signal("-TERM");
     assert_eq!(g.wait_exit(Duration::from_secs(30)), Some(0));
