@@ -17,30 +17,30 @@
 
 #![forbid(unsafe_code)]
 
-pub mod admin;
-pub mod admission;
-pub mod allowlist;
-pub mod api;
-pub mod body;
-pub mod broker;
+pub(crate) mod admin;
+pub(crate) mod admission;
+pub(crate) mod allowlist;
+pub(crate) mod api;
+pub(crate) mod body;
+pub(crate) mod broker;
 pub mod cli;
 pub mod config;
-pub mod dedup;
-pub mod event;
-pub mod gateway;
-pub mod handoff;
-pub mod journal;
-pub mod metrics;
+pub(crate) mod dedup;
+pub(crate) mod event;
+pub(crate) mod gateway;
+pub(crate) mod handoff;
+pub(crate) mod journal;
+pub(crate) mod metrics;
 pub mod pipeline;
-pub mod ratelimit;
+pub(crate) mod ratelimit;
 mod robustness;
-pub mod schema;
-pub mod server;
-pub mod sign;
-pub mod spool;
+pub(crate) mod schema;
+pub(crate) mod server;
+pub(crate) mod sign;
+pub(crate) mod spool;
 pub mod store;
-pub mod telemetry;
-pub mod tls;
+pub(crate) mod telemetry;
+pub(crate) mod tls;
 pub mod verify;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
