@@ -2,10 +2,12 @@
 //! the server runs on. Loading (`load`) collects every problem with its YAML location
 //! before refusing a file; nothing here is read again on the request path.
 
+mod deliver;
 mod load;
 mod raw;
 pub mod units;
 
+pub use deliver::{glob, Backoff, CaFile, Destination, Proxy};
 pub use load::{load, load_mode, load_str, worst_body_memory, ConfigError, ConfigErrors};
 
 use std::net::SocketAddr;
@@ -183,6 +185,10 @@ pub struct Route {
     /// Where the event id comes from, first match wins; else `sha256:<hex of body>`.
     pub event_id: Vec<Source>,
     pub event_type: Vec<Source>,
+    /// Asynchronous delivery to the application (SPEC §6); empty: none.
+    pub deliver: Vec<Arc<Destination>>,
+    /// Synchronous proxy to the application; never together with `deliver`.
+    pub proxy: Option<Proxy>,
 }
 
 /// Key bytes that never print.

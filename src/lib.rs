@@ -26,6 +26,7 @@ pub(crate) mod broker;
 pub mod cli;
 pub mod config;
 pub(crate) mod dedup;
+pub(crate) mod deliver;
 pub(crate) mod event;
 pub(crate) mod gateway;
 pub(crate) mod handoff;

@@ -209,6 +209,9 @@ impl Metrics {
         "invalid_json",
         "schema_violation",
         "unavailable",
+        "proxied",
+        "bad_gateway",
+        "gateway_timeout",
     ];
 
     /// The handles of one route's series, resolved once (no label lookup per request).

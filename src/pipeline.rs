@@ -14,6 +14,8 @@ use http_body_util::Full;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, Route};
+use crate::deliver::client::Client;
+use crate::deliver::proxy;
 use crate::event::{self, Event};
 use crate::handoff::Handoff;
 use crate::metrics::{Metrics, RouteMetrics};
@@ -34,6 +36,8 @@ pub struct Runtime {
     unrouted: RouteMetrics,
     by_path: HashMap<String, usize>,
     limiters: Vec<Option<Limiter>>,
+    /// Each proxy route's HTTP client.
+    proxies: Vec<Option<Client>>,
 }
 
 impl Runtime {
@@ -51,12 +55,18 @@ impl Runtime {
             .iter()
             .map(|r| r.rate_limit.as_ref().map(Limiter::new))
             .collect();
+        let proxies = config
+            .routes
+            .iter()
+            .map(|r| r.proxy.as_ref().map(|p| Client::for_ca(p.ca.as_ref())))
+            .collect();
         Runtime {
             config,
             metrics,
             unrouted,
             by_path,
             limiters,
+            proxies,
         }
     }
 
@@ -104,7 +114,11 @@ where
         None => ("none", &rt.unrouted),
     };
     match result {
-        Ok((status, id)) => {
+        Ok(Answer::Proxied(r)) => {
+            metrics.request("proxied", started.elapsed());
+            r
+        }
+        Ok(Answer::Kept(status, id)) => {
             let label = match status {
                 Stored::Accepted => "accepted",
                 Stored::Duplicate => "duplicate",
@@ -140,6 +154,14 @@ where
     }
 }
 
+/// What a request that passed every check gets.
+enum Answer {
+    /// Durable (or a duplicate): the gateway's own 200 with the event id.
+    Kept(Stored, String),
+    /// A proxy route: the application's answer.
+    Proxied(Response<Full<Bytes>>),
+}
+
 /// One request as the stages learn about it: where it came from, and what the answer,
 /// the metrics and the log line need to know of what the checks found.
 struct Context {
@@ -172,7 +194,7 @@ async fn run<B>(
     rt: &Runtime,
     req: Request<B>,
     cx: &mut Context,
-) -> Result<(Stored, String), Rejection>
+) -> Result<Answer, Rejection>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -251,10 +273,20 @@ where
         String::new()
     };
     let ev = inspect(route, &parts.headers, body, &url, now_ms(), ip)?;
+    // 7a. a proxy route: the application answers, nothing is kept
+    if let (Some(p), Some(client)) = (&route.proxy, &rt.proxies[idx]) {
+        let origin = proxy::Origin {
+            client_ip: ip,
+            https: cx.https,
+            host: parts.headers.get(header::HOST),
+        };
+        let answer = proxy::forward(client, p, &parts.headers, &ev, origin, max).await?;
+        return Ok(Answer::Proxied(answer));
+    }
     let id = ev.id.clone();
     // 7. dedup + durable hand-off
     match app.handoff.submit(ev).await {
-        Ok(o) => Ok((o, id)),
+        Ok(o) => Ok(Answer::Kept(o, id)),
         Err(e) => {
             tracing::warn!(route = %route.name, cause = e.cause(), error = %e, "durable hand-off failed; answering 503");
             Err(Rejection::Unavailable {

@@ -9,7 +9,7 @@
 
 mod hmac;
 mod presets;
-mod standard_webhooks;
+pub(crate) mod standard_webhooks;
 mod stripe;
 mod token;
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 mod broker;
+mod deliver;
 mod limits;
 mod locate;
 mod route;
@@ -367,6 +368,14 @@ impl Validator<'_> {
 }
 
 /// A CIDR (`10.0.0.0/8`) or a single address (`127.0.0.1`, taken as /32 or /128).
+fn parse_bool(t: &str) -> Result<bool, String> {
+    match t {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("expected true or false, got {t:?}")),
+    }
+}
+
 pub fn parse_net(t: &str) -> Result<IpNet, String> {
     t.parse::<IpNet>()
         .or_else(|_| t.parse::<std::net::IpAddr>().map(IpNet::from))

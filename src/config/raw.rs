@@ -139,6 +139,8 @@ pub struct RawRoute {
     pub public_url: Option<Scalar>,
     pub event_id: Option<RawSource>,
     pub event_type: Option<RawSource>,
+    pub deliver: Option<RawDeliver>,
+    pub proxy: Option<RawProxy>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,4 +255,72 @@ pub struct RawHmac {
 pub struct RawTimestamp {
     pub header: Scalar,
     pub tolerance: Option<Scalar>,
+}
+
+/// `deliver:` one destination (a map) or several (a list).
+#[derive(Debug)]
+pub enum RawDeliver {
+    One(Box<RawDestination>),
+    Many(Vec<RawDestination>),
+}
+
+impl<'de> Deserialize<'de> for RawDeliver {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDeliver;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a destination { url: ... } or a list of them")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDeliver, A::Error> {
+                let one = RawDestination::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawDeliver::One(Box::new(one)))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<RawDeliver, A::Error> {
+                let many = Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(RawDeliver::Many(many))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDestination {
+    pub name: Option<Scalar>,
+    pub url: Option<Scalar>,
+    pub types: Option<Vec<Scalar>>,
+    pub timeout: Option<Scalar>,
+    pub concurrency: Option<Scalar>,
+    pub ordered: Option<Scalar>,
+    pub max_attempts: Option<Scalar>,
+    pub backoff: Option<RawBackoff>,
+    pub sign: Option<RawSign>,
+    pub ca: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackoff {
+    pub first: Option<Scalar>,
+    pub max: Option<Scalar>,
+    pub schedule: Option<Vec<Scalar>>,
+    pub then: Option<Scalar>,
+    #[serde(rename = "for")]
+    pub for_: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSign {
+    pub secret: RawSecret,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxy {
+    pub url: Option<Scalar>,
+    pub timeout: Option<Scalar>,
+    pub ca: Option<Scalar>,
 }

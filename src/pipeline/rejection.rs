@@ -34,6 +34,10 @@ pub enum Rejection {
         cause: &'static str,
         detail: String,
     },
+    /// Proxy routes: the application could not be reached (or broke the exchange).
+    BadGateway(String),
+    /// Proxy routes: the application did not answer within the proxy's `timeout`.
+    GatewayTimeout,
 }
 
 impl From<crate::admission::Refused> for Rejection {
@@ -72,6 +76,8 @@ impl Rejection {
             Rejection::InvalidJson => StatusCode::BAD_REQUEST,
             Rejection::SchemaViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Rejection::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Rejection::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -91,6 +97,8 @@ impl Rejection {
             Rejection::InvalidJson => "invalid_json",
             Rejection::SchemaViolation(_) => "schema_violation",
             Rejection::Unavailable { .. } => "unavailable",
+            Rejection::BadGateway(_) => "bad_gateway",
+            Rejection::GatewayTimeout => "gateway_timeout",
         }
     }
 
@@ -102,6 +110,7 @@ impl Rejection {
             | Rejection::TimestampOutOfTolerance(e) => e.to_string(),
             Rejection::Unavailable { cause, detail, .. } => format!("{cause}: {detail}"),
             Rejection::SchemaViolation(d) => format!("{} schema error(s)", d.len()),
+            Rejection::BadGateway(e) => format!("bad_gateway: {e}"),
             other => other.code().to_string(),
         }
     }

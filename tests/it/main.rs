@@ -6,6 +6,7 @@
 
 mod common;
 
+mod app;
 mod broker;
 mod broker_tls;
 mod cli;
@@ -14,8 +15,10 @@ mod durability;
 mod hardening_config;
 mod hardening_limits;
 mod hostile;
+mod proxy;
 mod rabbit;
 mod reload;
+mod sdk;
 mod spec_table;
 mod store_limits;
 mod transport;

@@ -53,11 +53,7 @@ impl Validator<'_> {
                 }
             },
         );
-        let declare = self.parsed("broker.declare", b.declare.as_ref(), true, |t| match t {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(format!("expected true or false, got {t:?}")),
-        });
+        let declare = self.parsed("broker.declare", b.declare.as_ref(), true, parse_bool);
         let ca = b.ca.as_ref().and_then(|s| {
             let t = self.text("broker.ca", s)?;
             let file = self.path_of(&t);

@@ -227,6 +227,21 @@ impl Validator<'_> {
             event_id.retain(|s| matches!(s, Source::Header(_)));
             event_type.retain(|s| matches!(s, Source::Header(_)));
         }
+        let deliver = self.deliver(p, r.deliver.as_ref());
+        if !deliver.is_empty() {
+            // Validated in full above, so a file written today stays valid.
+            self.err(
+                &format!("{p}.deliver"),
+                "asynchronous delivery is not in this build yet; use `proxy` or a broker consumer",
+            );
+        }
+        let proxy = self.proxy(p, r.proxy.as_ref());
+        if r.deliver.is_some() && r.proxy.is_some() {
+            self.err(
+                &format!("{p}.proxy"),
+                "a route has `deliver` or `proxy`, not both",
+            );
+        }
         if self.errors.len() > errors_before {
             return None;
         }
@@ -254,6 +269,8 @@ impl Validator<'_> {
             public_url,
             event_id,
             event_type,
+            deliver,
+            proxy,
         })
     }
 }

@@ -1,0 +1,96 @@
+//! The synchronous proxy (`proxy:`, SPEC §6): a request that passed every check is
+//! forwarded at once and the application's answer goes back to the provider, for
+//! providers that need it (Slack slash commands, Discord interactions, Twilio TwiML).
+//! Nothing is queued: no answer from the application is a 502 or 504, and the provider
+//! retries or shows the user an error.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response};
+use http_body_util::Full;
+
+use super::client::{Client, Failure};
+use crate::config::Proxy;
+use crate::event::Event;
+use crate::pipeline::Rejection;
+
+/// How the request reached the gateway, for the `X-Forwarded-*` headers.
+pub struct Origin<'a> {
+    pub client_ip: IpAddr,
+    pub https: bool,
+    pub host: Option<&'a HeaderValue>,
+}
+
+pub async fn forward(
+    client: &Client,
+    proxy: &Proxy,
+    headers: &HeaderMap,
+    ev: &Event,
+    origin: Origin<'_>,
+    max_body: usize,
+) -> Result<Response<Full<Bytes>>, Rejection> {
+    let mut req = Request::post(proxy.url.clone())
+        .body(Full::new(ev.body.clone()))
+        .map_err(|e| Rejection::BadGateway(e.to_string()))?;
+    let h = req.headers_mut();
+    for (name, value) in headers {
+        if !hop_by_hop(name) && !is_forwarded(name) && name != header::HOST {
+            h.append(name, value.clone());
+        }
+    }
+    h.insert(
+        HeaderName::from_static("x-forwarded-for"),
+        HeaderValue::from_str(&origin.client_ip.to_string()).expect("an IP is a header value"),
+    );
+    h.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(if origin.https { "https" } else { "http" }),
+    );
+    if let Some(host) = origin.host {
+        h.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    }
+    super::headers::gateway_headers(h, ev, None, None);
+    let answer = client
+        .send(req, proxy.timeout, max_body)
+        .await
+        .map_err(|f| match f {
+            Failure::Timeout => Rejection::GatewayTimeout,
+            other => Rejection::BadGateway(other.to_string()),
+        })?;
+    let mut resp = Response::new(Full::new(answer.body));
+    *resp.status_mut() = answer.status;
+    let h = resp.headers_mut();
+    for (name, value) in &answer.headers {
+        if !hop_by_hop(name) {
+            h.append(name, value.clone());
+        }
+    }
+    Ok(resp)
+}
+
+/// Headers about one connection (RFC 9110 §7.6.1), never passed on; `content-length`
+/// is recomputed from the body.
+pub fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "content-length"
+    )
+}
+
+/// The client's own `X-Forwarded-*` are replaced by what the gateway saw.
+fn is_forwarded(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "forwarded"
+    ) || name.as_str().starts_with("hookgate-")
+}

@@ -1,0 +1,94 @@
+//! The providers' own SDKs, in a Python venv the tests create once (or take from
+//! `HOOKGATE_TEST_PYTHON`): signatures are made and checked by their code, not ours.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+const PACKAGES: &[&str] = &["standardwebhooks==1.1.0", "slack_sdk==3.48.0"];
+
+/// The venv's python, with [`PACKAGES`] installed.
+pub fn python() -> PathBuf {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        if let Ok(p) = std::env::var("HOOKGATE_TEST_PYTHON") {
+            return PathBuf::from(p);
+        }
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+        let venv = PathBuf::from(home).join(".cache/hookgate-test-sdk-venv");
+        let py = venv.join("bin/python");
+        let marker = venv.join(PACKAGES.join("+"));
+        if !marker.exists() {
+            let ok = Command::new("python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "python3 -m venv failed");
+            let ok = Command::new(&py)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(PACKAGES)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "pip install {PACKAGES:?} failed");
+            std::fs::write(&marker, "").unwrap();
+        }
+        py
+    })
+    .clone()
+}
+
+/// Run `script` with the SDK python, `args` as sys.argv[1:]; its stdout, trimmed.
+pub fn run(script: &str, args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Slack's `X-Slack-Signature` for `body` at `timestamp`, by slack_sdk.
+pub fn slack_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    run(
+        "import sys; from slack_sdk.signature import SignatureVerifier\n\
+         print(SignatureVerifier(sys.argv[1]).generate_signature(timestamp=sys.argv[2], body=open(sys.argv[3],'rb').read()))",
+        &[secret, &timestamp.to_string(), &temp_file(body)],
+    )
+}
+
+/// Does the `standardwebhooks` library accept this delivery? "ok" or its error.
+pub fn standard_webhooks_verify(secret: &str, headers: &[(&str, &str)], body: &[u8]) -> String {
+    let mut args = vec![secret.to_string(), temp_file(body)];
+    for (k, v) in headers {
+        args.push(format!("{k}={v}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(
+        "import sys; from standardwebhooks.webhooks import Webhook\n\
+         h = dict(a.split('=', 1) for a in sys.argv[3:])\n\
+         try:\n    Webhook(sys.argv[1]).verify(open(sys.argv[2],'rb').read(), h); print('ok')\n\
+         except Exception as e:\n    print('refused:', e)",
+        &args,
+    )
+}
+
+fn temp_file(body: &[u8]) -> String {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), body).unwrap();
+    let (_, path) = f.keep().unwrap();
+    path.display().to_string()
+}
