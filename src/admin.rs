@@ -30,8 +30,22 @@ impl Admin {
     fn answer<B>(&self, req: &Request<B>, peer: std::net::IpAddr) -> Response<Full<Bytes>> {
         let (status, ctype, body) = match req.uri().path() {
             p if p.starts_with("/api/") => {
-                let (status, body) =
-                    crate::api::answer(self.app.handoff.store(), peer, p, req.uri().query());
+                let call = crate::api::Call {
+                    peer,
+                    method: req.method(),
+                    path: p,
+                    query: req.uri().query(),
+                    json: req
+                        .headers()
+                        .get(http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with("application/json")),
+                };
+                let (status, body) = crate::api::answer(
+                    self.app.handoff.store(),
+                    self.app.delivery.as_deref(),
+                    call,
+                );
                 (
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                     "application/json",

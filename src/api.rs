@@ -7,24 +7,60 @@
 //! that serves from it can open; `hookgate store` asks it there. Event bodies are
 //! personal data: until the admin port has a token, the API answers loopback clients
 //! only (403 otherwise), whatever `admin.listen` says.
+//!
+//! Dead letters: `GET /api/v1/dead?[route=R][&destination=D][&id=X][&limit=N]` lists
+//! them, newest first; `POST /api/v1/dead/replay?...` (same filters, `Content-Type:
+//! application/json`) marks the matching ones for replay and hands them to their running
+//! destination; both answer a JSON array of dead letters.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::time::Duration;
 
+use crate::deliver::Delivery;
 use crate::store::{ApiEvent, Store, Table};
 
+mod dead;
+
+/// One API request, as the admin server passes it on.
+pub struct Call<'a> {
+    pub peer: IpAddr,
+    pub method: &'a http::Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// The request said `Content-Type: application/json`.
+    pub json: bool,
+}
+
 /// The answer to an API request: status and JSON body.
-pub fn answer(store: &Store, peer: IpAddr, path: &str, query: Option<&str>) -> (u16, String) {
-    if !peer.is_loopback() {
+pub fn answer(store: &Store, delivery: Option<&Delivery>, c: Call) -> (u16, String) {
+    if !c.peer.is_loopback() {
         return (
             403,
             r#"{"error":"the API answers loopback clients only"}"#.into(),
         );
     }
-    if path != "/api/v1/spool" {
-        return (404, r#"{"error":"not_found"}"#.into());
+    let get = c.method == http::Method::GET;
+    match c.path {
+        "/api/v1/spool" if get => spool(store, c.query),
+        "/api/v1/dead" if get => dead::list(store, c.query),
+        // State-changing: POST only, and only with a JSON content type, so that a
+        // page in a browser on this machine cannot send it as a plain form.
+        "/api/v1/dead/replay" if c.method == http::Method::POST && c.json => {
+            dead::replay(store, delivery, c.query)
+        }
+        "/api/v1/dead/replay" if c.method == http::Method::POST => (
+            415,
+            r#"{"error":"send Content-Type: application/json"}"#.into(),
+        ),
+        "/api/v1/spool" | "/api/v1/dead" | "/api/v1/dead/replay" => {
+            (405, r#"{"error":"method_not_allowed"}"#.into())
+        }
+        _ => (404, r#"{"error":"not_found"}"#.into()),
     }
+}
+
+fn spool(store: &Store, query: Option<&str>) -> (u16, String) {
     let (mut route, mut id, mut limit) = (None, None, 50usize);
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {
@@ -73,12 +109,18 @@ pub fn query_escape(s: &str) -> String {
 
 /// GET `path_and_query` from the admin port at `addr`; the body of a 200.
 pub fn get(addr: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
+    call(addr, "GET", path_and_query)
+}
+
+/// `method` `path_and_query` on the admin port at `addr` (a POST says it is JSON, which
+/// a cross-site form cannot); the body of a 200.
+pub fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
     write!(
         s,
-        "GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config};
 
+mod dead;
 mod store;
 
 use store::*;
@@ -82,6 +83,11 @@ enum StoreCommand {
     },
     /// Show an event (metadata and body) by id.
     Show { id: String },
+    /// Dead letters: events a destination did not take within `max_attempts`.
+    Dead {
+        #[command(subcommand)]
+        command: DeadCommand,
+    },
     /// Publish stored events to the configuration's broker (with confirms), oldest
     /// first; e.g. after moving from the embedded store to RabbitMQ. Events stay in
     /// the store; consumers dedup on message_id.
@@ -94,6 +100,46 @@ enum StoreCommand {
         #[arg(long)]
         limit: Option<usize>,
     },
+}
+
+#[derive(Subcommand)]
+enum DeadCommand {
+    /// List dead letters, newest first.
+    List {
+        #[command(flatten)]
+        filter: DeadArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the dead letters of an event id: every attempt's time, status and error,
+    /// and the body.
+    Show {
+        id: String,
+        #[arg(long)]
+        destination: Option<String>,
+    },
+    /// Deliver dead letters again, attempts from zero: at once if a gateway serves
+    /// from the store, else at its next start. Give an id, or --route/--destination
+    /// with --all.
+    Replay {
+        id: Option<String>,
+        #[command(flatten)]
+        filter: DeadArgs,
+        /// Every dead letter the filters match.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct DeadArgs {
+    #[arg(long)]
+    route: Option<String>,
+    #[arg(long)]
+    destination: Option<String>,
 }
 
 pub fn main() -> i32 {
@@ -200,15 +246,33 @@ fn check(path: &std::path::Path, dev: bool) -> i32 {
         if r.schema.is_some() {
             checks.push("schema");
         }
-        checks.push("dedup");
+        // A proxy route keeps nothing, so it has no dedup and no queue.
+        let then = match &r.proxy {
+            Some(p) => format!(
+                "proxy -> {} (timeout {})",
+                p.url,
+                humantime::format_duration(p.timeout)
+            ),
+            None => {
+                checks.push("dedup");
+                let mut t = format!("queue: {}", r.queue);
+                for d in &r.deliver {
+                    t.push_str(&format!("; deliver {} -> {}", d.name, d.url));
+                }
+                t
+            }
+        };
         println!(
-            "  {:<16} POST {:<28} provider={:<18} verify: {}; checks: {}; queue: {}",
+            "  {:<16} POST {:<28} provider={:<18} verify: {}; checks: {}; {then}",
             r.name,
             r.path,
             r.provider.map_or("-", |p| p.name()),
             r.verifier.describe(),
-            checks.join(","),
-            r.queue
+            if checks.is_empty() {
+                "-".to_string()
+            } else {
+                checks.join(",")
+            },
         );
     }
     match &cfg.broker {

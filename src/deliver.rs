@@ -1,6 +1,199 @@
-//! Delivery to the application behind the gateway (SPEC §6): the HTTP client, the
-//! synchronous proxy, and the headers both set.
+//! Delivery to the application behind the gateway (SPEC §6). [`Delivery`] runs one
+//! [`worker`] per destination of the configuration (started, stopped and restarted on
+//! reload, their backlogs kept in the store), and sets retention's floor so that no
+//! journal segment goes while a destination still needs one of its events. The
+//! synchronous `proxy` shares the HTTP client and the gateway's headers.
 
+pub(crate) mod attempt;
+pub(crate) mod backoff;
 pub(crate) mod client;
 pub(crate) mod headers;
+pub(crate) mod metrics;
 pub(crate) mod proxy;
+pub(crate) mod state;
+pub(crate) mod tail;
+pub(crate) mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, Destination};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use state::{DeadLetter, State};
+use worker::{Control, Worker};
+
+type Name = (Arc<str>, Arc<str>);
+
+struct Running {
+    control: mpsc::UnboundedSender<Control>,
+    task: JoinHandle<()>,
+    floor: Arc<AtomicI64>,
+}
+
+pub struct Delivery {
+    store: Store,
+    metrics: Arc<Metrics>,
+    running: Mutex<HashMap<Name, Running>>,
+    /// How long a stopped destination's attempts in flight may take.
+    grace: Mutex<Duration>,
+}
+
+impl Delivery {
+    /// Start every destination of `config`, and the floor keeper.
+    pub fn start(store: Store, metrics: Arc<Metrics>, config: &Config) -> Arc<Delivery> {
+        let d = Arc::new(Delivery {
+            store,
+            metrics,
+            running: Mutex::new(HashMap::new()),
+            grace: Mutex::new(config.shutdown.grace),
+        });
+        d.apply(config);
+        let weak = Arc::downgrade(&d);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            while let Some(d) = weak.upgrade() {
+                d.update_floor();
+                drop(d);
+                tick.tick().await;
+            }
+        });
+        d
+    }
+
+    /// Match the running destinations to `config`: each is restarted with its new
+    /// settings (after its attempts in flight finish), removed ones stop; every backlog
+    /// stays in the store and resumes from its cursor.
+    pub fn apply(&self, config: &Config) {
+        *self.grace.lock().unwrap_or_else(|e| e.into_inner()) = config.shutdown.grace;
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut old: HashMap<Name, Running> = std::mem::take(&mut *running);
+        for route in &config.routes {
+            for dest in &route.deliver {
+                let name = (route.name.clone(), dest.name.clone());
+                let before = old.remove(&name);
+                let started = self.spawn(route.name.clone(), dest.clone(), before);
+                running.insert(name, started);
+            }
+        }
+        for (name, r) in old {
+            tracing::info!(route = %name.0, destination = %name.1, "destination removed; its backlog stays in the store");
+            let _ = r.control.send(Control::Stop(Instant::now() + self.grace()));
+        }
+        drop(running);
+        self.update_floor();
+    }
+
+    fn grace(&self) -> Duration {
+        *self.grace.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Start a worker, after `before` (the same destination's previous one) stopped.
+    fn spawn(&self, route: Arc<str>, dest: Arc<Destination>, before: Option<Running>) -> Running {
+        let (tables, ledger) = self.store.tables();
+        let state = State::new(
+            tables.deliver.clone(),
+            tables.dead.clone(),
+            ledger.clone(),
+            route.clone(),
+            dest.name.clone(),
+        );
+        let (control, rx) = mpsc::unbounded_channel();
+        let floor = Arc::new(AtomicI64::new(i64::MAX));
+        let committed = self.store.committed();
+        let metrics = self.metrics.clone();
+        let journal = crate::journal::dir(self.store.dir());
+        let labels = metrics::DeliveryMetrics::labels(&route, &dest.name);
+        metrics.delivery.init(&labels);
+        let grace = self.grace();
+        let fl = floor.clone();
+        let task = tokio::spawn(async move {
+            if let Some(b) = before {
+                let _ = b.control.send(Control::Stop(Instant::now() + grace));
+                let _ = b.task.await;
+            }
+            // A new destination starts with the events accepted from now on; one that
+            // ran before resumes after its cursor.
+            let now = *committed.borrow();
+            let after = match state.cursor() {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    let _ = state.set_cursor(now);
+                    now
+                }
+                Err(e) => {
+                    tracing::error!(route = %route, destination = %dest.name, error = %e, "cannot read the delivery cursor; destination not started");
+                    return;
+                }
+            };
+            fl.store(after, Ordering::Relaxed);
+            tracing::info!(route = %route, destination = %dest.name, url = %dest.url, after_seq = after, "delivering");
+            let w = Worker {
+                client: client::Client::for_ca(dest.ca.as_ref()),
+                tail: tail::Tail::new(journal, after),
+                route,
+                dest,
+                state,
+                metrics,
+                labels,
+                committed,
+                control: rx,
+                floor: fl,
+            };
+            w.run().await;
+        });
+        Running {
+            control,
+            task,
+            floor,
+        }
+    }
+
+    /// Retention keeps every segment a destination still needs.
+    fn update_floor(&self) {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let floor = running
+            .values()
+            .map(|r| r.floor.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(i64::MAX);
+        self.store.set_delivered_floor(floor);
+    }
+
+    /// Hand a dead letter marked for replay to its running destination (else it waits
+    /// for the next start). Returns whether one took it.
+    pub fn replay(&self, d: DeadLetter) -> bool {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let name: Name = (
+            Arc::from(d.route.as_str()),
+            Arc::from(d.destination.as_str()),
+        );
+        running
+            .get(&name)
+            .is_some_and(|r| r.control.send(Control::Replay(d)).is_ok())
+    }
+
+    /// SIGTERM: start no delivery, let those in flight finish within `grace`, write
+    /// every cursor.
+    pub async fn shutdown(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        let all: Vec<Running> = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, r)| r)
+            .collect();
+        for r in &all {
+            let _ = r.control.send(Control::Stop(deadline));
+        }
+        for r in all {
+            let _ = r.task.await;
+        }
+    }
+}

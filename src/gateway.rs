@@ -29,6 +29,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let store = Store::open(&config.store, metrics.clone(), config.broker.is_some())?;
     let store_handle = store.clone();
+    let delivery = config
+        .broker
+        .is_none()
+        .then(|| crate::deliver::Delivery::start(store.clone(), metrics.clone(), &config));
     let handoff = match &config.broker {
         None => Handoff::store_only(store),
         Some(b) => {
@@ -46,6 +50,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics,
         in_flight: Semaphore::new(config.limits.max_in_flight),
         admission: crate::admission::Admission::new(&config.limits),
+        delivery,
     });
     let listener = server::bind(config.listen, "listen").await?;
     let admin_listener = server::bind(config.admin_listen, "admin.listen").await?;
@@ -122,6 +127,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tokio::time::sleep(shutdown.delay).await;
     let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Some(d) = &app.delivery {
+        d.shutdown(shutdown.grace).await;
+    }
     app.handoff.flush().await;
     tracing::info!("stopped");
     Ok(())
@@ -237,6 +245,9 @@ fn reload(app: &App) {
                         tracing::error!(error = %e, "declaring the reloaded routes' queues failed");
                     }
                 });
+            }
+            if let Some(d) = &app.delivery {
+                d.apply(&new);
             }
             app.runtime
                 .store(Arc::new(Runtime::new(Arc::new(new), &app.metrics)));

@@ -222,8 +222,10 @@ impl Journal {
 impl Journal {
     /// Remove the segments whose last write is older than `cutoff` (their newest event
     /// is, give or take the fsync). The segment being written is closed first when it
-    /// is that old, so that a quiet store is trimmed too. Returns how many went.
-    pub fn retain(&mut self, cutoff: std::time::SystemTime) -> io::Result<usize> {
+    /// is that old, so that a quiet store is trimmed too. A segment that holds an event
+    /// after `keep_after` (one a destination has not taken yet) stays. Returns how many
+    /// went.
+    pub fn retain(&mut self, cutoff: std::time::SystemTime, keep_after: i64) -> io::Result<usize> {
         let old = |p: &Path| -> io::Result<bool> { Ok(std::fs::metadata(p)?.modified()? < cutoff) };
         let mut segs = segments(&self.dir)?;
         let current_is_old = match segs.last() {
@@ -235,8 +237,13 @@ impl Journal {
             segs = segments(&self.dir)?;
         }
         let mut removed = 0;
-        // The newest segment is the one being written: never removed.
-        for (_, path) in segs.iter().take(segs.len().saturating_sub(1)) {
+        // The newest segment is the one being written: never removed. A segment's last
+        // seq is one before the next segment's first.
+        for (i, (_, path)) in segs.iter().enumerate().take(segs.len().saturating_sub(1)) {
+            let last_seq = segs[i + 1].0 - 1;
+            if last_seq > keep_after {
+                break;
+            }
             if old(path)? {
                 std::fs::remove_file(path)?;
                 removed += 1;

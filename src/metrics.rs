@@ -53,6 +53,7 @@ pub struct Metrics {
     pub store_bytes: Gauge,
     pub ready: Gauge,
     pub config_reload_failed: Gauge,
+    pub delivery: crate::deliver::metrics::DeliveryMetrics,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -171,7 +172,9 @@ impl Metrics {
             "1 when the last configuration reload was refused",
             config_reload_failed.clone(),
         );
+        let delivery = crate::deliver::metrics::DeliveryMetrics::register(&mut registry);
         Metrics {
+            delivery,
             registry,
             requests,
             duration,

@@ -85,6 +85,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub in_flight: Semaphore,
     pub admission: crate::admission::Admission,
+    /// Delivery to the application (embedded store; `None` with a broker).
+    pub delivery: Option<Arc<crate::deliver::Delivery>>,
 }
 
 /// Answer one webhook request. Never fails: every problem is a [`Rejection`].

@@ -48,6 +48,8 @@ mod reader;
 mod tests;
 mod writer;
 
+mod dead;
+pub use dead::DeadFilter;
 pub use error::*;
 use housekeeping::*;
 use layout::*;
@@ -144,6 +146,8 @@ pub struct Store {
     filter: Arc<dedup::Filter>,
     /// No broker: the writer fills [`Pending`] and writes the ledger itself.
     writer_keeps_ledger: bool,
+    committed: Arc<tokio::sync::watch::Sender<i64>>,
+    delivered_floor: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Route -> ids, so a look-up borrows `&str`s instead of building a key.
@@ -169,7 +173,12 @@ impl Store {
             inbox: Some(inbox),
             ..Default::default()
         }));
+        let last_seq = journal.next_seq() - 1;
+        let committed = Arc::new(tokio::sync::watch::Sender::new(last_seq));
+        let delivered_floor = Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX));
         let writer = Writer {
+            committed: committed.clone(),
+            delivered_floor: delivered_floor.clone(),
             pending: pending.clone(),
             spool_seq: tables.last_spool_seq(),
             tables: tables.clone(),
@@ -180,7 +189,7 @@ impl Store {
             metrics,
             filter: filter.clone(),
             keeps_ledger: !with_broker,
-            last_seq: journal.next_seq() - 1,
+            last_seq,
             journal,
             records: Vec::new(),
             ledger_written: Instant::now(),
@@ -229,7 +238,24 @@ impl Store {
             recorded_n: Default::default(),
             filter,
             writer_keeps_ledger: !with_broker,
+            committed,
+            delivered_floor,
         })
+    }
+
+    /// The last seq committed to the event journal, as it changes (delivery follows it).
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.committed.subscribe()
+    }
+
+    /// Delivery's floor for retention: every kept event up to this seq is taken.
+    pub fn set_delivered_floor(&self, seq: i64) {
+        self.delivered_floor.store(seq, Ordering::Relaxed);
+    }
+
+    /// The keyspaces delivery keeps its state in, and a way to sync them.
+    pub fn tables(&self) -> (&Tables, &Arc<dedup::Ledger>) {
+        (&self.tables, &self.ledger)
     }
 
     pub fn dir(&self) -> &Path {

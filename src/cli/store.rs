@@ -14,6 +14,9 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
     {
         return replay(path, config, route, after, limit);
     }
+    if let StoreCommand::Dead { command } = command {
+        return super::dead::dead(path, config, command);
+    }
     let dir = match path {
         Some(p) => p,
         // The store's commands verify nothing: a secret's default is no risk here.
@@ -42,7 +45,7 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
                 .list(table, route.as_deref(), limit)
                 .map(|events| print_list(&mut out, &events, json))
         }
-        StoreCommand::Replay { .. } => unreachable!("handled above"),
+        StoreCommand::Replay { .. } | StoreCommand::Dead { .. } => unreachable!("handled above"),
         StoreCommand::Show { id } => reader.show(&id).map(|events| {
             if events.is_empty() {
                 eprintln!("no event with id {id:?}");

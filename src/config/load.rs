@@ -109,6 +109,7 @@ fn load_text(
         warnings: Vec::new(),
         dev,
         default_secrets: Vec::new(),
+        has_broker: false,
     };
     let cfg = v.config(raw, path);
     if v.errors.is_empty() {
@@ -129,6 +130,8 @@ struct Validator<'a> {
     warnings: Vec<String>,
     dev: bool,
     default_secrets: Vec<String>,
+    /// Routes are validated knowing whether events go to a broker.
+    has_broker: bool,
 }
 
 impl Validator<'_> {
@@ -314,6 +317,7 @@ impl Validator<'_> {
                 |t| Ok(t.to_string()),
             ),
         };
+        self.has_broker = raw.broker.is_some();
         let mut routes = Vec::new();
         match raw.routes {
             None => self.err("routes", "at least one route is required"),

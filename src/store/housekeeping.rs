@@ -92,7 +92,8 @@ impl Writer {
         });
         self.housekeeping_at = Instant::now() + every;
         if let Some(r) = self.retention {
-            match self.journal.retain(std::time::SystemTime::now() - r) {
+            let floor = self.delivered_floor.load(Ordering::Relaxed);
+            match self.journal.retain(std::time::SystemTime::now() - r, floor) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(
                     segments = n,

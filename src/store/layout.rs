@@ -75,6 +75,11 @@ pub struct Tables {
     pub(super) spool: fjall::Keyspace,
     /// `ledgered_seq` -> i64, big-endian.
     pub(super) meta: fjall::Keyspace,
+    /// Delivery state: each destination's cursor and its events' attempts (see
+    /// `deliver::state`).
+    pub deliver: fjall::Keyspace,
+    /// Dead letters: events a destination did not take within its attempts.
+    pub dead: fjall::Keyspace,
     /// Tests: writing the mark fails (as a full disk would make it).
     #[cfg(test)]
     pub(super) refuse_marks: Arc<AtomicBool>,
@@ -87,6 +92,8 @@ impl Tables {
         Ok(Tables {
             spool: ledger.keyspace_with("spool", 4 << 20)?,
             meta: ledger.keyspace("meta")?,
+            deliver: ledger.keyspace("deliver")?,
+            dead: ledger.keyspace("dead")?,
             #[cfg(test)]
             refuse_marks: Default::default(),
         })

@@ -35,6 +35,11 @@ pub(super) struct Writer {
     /// The last seq committed to the journal: every kept id up to it is in [`Pending`]
     /// or in the ledger.
     pub(super) last_seq: i64,
+    /// Tells delivery the last seq committed (after its sync).
+    pub(super) committed: Arc<tokio::sync::watch::Sender<i64>>,
+    /// Every event up to this seq is taken by every destination: retention may remove
+    /// segments up to it only (`i64::MAX` without destinations).
+    pub(super) delivered_floor: Arc<std::sync::atomic::AtomicI64>,
     pub(super) ledger_written: Instant,
     pub(super) ledger_job: Option<LedgerJob>,
     /// The last ledger chunk failed: retry after a flush interval, not in a loop.
@@ -324,6 +329,9 @@ impl Writer {
         match result {
             Ok(answers) => {
                 self.healthy.store(true, Ordering::Relaxed);
+                if last_seq != self.last_seq {
+                    self.committed.send_replace(last_seq);
+                }
                 self.last_seq = last_seq;
                 self.spool_seq = spool_seq;
                 let mut flushed = Vec::new();

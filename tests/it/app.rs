@@ -1,6 +1,6 @@
 //! A real HTTP application for delivery and proxy tests: a hyper server on a free port
 //! that records every request (when, headers, body), answers as the test says, and
-//! counts connections and requests in flight.
+//! counts the requests in flight.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,7 +53,6 @@ struct State {
     seen: Mutex<Vec<Seen>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
-    connections: AtomicUsize,
 }
 
 pub struct App {
@@ -118,10 +117,6 @@ impl App {
     pub fn max_in_flight(&self) -> usize {
         self.state.max_in_flight.load(Ordering::SeqCst)
     }
-
-    pub fn connections(&self) -> usize {
-        self.state.connections.load(Ordering::SeqCst)
-    }
 }
 
 impl Drop for App {
@@ -152,7 +147,6 @@ async fn serve(
             r = listener.accept() => match r { Ok(s) => s, Err(_) => continue },
             _ = &mut stopped => return,
         };
-        state.connections.fetch_add(1, Ordering::SeqCst);
         let (state, behaviour, count) = (state.clone(), behaviour.clone(), count.clone());
         tokio::spawn(async move {
             let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {

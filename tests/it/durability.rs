@@ -21,7 +21,7 @@ routes:
 "#;
 
 /// 16 clients posting signed events until stopped or the gateway is gone.
-struct Burst {
+pub(crate) struct Burst {
     workers: Vec<std::thread::JoinHandle<()>>,
     accepted: Arc<Mutex<Vec<String>>>,
     /// Each worker's last accepted id: accepted in the instant before a kill, when its
@@ -31,7 +31,7 @@ struct Burst {
 }
 
 impl Burst {
-    fn start(port: u16) -> Burst {
+    pub(crate) fn start(port: u16) -> Burst {
         let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
         let last = Arc::new(Mutex::new(Vec::<String>::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -76,7 +76,7 @@ impl Burst {
     }
 
     /// Stop the clients; every id answered `accepted`.
-    fn finish(self) -> Vec<String> {
+    pub(crate) fn finish(self) -> Vec<String> {
         self.stop.store(true, Ordering::Relaxed);
         for w in self.workers {
             w.join().unwrap();

@@ -10,6 +10,7 @@ mod app;
 mod broker;
 mod broker_tls;
 mod cli;
+mod deliver;
 mod deploy;
 mod durability;
 mod hardening_config;

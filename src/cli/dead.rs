@@ -1,0 +1,152 @@
+//! `hookgate store dead list | show | replay`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::*;
+use crate::deliver::state::DeadLetter;
+use crate::store::DeadFilter;
+
+pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: DeadCommand) -> i32 {
+    let dir = match path {
+        Some(p) => p,
+        None => match load(config, true) {
+            Some(c) => c.store.path,
+            None => return 1,
+        },
+    };
+    let reader = match crate::store::Reader::open(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hookgate store: {e}");
+            return 2;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let result = match command {
+        DeadCommand::List {
+            filter,
+            limit,
+            json,
+        } => {
+            let f = DeadFilter {
+                route: filter.route,
+                destination: filter.destination,
+                id: None,
+            };
+            reader.dead(&f, limit).map(|v| list(&mut out, &v, json))
+        }
+        DeadCommand::Show { id, destination } => {
+            let f = DeadFilter {
+                route: None,
+                destination,
+                id: Some(id.clone()),
+            };
+            reader.dead(&f, usize::MAX).map(|v| {
+                if v.is_empty() {
+                    eprintln!("no dead letter with id {id:?}");
+                }
+                show(&mut out, &v)
+            })
+        }
+        DeadCommand::Replay { id, filter, all } => {
+            if id.is_none() && !all {
+                eprintln!("hookgate store dead replay: give an event id, or --all (with --route/--destination to narrow it)");
+                return 1;
+            }
+            let f = DeadFilter {
+                route: filter.route,
+                destination: filter.destination,
+                id,
+            };
+            reader
+                .replay_dead(&f)
+                .map(|v| writeln!(out, "{} dead letter(s) marked for replay", v.len()))
+        }
+    };
+    match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Ok(Err(e)) => {
+            eprintln!("hookgate store: cannot write the output: {e}");
+            2
+        }
+        Err(e) => {
+            eprintln!("hookgate store: {e}");
+            2
+        }
+    }
+}
+
+fn list(out: &mut impl Write, v: &[DeadLetter], json: bool) -> std::io::Result<()> {
+    if !json {
+        writeln!(
+            out,
+            "{:<24}  {:<12}  {:<12}  {:>8}  {:<40}  last error",
+            "dead at", "route", "destination", "attempts", "id"
+        )?;
+    }
+    for d in v {
+        if json {
+            let mut j = serde_json::to_value(d).unwrap_or_default();
+            if let Some(o) = j.as_object_mut() {
+                o.remove("record");
+            }
+            writeln!(out, "{j}")?;
+            continue;
+        }
+        let last = d.attempts.history.last().map_or("", |t| t.error.as_str());
+        let last: String = last.chars().take(80).collect();
+        writeln!(
+            out,
+            "{:<24}  {:<12}  {:<12}  {:>8}  {:<40}  {}",
+            crate::rfc3339_ms(d.dead_at_ms),
+            d.route,
+            d.destination,
+            d.attempts.n,
+            d.id,
+            last.replace('\n', " ")
+        )?;
+    }
+    Ok(())
+}
+
+fn show(out: &mut impl Write, v: &[DeadLetter]) -> std::io::Result<()> {
+    for d in v {
+        writeln!(out, "id:           {}", d.id)?;
+        writeln!(
+            out,
+            "route:        {}  destination: {}",
+            d.route, d.destination
+        )?;
+        writeln!(
+            out,
+            "type:         {}",
+            d.event_type.as_deref().unwrap_or("-")
+        )?;
+        writeln!(out, "received at:  {}", crate::rfc3339_ms(d.received_at_ms))?;
+        writeln!(
+            out,
+            "dead at:      {}  after {} attempt(s){}",
+            crate::rfc3339_ms(d.dead_at_ms),
+            d.attempts.n,
+            if d.replay { "  (replay asked)" } else { "" }
+        )?;
+        for t in &d.attempts.history {
+            let status = t.status.map_or("-".to_string(), |s| s.to_string());
+            writeln!(
+                out,
+                "  attempt at {}  status {status:>3}  {}",
+                crate::rfc3339_ms(t.at_ms),
+                t.error
+            )?;
+        }
+        if let Some(r) = d.record() {
+            writeln!(out, "body ({} bytes):", r.event.body.len())?;
+            out.write_all(&r.event.body)?;
+            writeln!(out)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! One delivery attempt: the POST the application receives (SPEC §6: the original body
+//! and content type, the route's forwarded headers, the gateway's headers, and Standard
+//! Webhooks headers when `sign` is set) and what its answer means.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use http::{header, HeaderName, HeaderValue, Request};
+use http_body_util::Full;
+use sha2::Sha256;
+
+use super::backoff;
+use super::client::{Client, Failure};
+use crate::config::Destination;
+use crate::event::Event;
+
+/// Bytes of an answer's body read (and kept for the dead letters' last error).
+const ANSWER_LIMIT: usize = 64 << 10;
+
+/// What one attempt came to.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `2xx`, `4xx`, `5xx`, `timeout`, `connect_error` or `error` (metric label).
+    pub label: &'static str,
+    pub status: Option<u16>,
+    /// Empty when delivered; else what went wrong, for the dead letters.
+    pub error: String,
+    /// The application asked for a later retry (a 429 or 503 `Retry-After`).
+    pub retry_after: Option<Duration>,
+    pub took: Duration,
+}
+
+impl Outcome {
+    pub fn delivered(&self) -> bool {
+        self.label == "2xx"
+    }
+
+    /// Does it say the destination is unwell (as opposed to this one event)?
+    pub fn destination_failing(&self) -> bool {
+        !self.delivered() && self.label != "4xx" || self.status == Some(429)
+    }
+}
+
+pub async fn send(client: &Client, dest: &Destination, ev: &Event, attempt: u32) -> Outcome {
+    let started = Instant::now();
+    let req = match request(dest, ev, attempt) {
+        Ok(r) => r,
+        Err(e) => {
+            return Outcome {
+                label: "error",
+                status: None,
+                error: format!("building the request: {e}"),
+                retry_after: None,
+                took: started.elapsed(),
+            }
+        }
+    };
+    let result = client.send(req, dest.timeout, ANSWER_LIMIT).await;
+    let took = started.elapsed();
+    match result {
+        Ok(a) => {
+            let code = a.status.as_u16();
+            let label = match code {
+                200..=299 => "2xx",
+                400..=499 => "4xx",
+                _ => "5xx",
+            };
+            let retry_after = matches!(code, 429 | 503)
+                .then(|| backoff::retry_after(&a.headers))
+                .flatten();
+            let error = if label == "2xx" {
+                String::new()
+            } else {
+                let body = String::from_utf8_lossy(&a.body[..a.body.len().min(200)]).into_owned();
+                format!("HTTP {code}: {body}")
+            };
+            Outcome {
+                label,
+                status: Some(code),
+                error,
+                retry_after,
+                took,
+            }
+        }
+        Err(f) => {
+            let label = match f {
+                Failure::Timeout => "timeout",
+                Failure::Connect(_) => "connect_error",
+                Failure::Broken(_) => "error",
+            };
+            Outcome {
+                label,
+                status: None,
+                error: f.to_string(),
+                retry_after: None,
+                took,
+            }
+        }
+    }
+}
+
+fn request(
+    dest: &Destination,
+    ev: &Event,
+    attempt: u32,
+) -> Result<Request<Full<Bytes>>, http::Error> {
+    let mut req = Request::post(dest.url.clone()).body(Full::new(ev.body.clone()))?;
+    let h = req.headers_mut();
+    if let Some(ct) = ev
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
+        h.insert(header::CONTENT_TYPE, ct);
+    }
+    // Forwarded headers were checked at load (none reserved), and are set first so the
+    // gateway's own come last and win.
+    for (k, v) in &ev.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.append(k, v);
+        }
+    }
+    super::headers::gateway_headers(h, ev, Some(&dest.name), Some(attempt));
+    if let Some(key) = &dest.sign {
+        let ts = (crate::now_ms() / 1000).to_string();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
+        mac.update(ev.id.as_bytes());
+        mac.update(b".");
+        mac.update(ts.as_bytes());
+        mac.update(b".");
+        mac.update(&ev.body);
+        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        if let Ok(id) = HeaderValue::from_str(&ev.id) {
+            h.insert(HeaderName::from_static("webhook-id"), id);
+        }
+        h.insert(
+            HeaderName::from_static("webhook-timestamp"),
+            HeaderValue::from_str(&ts).expect("digits are a header value"),
+        );
+        h.insert(
+            HeaderName::from_static("webhook-signature"),
+            HeaderValue::from_str(&format!("v1,{sig}")).expect("base64 is a header value"),
+        );
+    }
+    Ok(req)
+}

@@ -1,0 +1,117 @@
+//! Delivery's metrics, registered with the others (`metrics.rs`): labels are a
+//! configured route and destination name and a closed set of outcomes.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DestinationLabels {
+    pub route: String,
+    pub destination: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub route: String,
+    pub destination: String,
+    pub outcome: &'static str,
+}
+
+pub struct DeliveryMetrics {
+    attempts: Family<AttemptLabels, Counter>,
+    duration: Family<DestinationLabels, Histogram>,
+    pub backlog: Family<DestinationLabels, Gauge>,
+    pub oldest: Family<DestinationLabels, Gauge>,
+    pub dead: Family<DestinationLabels, Counter>,
+    pub circuit_open: Family<DestinationLabels, Gauge>,
+}
+
+/// Every attempt outcome label (see `attempt::Outcome::label`).
+pub const OUTCOMES: &[&str] = &["2xx", "4xx", "5xx", "timeout", "connect_error", "error"];
+
+impl DeliveryMetrics {
+    pub fn register(registry: &mut Registry) -> DeliveryMetrics {
+        let attempts = Family::default();
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts by outcome: 2xx, 4xx, 5xx, timeout, connect_error, error",
+            attempts.clone(),
+        );
+        let duration = Family::<DestinationLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.001, 2.0, 16))) as fn() -> Histogram,
+        );
+        registry.register(
+            "delivery_duration_seconds",
+            "Time from sending a delivery to the destination's complete answer",
+            duration.clone(),
+        );
+        let backlog = Family::default();
+        registry.register(
+            "delivery_backlog",
+            "Events read for a destination and not yet taken (in flight or waiting to retry)",
+            backlog.clone(),
+        );
+        let oldest = Family::default();
+        registry.register(
+            "delivery_oldest_pending_seconds",
+            "Age of the oldest event a destination has not taken yet",
+            oldest.clone(),
+        );
+        let dead = Family::default();
+        registry.register(
+            "delivery_dead_letters",
+            "Events dead-lettered after max_attempts",
+            dead.clone(),
+        );
+        let circuit_open = Family::default();
+        registry.register(
+            "delivery_circuit_open",
+            "1 while a destination is paused and probed with one event at a time",
+            circuit_open.clone(),
+        );
+        DeliveryMetrics {
+            attempts,
+            duration,
+            backlog,
+            oldest,
+            dead,
+            circuit_open,
+        }
+    }
+
+    pub fn labels(route: &str, destination: &str) -> DestinationLabels {
+        DestinationLabels {
+            route: route.to_string(),
+            destination: destination.to_string(),
+        }
+    }
+
+    /// Every outcome's series at 0, so a dashboard sees the destination at once.
+    pub fn init(&self, l: &DestinationLabels) {
+        for o in OUTCOMES {
+            let _ = self.attempts.get_or_create(&Self::attempt(l, o));
+        }
+        let _ = self.dead.get_or_create(l);
+        self.circuit_open.get_or_create(l).set(0);
+        self.backlog.get_or_create(l).set(0);
+    }
+
+    pub fn attempt_done(&self, l: &DestinationLabels, outcome: &'static str, secs: f64) {
+        self.attempts
+            .get_or_create(&Self::attempt(l, outcome))
+            .inc();
+        self.duration.get_or_create(l).observe(secs);
+    }
+
+    fn attempt(l: &DestinationLabels, outcome: &'static str) -> AttemptLabels {
+        AttemptLabels {
+            route: l.route.clone(),
+            destination: l.destination.clone(),
+            outcome,
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Dead letters through a [`Reader`] (the CLI): read and marked for replay in the
+//! store's database when it is free, else through the running gateway's admin API.
+
+use super::*;
+use crate::deliver::state::{self, DeadLetter};
+
+/// Which dead letters: every filter that is set must match.
+#[derive(Debug, Default, Clone)]
+pub struct DeadFilter {
+    pub route: Option<String>,
+    pub destination: Option<String>,
+    pub id: Option<String>,
+}
+
+impl DeadFilter {
+    fn query(&self) -> String {
+        let mut q = Vec::new();
+        for (k, v) in [
+            ("route", &self.route),
+            ("destination", &self.destination),
+            ("id", &self.id),
+        ] {
+            if let Some(v) = v {
+                q.push(format!("{k}={}", crate::api::query_escape(v)));
+            }
+        }
+        q.join("&")
+    }
+}
+
+impl Reader {
+    /// Dead letters, newest first.
+    pub fn dead(&self, f: &DeadFilter, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        match &self.spool {
+            SpoolAccess::Local(t, _) => state::dead_letters(
+                &t.dead,
+                f.route.as_deref(),
+                f.destination.as_deref(),
+                f.id.as_deref(),
+                limit,
+            ),
+            SpoolAccess::Remote(addr) => remote_dead(
+                addr,
+                "GET",
+                &format!("/api/v1/dead?limit={limit}&{}", f.query()),
+            ),
+        }
+    }
+
+    /// Mark the matching dead letters for replay (a running gateway delivers them at
+    /// once, a stopped one at its next start); returns them.
+    pub fn replay_dead(&self, f: &DeadFilter) -> Result<Vec<DeadLetter>, StoreError> {
+        match &self.spool {
+            SpoolAccess::Local(t, ledger) => {
+                let found = state::mark_replay(
+                    &t.dead,
+                    f.route.as_deref(),
+                    f.destination.as_deref(),
+                    f.id.as_deref(),
+                )?;
+                if let Some(l) = ledger {
+                    l.sync()?;
+                }
+                Ok(found)
+            }
+            SpoolAccess::Remote(addr) => {
+                remote_dead(addr, "POST", &format!("/api/v1/dead/replay?{}", f.query()))
+            }
+        }
+    }
+}
+
+fn remote_dead(addr: &str, method: &str, pq: &str) -> Result<Vec<DeadLetter>, StoreError> {
+    let body = crate::api::call(addr, method, pq).map_err(|e| {
+        StoreError::Remote(format!("the store is held by the gateway whose admin port is {addr}, which did not answer: {e}"))
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        StoreError::Remote(format!(
+            "unexpected answer from the admin API at {addr}: {e}"
+        ))
+    })
+}
