@@ -22,7 +22,9 @@ use crate::event::Event;
 use crate::metrics::Metrics;
 
 mod message;
+pub(crate) use message::event_of;
 mod topology;
+pub(crate) use topology::declare_destination;
 
 use message::*;
 use topology::*;
@@ -41,6 +43,9 @@ const PUBLISH_CHANNELS: usize = 2;
 pub struct RouteTopology {
     pub route: String,
     pub queue: String,
+    /// Its destinations' delivery queues, declared with it so that no event published
+    /// before a destination's consumer starts misses its queue.
+    pub deliver_queues: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +84,39 @@ pub enum ConnectError {
     /// The broker answered but the topology cannot be set up: needs a human.
     #[error("{0}")]
     Topology(String),
+}
+
+/// A connection to the configured broker (its CA, a small `frame_max`), named `name`
+/// in the broker's management UI.
+pub(crate) async fn open(cfg: &BrokerConfig, name: &str) -> Result<Connection, ConnectError> {
+    let unreachable = |e: lapin::Error| ConnectError::Unreachable(e.to_string());
+    let props = ConnectionProperties::default().with_connection_name(name.into());
+    // Validated at load; lapin's parse errors can quote the URL, so never shown.
+    let mut uri: AMQPUri = cfg
+        .url
+        .parse()
+        .map_err(|_: String| ConnectError::Topology("broker.url is not a valid AMQP URL".into()))?;
+    // lapin keeps two I/O buffers of 32 frames each; at RabbitMQ's default 128 KiB
+    // frame_max that is 8 MiB resident for good. Webhook bodies are small; larger
+    // ones are simply sent as several frames. A frame_max in the URL wins.
+    uri.query.frame_max.get_or_insert(FRAME_MAX);
+    let connect = async {
+        match &cfg.ca {
+            None => Connection::connect_uri(uri, props).await,
+            Some(pem) => {
+                let tls = lapin::tcp::OwnedTLSConfig {
+                    identity: None,
+                    cert_chain: Some(pem.clone()),
+                };
+                let rt = lapin::runtime::default_runtime()?;
+                Connection::connect_uri_with_config(uri, props, tls, rt).await
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), connect)
+        .await
+        .map_err(|_| ConnectError::Unreachable("connection attempt timed out".into()))?
+        .map_err(unreachable)
 }
 
 pub struct Broker {
@@ -148,32 +186,7 @@ impl Broker {
 
     async fn connect(&self) -> Result<(Connection, Vec<Channel>), ConnectError> {
         let unreachable = |e: lapin::Error| ConnectError::Unreachable(e.to_string());
-        let props = ConnectionProperties::default().with_connection_name("hookgate".into());
-        // Validated at load; lapin's parse errors can quote the URL, so never shown.
-        let mut uri: AMQPUri = self.cfg.url.parse().map_err(|_: String| {
-            ConnectError::Topology("broker.url is not a valid AMQP URL".into())
-        })?;
-        // lapin keeps two I/O buffers of 32 frames each; at RabbitMQ's default 128 KiB
-        // frame_max that is 8 MiB resident for good. Webhook bodies are small; larger
-        // ones are simply sent as several frames. A frame_max in the URL wins.
-        uri.query.frame_max.get_or_insert(FRAME_MAX);
-        let connect = async {
-            match &self.cfg.ca {
-                None => Connection::connect_uri(uri, props).await,
-                Some(pem) => {
-                    let tls = lapin::tcp::OwnedTLSConfig {
-                        identity: None,
-                        cert_chain: Some(pem.clone()),
-                    };
-                    let rt = lapin::runtime::default_runtime()?;
-                    Connection::connect_uri_with_config(uri, props, tls, rt).await
-                }
-            }
-        };
-        let conn = tokio::time::timeout(Duration::from_secs(10), connect)
-            .await
-            .map_err(|_| ConnectError::Unreachable("connection attempt timed out".into()))?
-            .map_err(unreachable)?;
+        let conn = open(&self.cfg, "hookgate").await?;
         let mut channels = Vec::with_capacity(PUBLISH_CHANNELS);
         for i in 0..PUBLISH_CHANNELS {
             let ch = conn.create_channel().await.map_err(unreachable)?;

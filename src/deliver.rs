@@ -7,6 +7,7 @@
 pub(crate) mod attempt;
 pub(crate) mod backoff;
 pub(crate) mod client;
+pub(crate) mod consume;
 pub(crate) mod headers;
 pub(crate) mod metrics;
 pub(crate) mod proxy;
@@ -22,11 +23,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, Destination};
+use crate::config::{Config, Destination, Route};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use state::{DeadLetter, State};
-use worker::{Control, Worker};
+use worker::{Control, Source, Worker};
 
 type Name = (Arc<str>, Arc<str>);
 
@@ -38,6 +39,8 @@ struct Running {
 
 pub struct Delivery {
     store: Store,
+    /// With a broker, destinations consume their queues; else they follow the journal.
+    broker: Option<crate::config::BrokerConfig>,
     metrics: Arc<Metrics>,
     running: Mutex<HashMap<Name, Running>>,
     /// How long a stopped destination's attempts in flight may take.
@@ -49,6 +52,7 @@ impl Delivery {
     pub fn start(store: Store, metrics: Arc<Metrics>, config: &Config) -> Arc<Delivery> {
         let d = Arc::new(Delivery {
             store,
+            broker: config.broker.clone(),
             metrics,
             running: Mutex::new(HashMap::new()),
             grace: Mutex::new(config.shutdown.grace),
@@ -77,7 +81,7 @@ impl Delivery {
             for dest in &route.deliver {
                 let name = (route.name.clone(), dest.name.clone());
                 let before = old.remove(&name);
-                let started = self.spawn(route.name.clone(), dest.clone(), before);
+                let started = self.spawn(route, dest.clone(), before);
                 running.insert(name, started);
             }
         }
@@ -94,7 +98,8 @@ impl Delivery {
     }
 
     /// Start a worker, after `before` (the same destination's previous one) stopped.
-    fn spawn(&self, route: Arc<str>, dest: Arc<Destination>, before: Option<Running>) -> Running {
+    fn spawn(&self, r: &Route, dest: Arc<Destination>, before: Option<Running>) -> Running {
+        let route = r.name.clone();
         let (tables, ledger) = self.store.tables();
         let state = State::new(
             tables.deliver.clone(),
@@ -112,36 +117,59 @@ impl Delivery {
         metrics.delivery.init(&labels);
         let grace = self.grace();
         let fl = floor.clone();
+        let client = client::Client::for_ca(dest.ca.as_ref());
+        let consume = self
+            .broker
+            .clone()
+            .map(|cfg| (cfg, consume::queue_name(&r.queue, &dest.name)));
         let task = tokio::spawn(async move {
             if let Some(b) = before {
                 let _ = b.control.send(Control::Stop(Instant::now() + grace));
                 let _ = b.task.await;
             }
-            // A new destination starts with the events accepted from now on; one that
-            // ran before resumes after its cursor.
-            let now = *committed.borrow();
-            let after = match state.cursor() {
-                Ok(Some(c)) => c,
-                Ok(None) => {
-                    let _ = state.set_cursor(now);
-                    now
+            let source = match consume {
+                Some((cfg, queue)) => {
+                    let prefetch = if dest.ordered {
+                        1
+                    } else {
+                        dest.concurrency.min(u16::MAX as usize) as u16
+                    };
+                    let (tx, rx) = mpsc::channel(usize::from(prefetch));
+                    tracing::info!(route = %route, destination = %dest.name, url = %dest.url, queue = %queue, "delivering");
+                    tokio::spawn(consume::run(cfg, route.clone(), queue, prefetch, tx));
+                    Source::Queue(rx)
                 }
-                Err(e) => {
-                    tracing::error!(route = %route, destination = %dest.name, error = %e, "cannot read the delivery cursor; destination not started");
-                    return;
+                None => {
+                    // A new destination starts with the events accepted from now on; one
+                    // that ran before resumes after its cursor.
+                    let now = *committed.borrow();
+                    let after = match state.cursor() {
+                        Ok(Some(c)) => c,
+                        Ok(None) => {
+                            let _ = state.set_cursor(now);
+                            now
+                        }
+                        Err(e) => {
+                            tracing::error!(route = %route, destination = %dest.name, error = %e, "cannot read the delivery cursor; destination not started");
+                            return;
+                        }
+                    };
+                    fl.store(after, Ordering::Relaxed);
+                    tracing::info!(route = %route, destination = %dest.name, url = %dest.url, after_seq = after, "delivering");
+                    Source::Journal {
+                        tail: tail::Tail::new(journal, after),
+                        committed,
+                    }
                 }
             };
-            fl.store(after, Ordering::Relaxed);
-            tracing::info!(route = %route, destination = %dest.name, url = %dest.url, after_seq = after, "delivering");
             let w = Worker {
-                client: client::Client::for_ca(dest.ca.as_ref()),
-                tail: tail::Tail::new(journal, after),
+                client,
+                source,
                 route,
                 dest,
                 state,
                 metrics,
                 labels,
-                committed,
                 control: rx,
                 floor: fl,
             };

@@ -29,10 +29,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let store = Store::open(&config.store, metrics.clone(), config.broker.is_some())?;
     let store_handle = store.clone();
-    let delivery = config
-        .broker
-        .is_none()
-        .then(|| crate::deliver::Delivery::start(store.clone(), metrics.clone(), &config));
+    let delivery = Some(crate::deliver::Delivery::start(
+        store.clone(),
+        metrics.clone(),
+        &config,
+    ));
     let handoff = match &config.broker {
         None => Handoff::store_only(store),
         Some(b) => {
@@ -143,6 +144,11 @@ pub fn topology(config: &Config) -> Vec<RouteTopology> {
         .map(|r| RouteTopology {
             route: r.name.to_string(),
             queue: r.queue.clone(),
+            deliver_queues: r
+                .deliver
+                .iter()
+                .map(|d| crate::deliver::consume::queue_name(&r.queue, &d.name))
+                .collect(),
         })
         .collect()
 }

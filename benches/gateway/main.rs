@@ -10,7 +10,9 @@
 //!     a fixed concurrency, then open loop at half the measured maximum and at 1 000/s;
 //!   * hookgate with the embedded store (fsync-durable), the same; beside it the store's
 //!     floor: hyper + one writer thread appending every waiting body to a file with one
-//!     `fdatasync` per batch (group commit, no checks).
+//!     `fdatasync` per batch (group commit, no checks);
+//!   * delivery: provider to application through hookgate (store, then RabbitMQ), end to
+//!     end, beside the same application (bare hyper) receiving the load directly.
 //!
 //! The figures with a target that compare hookgate with a reference (hookgate/raw lapin,
 //! hookgate store/bare hyper, p99 at 1 000/s minus raw lapin's one-at-a-time p99) come
@@ -25,6 +27,7 @@
 //!   HOOKGATE_BENCH_ONLY=rabbitmq|store [HOOKGATE_BENCH_RATE=1000] cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=raw [HOOKGATE_BENCH_CHANNELS=2] [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=bare|relay|commit [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
+//!   HOOKGATE_BENCH_ONLY=deliver cargo bench --bench gateway   (the delivery phase alone)
 
 // Benchmarks and tests may unwrap: a failure ends the run with its message.
 #![allow(clippy::unwrap_used)]
@@ -142,6 +145,12 @@ async fn run(s: Settings) -> bool {
     if matches!(only.as_str(), "bare" | "relay" | "commit") {
         return only::server_phase(&s, &only, &target, dur).await;
     }
+    if only == "deliver" {
+        let conn = rabbit::connect(&s.amqp).await;
+        let amqp = conn.as_ref().map(|c| (c, s.amqp.as_str()));
+        let (_, modes) = phases::deliver::run(&s, &target, dur, amqp).await;
+        return modes.iter().all(|(_, d)| d.complete);
+    }
     if !only.is_empty() {
         return only::only_phase(&s, &only, &target, dur).await;
     }
@@ -164,7 +173,26 @@ async fn run(s: Settings) -> bool {
     let store = phases::store::run(&s, store_dir.path(), &target, bare, bare_port, dur).await;
     pass &= store.sverified;
 
-    // 5. Summary against the targets.
+    // 5. Delivery to the application, store and RabbitMQ, beside the application alone.
+    let (direct, delivered) =
+        phases::deliver::run(&s, &target, dur, Some((&conn, s.amqp.as_str()))).await;
+    for (mode, d) in &delivered {
+        println!(
+            "verify     every event accepted ({mode}) reached the application -> {}",
+            if d.complete { "OK" } else { "FAILED" }
+        );
+        pass &= d.complete;
+    }
+
+    // 6. Summary against the targets.
     summary::print(&s, &ceiling, &rabbitmq, &store, pass);
+    for (mode, d) in &delivered {
+        println!(
+            "  delivery ({mode}) / the application directly {:>6.1} %  ({:.0} events/s end to end vs {:.0} req/s)",
+            100.0 * d.rate / direct.rps(),
+            d.rate,
+            direct.rps()
+        );
+    }
     pass
 }

@@ -103,7 +103,7 @@ pub(crate) async fn only_phase(
     let x = format!("hg-bench-{}", std::process::id());
     let q = format!("{x}-github");
     let broker = (only == "rabbitmq").then_some((s.amqp.as_str(), x.as_str(), q.as_str()));
-    let (gw, port) = spawn_hookgate(dir.path(), broker);
+    let (gw, port) = spawn_hookgate(dir.path(), broker, None);
     wait_port(port).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     println!("hookgate pid {}", gw.0.id());

@@ -141,7 +141,13 @@ pub(crate) async fn spawn_commit(dir: &Path) -> (Proc, u16) {
 /// The admin port of the last hookgate started (for scraping /metrics).
 pub(crate) static ADMIN_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
-pub(crate) fn spawn_hookgate(dir: &Path, broker: Option<(&str, &str, &str)>) -> (Proc, u16) {
+/// hookgate on the GitHub route, with RabbitMQ (`broker`: url, exchange, queue) or its
+/// embedded store, delivering to `deliver` (a URL) when given.
+pub(crate) fn spawn_hookgate(
+    dir: &Path,
+    broker: Option<(&str, &str, &str)>,
+    deliver: Option<&str>,
+) -> (Proc, u16) {
     let port = free_port();
     let admin = free_port();
     ADMIN_PORT.store(admin, Ordering::Relaxed);
@@ -157,13 +163,17 @@ pub(crate) fn spawn_hookgate(dir: &Path, broker: Option<(&str, &str, &str)>) -> 
         }
         None => String::new(),
     };
-    let queue = broker
-        .map(|(_, _, q)| format!("queue: {q}"))
+    // The route's optional settings, each with its leading ", ".
+    let mut extra = broker
+        .map(|(_, _, q)| format!(", queue: {q}"))
         .unwrap_or_default();
+    if let Some(url) = deliver {
+        extra.push_str(&format!(", deliver: {{ url: \"{url}\", concurrency: 32 }}"));
+    }
     std::fs::write(
         dir.join("hookgate.yaml"),
         format!(
-            "listen: 127.0.0.1:{port}\nadmin: {{ listen: 127.0.0.1:{admin} }}\nstore: {{ path: {} }}\nlog: {{ level: warn }}\n{broker_yaml}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [{SECRET}], schema: push.json, {queue} }}\n",
+            "listen: 127.0.0.1:{port}\nadmin: {{ listen: 127.0.0.1:{admin} }}\nstore: {{ path: {} }}\nlog: {{ level: warn }}\n{broker_yaml}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [{SECRET}], schema: push.json{extra} }}\n",
             dir.join("store").display()
         ),
     )

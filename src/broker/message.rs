@@ -62,3 +62,48 @@ pub(super) fn properties(ev: &Event) -> BasicProperties {
     }
     p
 }
+
+/// The event a message carries (the inverse of [`properties`]): what delivery needs
+/// to send it on. The route is the destination's, the forwarded headers are the
+/// message's headers other than the gateway's own.
+pub(crate) fn event_of(route: &std::sync::Arc<str>, data: &[u8], p: &BasicProperties) -> Event {
+    let text = |v: &AMQPValue| match v {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    };
+    let mut headers = Vec::new();
+    let (mut received_at_ms, mut source_ip) =
+        (crate::now_ms(), std::net::IpAddr::from([0, 0, 0, 0]));
+    if let Some(h) = p.headers() {
+        for (k, v) in h.inner() {
+            let Some(v) = text(v) else { continue };
+            match k.as_str() {
+                "hookgate-received-at" => {
+                    if let Ok(t) = humantime::parse_rfc3339(&v) {
+                        received_at_ms = t
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as i64);
+                    }
+                }
+                "hookgate-source-ip" => source_ip = v.parse().unwrap_or(source_ip),
+                k if k.starts_with("hookgate-") => {}
+                k => headers.push((k.to_string(), v)),
+            }
+        }
+    }
+    Event {
+        route: route.clone(),
+        id: p
+            .message_id()
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        event_type: p.kind().as_ref().map(|s| s.to_string()),
+        body: bytes::Bytes::copy_from_slice(data),
+        content_type: p.content_type().as_ref().map(|s| s.to_string()),
+        received_at_ms,
+        source_ip,
+        headers,
+    }
+}

@@ -15,18 +15,6 @@ pub(super) async fn declare(
     cfg: &BrokerConfig,
     routes: &[RouteTopology],
 ) -> Result<(), ConnectError> {
-    let refused = |what: String, e: lapin::Error| {
-        let hint = if e.to_string().contains("PRECONDITION_FAILED")
-            || e.to_string().contains("inequivalent")
-        {
-            " (it exists with other settings: delete it, or configure another name)"
-        } else if e.to_string().contains("NOT_FOUND") {
-            " (it does not exist)"
-        } else {
-            ""
-        };
-        ConnectError::Topology(format!("broker refused {what}: {e}{hint}"))
-    };
     ch.exchange_declare(
         cfg.exchange.as_str().into(),
         ExchangeKind::Topic,
@@ -40,6 +28,14 @@ pub(super) async fn declare(
     .await
     .map_err(|e| refused(format!("exchange {:?} (durable topic)", cfg.exchange), e))?;
     for r in routes {
+        // A delivering route's events go to its destinations' queues; a route queue
+        // beside them would fill with no one to consume it.
+        if !r.deliver_queues.is_empty() {
+            for q in &r.deliver_queues {
+                declare_destination(ch, cfg, &r.route, q).await?;
+            }
+            continue;
+        }
         let dead = format!("{}.dead", r.queue);
         let mut dead_args = FieldTable::default();
         dead_args.insert(
@@ -102,6 +98,60 @@ pub(super) async fn declare(
         )
         .await
         .map_err(|e| refused(format!("binding {:?} to {:?}", r.queue, cfg.exchange), e))?;
+    }
+    Ok(())
+}
+
+/// The broker said no to a declaration: a topology error, with a hint when it is one of
+/// the usual two.
+fn refused(what: String, e: lapin::Error) -> ConnectError {
+    let hint = if e.to_string().contains("PRECONDITION_FAILED")
+        || e.to_string().contains("inequivalent")
+    {
+        " (it exists with other settings: delete it, or configure another name)"
+    } else if e.to_string().contains("NOT_FOUND") {
+        " (it does not exist)"
+    } else {
+        ""
+    };
+    ConnectError::Topology(format!("broker refused {what}: {e}{hint}"))
+}
+
+/// A destination's own durable quorum queue, bound to every routing key of its route
+/// (type filters are applied by the consumer: they are globs, not AMQP patterns). No
+/// dead-letter exchange: delivery keeps its dead letters in the store.
+pub(crate) async fn declare_destination(
+    ch: &Channel,
+    cfg: &BrokerConfig,
+    route: &str,
+    queue: &str,
+) -> Result<(), ConnectError> {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    ch.queue_declare(
+        queue.into(),
+        QueueDeclareOptions {
+            durable: true,
+            passive: !cfg.declare,
+            ..Default::default()
+        },
+        args,
+    )
+    .await
+    .map_err(|e| refused(format!("delivery queue {queue:?} (durable quorum)"), e))?;
+    if cfg.declare {
+        ch.queue_bind(
+            queue.into(),
+            cfg.exchange.as_str().into(),
+            format!("{route}.#").into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|e| refused(format!("binding {queue:?} to {:?}", cfg.exchange), e))?;
     }
     Ok(())
 }

@@ -8,19 +8,9 @@ use crate::deliver::state::DeadLetter;
 use crate::store::DeadFilter;
 
 pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: DeadCommand) -> i32 {
-    let dir = match path {
-        Some(p) => p,
-        None => match load(config, true) {
-            Some(c) => c.store.path,
-            None => return 1,
-        },
-    };
-    let reader = match crate::store::Reader::open(&dir) {
+    let reader = match open_reader(path, config) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("hookgate store: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     let mut out = std::io::stdout().lock();
     let result = match command {
@@ -64,18 +54,7 @@ pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: Dea
                 .map(|v| writeln!(out, "{} dead letter(s) marked for replay", v.len()))
         }
     };
-    match result {
-        Ok(Ok(())) => 0,
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
-        Ok(Err(e)) => {
-            eprintln!("hookgate store: cannot write the output: {e}");
-            2
-        }
-        Err(e) => {
-            eprintln!("hookgate store: {e}");
-            2
-        }
-    }
+    exit_code(result)
 }
 
 fn list(out: &mut impl Write, v: &[DeadLetter], json: bool) -> std::io::Result<()> {

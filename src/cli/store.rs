@@ -17,20 +17,9 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
     if let StoreCommand::Dead { command } = command {
         return super::dead::dead(path, config, command);
     }
-    let dir = match path {
-        Some(p) => p,
-        // The store's commands verify nothing: a secret's default is no risk here.
-        None => match load(config, true) {
-            Some(c) => c.store.path,
-            None => return 1,
-        },
-    };
-    let reader = match crate::store::Reader::open(&dir) {
+    let reader = match open_reader(path, config) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("hookgate store: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     let mut out = std::io::stdout().lock();
     let result = match command {
@@ -53,6 +42,31 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
             print_show(&mut out, &events)
         }),
     };
+    exit_code(result)
+}
+
+/// The store of `--path`, or of the configuration, opened for reading; else the exit
+/// code, the reason printed.
+pub(super) fn open_reader(
+    path: Option<PathBuf>,
+    config: &std::path::Path,
+) -> Result<crate::store::Reader, i32> {
+    let dir = match path {
+        Some(p) => p,
+        // The store's commands verify nothing: a secret's default is no risk here.
+        None => match load(config, true) {
+            Some(c) => c.store.path,
+            None => return Err(1),
+        },
+    };
+    crate::store::Reader::open(&dir).map_err(|e| {
+        eprintln!("hookgate store: {e}");
+        2
+    })
+}
+
+/// 0 when read and written; 2 with the reason printed otherwise.
+pub(super) fn exit_code(result: Result<std::io::Result<()>, crate::store::StoreError>) -> i32 {
     match result {
         Ok(Ok(())) => 0,
         // `hookgate store list | head`: the reader has what it wanted.

@@ -109,7 +109,6 @@ fn load_text(
         warnings: Vec::new(),
         dev,
         default_secrets: Vec::new(),
-        has_broker: false,
     };
     let cfg = v.config(raw, path);
     if v.errors.is_empty() {
@@ -130,8 +129,6 @@ struct Validator<'a> {
     warnings: Vec<String>,
     dev: bool,
     default_secrets: Vec<String>,
-    /// Routes are validated knowing whether events go to a broker.
-    has_broker: bool,
 }
 
 impl Validator<'_> {
@@ -317,7 +314,6 @@ impl Validator<'_> {
                 |t| Ok(t.to_string()),
             ),
         };
-        self.has_broker = raw.broker.is_some();
         let mut routes = Vec::new();
         match raw.routes {
             None => self.err("routes", "at least one route is required"),

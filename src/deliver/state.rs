@@ -65,8 +65,6 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     pub fn new(dest: &str, r: &Record, attempts: Attempts) -> DeadLetter {
-        let mut buf = Vec::new();
-        journal::encode(&mut buf, r.seq, &r.event);
         DeadLetter {
             route: r.event.route.to_string(),
             destination: dest.to_string(),
@@ -77,7 +75,7 @@ impl DeadLetter {
             dead_at_ms: crate::now_ms(),
             attempts,
             replay: false,
-            record: base64::engine::general_purpose::STANDARD.encode(buf),
+            record: encode_record(r),
         }
     }
 
@@ -196,6 +194,75 @@ impl State {
                 if d.replay {
                     out.push(d);
                 }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// With a broker: a failed event waiting for its retry, kept here so that its message
+/// can be acknowledged (freeing the prefetch slot) and the retry survives a restart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Retry {
+    pub due_ms: i64,
+    pub attempts: Attempts,
+    record: String,
+}
+
+impl Retry {
+    pub fn record(&self) -> Option<Record> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.record)
+            .ok()?;
+        journal::decode_record(&bytes)
+    }
+}
+
+fn encode_record(r: &Record) -> String {
+    let mut buf = Vec::new();
+    journal::encode(&mut buf, r.seq, &r.event);
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+impl State {
+    fn retry_key(&self, id: &str) -> Vec<u8> {
+        let mut k = self.key(b'r', None);
+        k.push(0);
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
+    /// Keep a retry, synced: its message is acknowledged next.
+    pub fn keep_retry(
+        &self,
+        r: &Record,
+        attempts: &Attempts,
+        due_ms: i64,
+    ) -> Result<(), StoreError> {
+        let v = Retry {
+            due_ms,
+            attempts: attempts.clone(),
+            record: encode_record(r),
+        };
+        self.deliver.insert(
+            self.retry_key(&r.event.id),
+            serde_json::to_vec(&v).unwrap_or_default(),
+        )?;
+        Ok(self.db.sync()?)
+    }
+
+    pub fn drop_retry(&self, id: &str) -> Result<(), StoreError> {
+        Ok(self.deliver.remove(self.retry_key(id))?)
+    }
+
+    /// The retries kept for this destination (at start).
+    pub fn retries(&self) -> Result<Vec<Retry>, StoreError> {
+        let mut prefix = self.key(b'r', None);
+        prefix.push(0);
+        let mut out = Vec::new();
+        for item in self.deliver.prefix(prefix) {
+            if let Ok(r) = serde_json::from_slice::<Retry>(&item.value()?) {
+                out.push(r);
             }
         }
         Ok(out)

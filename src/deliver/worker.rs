@@ -1,20 +1,23 @@
-//! One destination's delivery loop (embedded store): it follows the event journal from
-//! its cursor, keeps a window of the events it has not finished, sends each when due
+//! One destination's delivery loop. Its events come from a [`Source`]: the event journal
+//! followed from the destination's cursor (embedded store), or the destination's queue
+//! (broker). It keeps a window of the events it has not finished, sends each when due
 //! (at most `concurrency` at once, one at a time when `ordered`, one probe at a time
-//! while the circuit is open), retries with backoff, dead-letters after
-//! `max_attempts`, and moves its cursor past every finished event.
+//! while the circuit is open), retries with backoff, dead-letters after `max_attempts`,
+//! and then moves its cursor past the event or acknowledges its message.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lapin::options::BasicAckOptions;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::attempt::{self, Outcome};
 use super::backoff::{self, Circuit};
 use super::client::Client;
+use super::consume::Delivered;
 use super::metrics::DestinationLabels;
 use super::state::{Attempts, DeadLetter, State, Try};
 use super::tail::Tail;
@@ -36,7 +39,18 @@ pub enum Control {
     Stop(Instant),
 }
 
-/// Replays (kind 0) go before the journal's events (kind 1); both in seq order.
+/// Where a destination's events come from.
+pub enum Source {
+    /// The event journal, from the cursor, as far as it is committed.
+    Journal {
+        tail: Tail,
+        committed: watch::Receiver<i64>,
+    },
+    /// The destination's queue.
+    Queue(mpsc::Receiver<Delivered>),
+}
+
+/// Replays (kind 0) go before the source's events (kind 1); both in seq order.
 type Key = (u8, i64);
 
 struct Slot {
@@ -44,6 +58,23 @@ struct Slot {
     attempts: Attempts,
     due: Instant,
     in_flight: bool,
+    /// The message to acknowledge once the event is finished (queue source).
+    acker: Option<lapin::Acker>,
+    /// Its retry is kept in the store (queue source, message acknowledged).
+    stored: bool,
+}
+
+impl Slot {
+    fn new(rec: Record, attempts: Attempts) -> Slot {
+        Slot {
+            rec: Arc::new(rec),
+            attempts,
+            due: Instant::now(),
+            in_flight: false,
+            acker: None,
+            stored: false,
+        }
+    }
 }
 
 pub struct Worker {
@@ -51,114 +82,132 @@ pub struct Worker {
     pub dest: Arc<Destination>,
     pub client: Client,
     pub state: State,
-    pub tail: Tail,
+    pub source: Source,
     pub metrics: Arc<Metrics>,
     pub labels: DestinationLabels,
-    pub committed: watch::Receiver<i64>,
     pub control: mpsc::UnboundedReceiver<Control>,
-    /// This destination's cursor, for retention's floor.
+    /// This destination's cursor, for retention's floor (journal source).
     pub floor: Arc<AtomicI64>,
+}
+
+#[derive(Default)]
+struct Window {
+    slots: BTreeMap<Key, Slot>,
+    bytes: usize,
+}
+
+impl Window {
+    fn room(&self) -> bool {
+        self.slots.len() < WINDOW && self.bytes < WINDOW_BYTES
+    }
+
+    fn insert(&mut self, key: Key, slot: Slot) {
+        self.bytes += slot.rec.event.body.len();
+        self.slots.entry(key).or_insert(slot);
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Slot> {
+        let s = self.slots.remove(key)?;
+        self.bytes = self.bytes.saturating_sub(s.rec.event.body.len());
+        Some(s)
+    }
 }
 
 impl Worker {
     pub async fn run(mut self) {
-        let mut window: BTreeMap<Key, Slot> = BTreeMap::new();
-        let mut bytes = 0usize;
+        let mut w = Window::default();
         let mut inflight: JoinSet<(Key, Outcome)> = JoinSet::new();
         let mut circuit = Circuit::default();
-        let mut cursor = self.tail.last;
+        let mut cursor = match &self.source {
+            Source::Journal { tail, .. } => tail.last,
+            Source::Queue(_) => 0,
+        };
         let mut cursor_written = (cursor, Instant::now());
         let mut stop: Option<Instant> = None;
         for d in self.state.replays().unwrap_or_default() {
-            self.replay(&mut window, d);
+            self.replay(&mut w, d);
+        }
+        if matches!(self.source, Source::Queue(_)) {
+            // Retries kept before a restart go first, in acceptance order.
+            let mut kept = self.state.retries().unwrap_or_default();
+            kept.sort_by_key(|r| r.record().map(|r| r.event.received_at_ms));
+            let n = kept.len() as i64;
+            for (i, r) in kept.into_iter().enumerate() {
+                if let Some(rec) = r.record() {
+                    let mut slot = Slot::new(rec, r.attempts);
+                    slot.stored = true;
+                    let wait = Duration::from_millis((r.due_ms - crate::now_ms()).max(0) as u64);
+                    slot.due = Instant::now() + wait;
+                    w.insert((1, i as i64 - n), slot);
+                }
+            }
         }
         loop {
             if stop.is_none() {
-                let committed = *self.committed.borrow_and_update();
-                while window.len() < WINDOW && bytes < WINDOW_BYTES {
-                    let Some(r) = self.tail.next(committed) else {
-                        break;
-                    };
-                    if *r.event.route != *self.route
-                        || !self.dest.wants(r.event.event_type.as_deref())
-                    {
-                        continue;
-                    }
-                    let attempts = self
-                        .state
-                        .attempts(r.seq)
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default();
-                    bytes += r.event.body.len();
-                    let slot = Slot {
-                        rec: Arc::new(r),
-                        attempts,
-                        due: Instant::now(),
-                        in_flight: false,
-                    };
-                    window.insert((1, slot.rec.seq), slot);
+                self.fill(&mut w);
+                self.start_due(&mut w, &mut inflight, &circuit);
+            }
+            if let Source::Journal { tail, .. } = &self.source {
+                // Every journal event up to the first one unfinished is taken.
+                let first = w.slots.keys().find(|k| k.0 == 1).map(|k| k.1 - 1);
+                let now_cursor = first.unwrap_or(tail.last).min(tail.last);
+                if now_cursor > cursor {
+                    cursor = now_cursor;
+                    self.floor.store(cursor, Ordering::Relaxed);
                 }
-                self.start_due(&mut window, &mut inflight, &circuit);
-            }
-            // Every journal event up to the first one unfinished is taken.
-            let first = window.keys().find(|k| k.0 == 1).map(|k| k.1 - 1);
-            let now_cursor = first.unwrap_or(self.tail.last).min(self.tail.last);
-            if now_cursor > cursor {
-                cursor = now_cursor;
-                self.floor.store(cursor, Ordering::Relaxed);
-            }
-            if cursor != cursor_written.0
-                && (cursor_written.1.elapsed() >= CURSOR_EVERY || stop.is_some())
-            {
-                if let Err(e) = self.state.set_cursor(cursor) {
-                    tracing::warn!(route = %self.route, destination = %self.dest.name, error = %e, "cannot write the delivery cursor");
+                if cursor != cursor_written.0
+                    && (cursor_written.1.elapsed() >= CURSOR_EVERY || stop.is_some())
+                {
+                    self.write_cursor(cursor);
+                    cursor_written = (cursor, Instant::now());
                 }
-                cursor_written = (cursor, Instant::now());
             }
-            self.gauges(&window, &circuit);
+            self.gauges(&w, &circuit);
             if stop.is_some() && inflight.is_empty() {
                 break;
             }
-            let next_due = window
+            let next_due = w
+                .slots
                 .values()
                 .filter(|s| !s.in_flight)
                 .map(|s| s.due)
                 .min()
                 .map(|d| d.max(circuit.next_probe().unwrap_or(d)));
-            let room = window.len() < WINDOW && bytes < WINDOW_BYTES;
             let cursor_due =
                 (cursor != cursor_written.0).then_some(cursor_written.1 + CURSOR_EVERY);
+            let wants_more = w.room() && stop.is_none();
             tokio::select! {
                 Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                     if let Ok((key, outcome)) = done {
-                        if let Some(freed) = self.finish(&mut window, key, outcome, &mut circuit) {
-                            bytes = bytes.saturating_sub(freed);
-                        }
+                        self.finish(&mut w, key, outcome, &mut circuit).await;
                     }
                 }
                 _ = sleep_until(next_due), if next_due.is_some() && stop.is_none() => {}
                 _ = sleep_until(cursor_due), if cursor_due.is_some() => {}
-                r = self.committed.changed(), if room && stop.is_none() => {
-                    if r.is_err() {
-                        stop.get_or_insert(Instant::now());
+                more = more(&mut self.source), if wants_more => match more {
+                    Some(Some(d)) => {
+                        let mut slot = Slot::new(d.rec, Attempts::default());
+                        slot.acker = Some(d.acker);
+                        self.admit(&mut w, slot);
                     }
-                }
+                    Some(None) => {}
+                    None => { stop.get_or_insert(Instant::now()); }
+                },
                 c = self.control.recv(), if stop.is_none() => match c {
-                    Some(Control::Replay(d)) => self.replay(&mut window, d),
+                    Some(Control::Replay(d)) => self.replay(&mut w, d),
                     Some(Control::Stop(deadline)) => stop = Some(deadline),
                     None => stop = Some(Instant::now()),
                 },
                 _ = sleep_until(stop), if stop.is_some() => {
                     // The grace period is over: what is still in flight is sent again
-                    // after the next start.
+                    // after the next start (its cursor or its message never moved on).
                     inflight.abort_all();
                     break;
                 }
             }
         }
-        if let Err(e) = self.state.set_cursor(cursor) {
-            tracing::warn!(route = %self.route, destination = %self.dest.name, error = %e, "cannot write the delivery cursor at stop");
+        if let Source::Journal { .. } = self.source {
+            self.write_cursor(cursor);
         }
         self.metrics
             .delivery
@@ -167,36 +216,66 @@ impl Worker {
             .set(0);
     }
 
-    fn replay(&self, window: &mut BTreeMap<Key, Slot>, d: DeadLetter) {
-        match d.record() {
-            Some(rec) => {
-                let slot = Slot {
-                    rec: Arc::new(rec),
-                    attempts: Attempts::default(),
-                    due: Instant::now(),
-                    in_flight: false,
-                };
-                window.entry((0, d.seq)).or_insert(slot);
+    /// Read what the source has ready, while there is room.
+    fn fill(&mut self, w: &mut Window) {
+        while w.room() {
+            match &mut self.source {
+                Source::Journal { tail, committed } => {
+                    let upto = *committed.borrow_and_update();
+                    let Some(r) = tail.next(upto) else { return };
+                    if *r.event.route != *self.route {
+                        continue;
+                    }
+                    let attempts = self
+                        .state
+                        .attempts(r.seq)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default();
+                    self.admit(w, Slot::new(r, attempts));
+                }
+                Source::Queue(rx) => {
+                    let Ok(d) = rx.try_recv() else { return };
+                    let mut slot = Slot::new(d.rec, Attempts::default());
+                    slot.acker = Some(d.acker);
+                    self.admit(w, slot);
+                }
             }
+        }
+    }
+
+    /// Into the window if this destination wants its type; else finished at once.
+    fn admit(&self, w: &mut Window, slot: Slot) {
+        if self.dest.wants(slot.rec.event.event_type.as_deref()) {
+            w.insert((1, slot.rec.seq), slot);
+        } else if let Some(a) = slot.acker {
+            tokio::spawn(async move { a.ack(BasicAckOptions::default()).await });
+        }
+    }
+
+    fn write_cursor(&self, cursor: i64) {
+        if let Err(e) = self.state.set_cursor(cursor) {
+            tracing::warn!(route = %self.route, destination = %self.dest.name, error = %e, "cannot write the delivery cursor");
+        }
+    }
+
+    fn replay(&self, w: &mut Window, d: DeadLetter) {
+        match d.record() {
+            Some(rec) => w.insert((0, d.seq), Slot::new(rec, Attempts::default())),
             None => {
                 tracing::error!(id = %d.id, "a dead letter's event does not decode; not replayed")
             }
         }
     }
 
-    fn start_due(
-        &self,
-        window: &mut BTreeMap<Key, Slot>,
-        inflight: &mut JoinSet<(Key, Outcome)>,
-        circuit: &Circuit,
-    ) {
+    fn start_due(&self, w: &mut Window, inflight: &mut JoinSet<(Key, Outcome)>, circuit: &Circuit) {
         let now = Instant::now();
         let limit = if self.dest.ordered {
             1
         } else {
             self.dest.concurrency
         };
-        for (key, slot) in window.iter_mut() {
+        for (key, slot) in w.slots.iter_mut() {
             if inflight.len() >= limit || !circuit.allows(inflight.len(), now) {
                 return;
             }
@@ -220,38 +299,35 @@ impl Worker {
         }
     }
 
-    /// Account for a finished attempt; returns the bytes freed when the event is done.
-    fn finish(
-        &self,
-        window: &mut BTreeMap<Key, Slot>,
-        key: Key,
-        o: Outcome,
-        circuit: &mut Circuit,
-    ) -> Option<usize> {
+    /// Account for a finished attempt: taken, to retry, or dead.
+    async fn finish(&self, w: &mut Window, key: Key, o: Outcome, circuit: &mut Circuit) {
         self.metrics
             .delivery
             .attempt_done(&self.labels, o.label, o.took.as_secs_f64());
-        let slot = window.get_mut(&key)?;
+        let Some(slot) = w.slots.get_mut(&key) else {
+            return;
+        };
         slot.in_flight = false;
-        let (seq, id) = (key.1, slot.rec.event.id.clone());
-        let log = |what: &str| tracing::debug!(route = %self.route, destination = %self.dest.name, id = %id, attempt = slot.attempts.n + 1, status = ?o.status, took_ms = o.took.as_millis() as u64, "{what}");
+        let (seq, id, n) = (key.1, slot.rec.event.id.clone(), slot.attempts.n + 1);
+        tracing::debug!(route = %self.route, destination = %self.dest.name, id = %id, attempt = n, status = ?o.status, took_ms = o.took.as_millis() as u64, error = %o.error, "delivery attempt");
         if o.delivered() {
-            log("delivered");
             circuit.success();
-            let slot = window.remove(&key)?;
+            let Some(slot) = w.remove(&key) else { return };
             let cleanup = if key.0 == 0 {
                 self.state.unbury(seq)
-            } else if slot.attempts.n > 0 {
+            } else if slot.stored {
+                self.state.drop_retry(&id)
+            } else if slot.attempts.n > 0 && slot.acker.is_none() {
                 self.state.clear_attempts(seq)
             } else {
                 Ok(())
             };
             if let Err(e) = cleanup {
-                tracing::warn!(error = %e, "cannot clear a delivered event's attempts");
+                tracing::warn!(error = %e, "cannot clear a delivered event's retry state");
             }
-            return Some(slot.rec.event.body.len());
+            ack(slot.acker).await;
+            return;
         }
-        log("delivery attempt failed");
         let now = Instant::now();
         if o.destination_failing() && circuit.failure(now) {
             tracing::warn!(route = %self.route, destination = %self.dest.name, error = %o.error, "destination keeps failing: paused, probing with one event at a time");
@@ -263,43 +339,83 @@ impl Worker {
         });
         let age =
             Duration::from_millis((crate::now_ms() - slot.rec.event.received_at_ms).max(0) as u64);
-        let wait = backoff::delay(&self.dest.backoff, slot.attempts.n, age);
-        match wait {
-            Some(w) if slot.attempts.n < self.dest.max_attempts => {
-                slot.due = now + w.max(o.retry_after.unwrap_or_default());
-                if key.0 == 1 {
-                    if let Err(e) = self.state.set_attempts(seq, &slot.attempts) {
-                        tracing::warn!(error = %e, "cannot record a delivery's attempts");
+        match backoff::delay(&self.dest.backoff, slot.attempts.n, age) {
+            Some(wait) if slot.attempts.n < self.dest.max_attempts => {
+                let wait = wait.max(o.retry_after.unwrap_or_default());
+                slot.due = now + wait;
+                let kept = if key.0 == 0 {
+                    Ok(())
+                } else if slot.acker.is_some() || slot.stored {
+                    // Kept in the store, then the message acknowledged: the retry holds
+                    // no prefetch slot and outlives a restart.
+                    let due_ms = crate::now_ms() + wait.as_millis() as i64;
+                    self.state
+                        .keep_retry(&slot.rec, &slot.attempts, due_ms)
+                        .map(|()| slot.stored = true)
+                } else {
+                    self.state.set_attempts(seq, &slot.attempts)
+                };
+                match kept {
+                    Ok(()) => ack(slot.acker.take()).await,
+                    // The message stays unacknowledged: redelivered after a restart.
+                    Err(e) => {
+                        tracing::warn!(error = %e, id = %id, "cannot keep a delivery's retry in the store")
                     }
                 }
-                None
             }
             _ => {
                 let dead = DeadLetter::new(&self.dest.name, &slot.rec, slot.attempts.clone());
-                if let Err(e) = self.state.bury(&dead) {
+                let buried = self.state.bury(&dead).and_then(|()| {
+                    if slot.stored {
+                        self.state.drop_retry(&id)
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = buried {
                     // Not taken, not buried: it stays, and is tried again later.
                     tracing::error!(error = %e, id = %id, "cannot keep a dead letter; the event stays in the window");
                     slot.due = now + Duration::from_secs(60);
-                    return None;
+                    return;
                 }
                 tracing::warn!(route = %self.route, destination = %self.dest.name, id = %id, attempts = dead.attempts.n, error = %o.error, "delivery dead-lettered");
                 self.metrics.delivery.dead.get_or_create(&self.labels).inc();
-                window.remove(&key).map(|s| s.rec.event.body.len())
+                if let Some(slot) = w.remove(&key) {
+                    ack(slot.acker).await;
+                }
             }
         }
     }
 
-    fn gauges(&self, window: &BTreeMap<Key, Slot>, circuit: &Circuit) {
+    fn gauges(&self, w: &Window, circuit: &Circuit) {
         let d = &self.metrics.delivery;
         d.backlog
             .get_or_create(&self.labels)
-            .set(window.len() as i64);
-        let oldest = window.values().map(|s| s.rec.event.received_at_ms).min();
+            .set(w.slots.len() as i64);
+        let oldest = w.slots.values().map(|s| s.rec.event.received_at_ms).min();
         let age = oldest.map_or(0, |ms| (crate::now_ms() - ms).max(0) / 1000);
         d.oldest.get_or_create(&self.labels).set(age);
         d.circuit_open
             .get_or_create(&self.labels)
             .set(i64::from(circuit.is_open()));
+    }
+}
+
+/// Wait for the source: `Some(Some(_))` a message, `Some(None)` the journal grew,
+/// `None` the source is gone.
+async fn more(source: &mut Source) -> Option<Option<Delivered>> {
+    match source {
+        Source::Journal { committed, .. } => committed.changed().await.ok().map(|()| None),
+        Source::Queue(rx) => rx.recv().await.map(Some),
+    }
+}
+
+async fn ack(acker: Option<lapin::Acker>) {
+    if let Some(a) = acker {
+        if let Err(e) = a.ack(BasicAckOptions::default()).await {
+            // The channel is gone: the broker redelivers it, and it is sent again.
+            tracing::debug!(error = %e, "acknowledging a delivered message failed");
+        }
     }
 }
 

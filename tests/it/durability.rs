@@ -75,6 +75,11 @@ impl Burst {
         }
     }
 
+    /// How many were accepted so far.
+    pub(crate) fn count(&self) -> usize {
+        self.accepted.lock().unwrap().len()
+    }
+
     /// Stop the clients; every id answered `accepted`.
     pub(crate) fn finish(self) -> Vec<String> {
         self.stop.store(true, Ordering::Relaxed);

@@ -135,13 +135,7 @@ fn a_route_with_both_deliver_and_proxy_or_a_bad_url_is_refused_with_its_location
         "c.yaml",
         "routes:\n  - name: a\n    path: /a\n    verify: none\n    proxy: { url: ftp://x/y }\n  - name: b\n    path: /b\n    verify: none\n    deliver: { url: http://127.0.0.1:1/x, concurrency: 0, backoff: { schedule: [2m, 1m] } }\n    proxy: { url: http://127.0.0.1:1/y }\n",
     );
-    let out = std::process::Command::new(BIN)
-        .args(["check", "-c"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = check_refuses(&cfg);
     for want in [
         "c.yaml:5:19: routes[0].proxy.url: expected an absolute http:// or https:// URL",
         "c.yaml:9:56: routes[1].deliver.concurrency: must be at least 1",
@@ -156,15 +150,21 @@ fn a_route_with_both_deliver_and_proxy_or_a_bad_url_is_refused_with_its_location
         "d.yaml",
         "routes:\n  - name: c\n    path: /c\n    verify: none\n    deliver:\n      - { url: http://127.0.0.1:1/x, colour: blue }\n",
     );
-    let out = std::process::Command::new(BIN)
-        .args(["check", "-c"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = check_refuses(&cfg);
     assert!(
         err.contains("d.yaml:6:38: routes[0].deliver[0].colour: unknown field `colour`"),
         "{err}"
     );
+}
+
+/// `hookgate check` on `cfg`: refused (exit 1); its stderr.
+fn check_refuses(cfg: &std::path::Path) -> String {
+    let out = std::process::Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    err
 }

@@ -1,7 +1,9 @@
 //! The full run's phases, in order: the ceiling (bare hyper), the rabbitmq phase (the
 //! broker's ceiling, then hookgate with RabbitMQ against it), the store phase (hookgate
-//! with its embedded store against bare hyper and the group-commit floor).
+//! with its embedded store against bare hyper and the group-commit floor), the delivery
+//! phase (provider to application through hookgate, beside the application alone).
 
+pub(crate) mod deliver;
 pub(crate) mod rabbitmq;
 pub(crate) mod store;
 

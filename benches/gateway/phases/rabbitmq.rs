@@ -110,7 +110,7 @@ pub(crate) async fn run(
     // 3. hookgate with RabbitMQ.
     let x = format!("hg-bench-{}", std::process::id());
     let q = format!("{x}-github");
-    let (gw, port) = spawn_hookgate(dir, Some((&s.amqp, &x, &q)));
+    let (gw, port) = spawn_hookgate(dir, Some((&s.amqp, &x, &q)), None);
     wait_port(port).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = gw.0.id();

@@ -51,7 +51,7 @@ pub(crate) async fn run(
     bare_port: u16,
     dur: Duration,
 ) -> Store {
-    let (gw, port) = spawn_hookgate(dir, None);
+    let (gw, port) = spawn_hookgate(dir, None, None);
     wait_port(port).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let spid = gw.0.id();

@@ -228,13 +228,6 @@ impl Validator<'_> {
             event_type.retain(|s| matches!(s, Source::Header(_)));
         }
         let deliver = self.deliver(p, r.deliver.as_ref());
-        if !deliver.is_empty() && self.has_broker {
-            // Validated in full above, so a file written today stays valid.
-            self.err(
-                &format!("{p}.deliver"),
-                "delivery with a broker is not in this build yet: consume the route's queue, or deliver from the embedded store (no `broker`)",
-            );
-        }
         let proxy = self.proxy(p, r.proxy.as_ref());
         if r.deliver.is_some() && r.proxy.is_some() {
             self.err(
