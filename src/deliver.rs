@@ -114,7 +114,7 @@ impl Delivery {
         let metrics = self.metrics.clone();
         let journal = crate::journal::dir(self.store.dir());
         let labels = metrics::DeliveryMetrics::labels(&route, &dest.name);
-        metrics.delivery.init(&labels);
+        let metrics = metrics.delivery.handles(&labels);
         let grace = self.grace();
         let fl = floor.clone();
         let client = client::Client::for_ca(dest.ca.as_ref());
@@ -169,7 +169,6 @@ impl Delivery {
                 dest,
                 state,
                 metrics,
-                labels,
                 control: rx,
                 floor: fl,
             };

@@ -90,21 +90,20 @@ impl DeliveryMetrics {
         }
     }
 
-    /// Every outcome's series at 0, so a dashboard sees the destination at once.
-    pub fn init(&self, l: &DestinationLabels) {
-        for o in OUTCOMES {
-            let _ = self.attempts.get_or_create(&Self::attempt(l, o));
+    /// One destination's series, resolved once (no label look-up per delivery); every
+    /// outcome's exists at 0 from the start, so a dashboard sees the destination at once.
+    pub fn handles(&self, l: &DestinationLabels) -> Handles {
+        Handles {
+            attempts: OUTCOMES
+                .iter()
+                .map(|o| self.attempts.get_or_create(&Self::attempt(l, o)).clone())
+                .collect(),
+            duration: self.duration.get_or_create(l).clone(),
+            backlog: self.backlog.get_or_create(l).clone(),
+            oldest: self.oldest.get_or_create(l).clone(),
+            dead: self.dead.get_or_create(l).clone(),
+            circuit_open: self.circuit_open.get_or_create(l).clone(),
         }
-        let _ = self.dead.get_or_create(l);
-        self.circuit_open.get_or_create(l).set(0);
-        self.backlog.get_or_create(l).set(0);
-    }
-
-    pub fn attempt_done(&self, l: &DestinationLabels, outcome: &'static str, secs: f64) {
-        self.attempts
-            .get_or_create(&Self::attempt(l, outcome))
-            .inc();
-        self.duration.get_or_create(l).observe(secs);
     }
 
     fn attempt(l: &DestinationLabels, outcome: &'static str) -> AttemptLabels {
@@ -113,5 +112,24 @@ impl DeliveryMetrics {
             destination: l.destination.clone(),
             outcome,
         }
+    }
+}
+
+/// A destination's series.
+pub struct Handles {
+    attempts: Vec<Counter>,
+    duration: Histogram,
+    pub backlog: Gauge,
+    pub oldest: Gauge,
+    pub dead: Counter,
+    pub circuit_open: Gauge,
+}
+
+impl Handles {
+    pub fn attempt_done(&self, outcome: &'static str, secs: f64) {
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+            self.attempts[i].inc();
+        }
+        self.duration.observe(secs);
     }
 }

@@ -18,12 +18,11 @@ use super::attempt::{self, Outcome};
 use super::backoff::{self, Circuit};
 use super::client::Client;
 use super::consume::Delivered;
-use super::metrics::DestinationLabels;
+use super::metrics::Handles;
 use super::state::{Attempts, DeadLetter, State, Try};
 use super::tail::Tail;
 use crate::config::Destination;
 use crate::journal::Record;
-use crate::metrics::Metrics;
 
 /// Events a destination holds in memory at most (in flight or waiting to retry), and
 /// their bytes: past either it reads no further until some finish.
@@ -83,27 +82,46 @@ pub struct Worker {
     pub client: Client,
     pub state: State,
     pub source: Source,
-    pub metrics: Arc<Metrics>,
-    pub labels: DestinationLabels,
+    pub metrics: Handles,
     pub control: mpsc::UnboundedReceiver<Control>,
     /// This destination's cursor, for retention's floor (journal source).
     pub floor: Arc<AtomicI64>,
 }
 
-#[derive(Default)]
 struct Window {
     slots: BTreeMap<Key, Slot>,
     bytes: usize,
+    /// Slots never tried yet: the source is read only this far ahead of the sending, so
+    /// that each pass over the window stays short under a backlog.
+    unstarted: usize,
+    read_ahead: usize,
 }
 
 impl Window {
+    fn new(dest: &Destination) -> Window {
+        Window {
+            slots: BTreeMap::new(),
+            bytes: 0,
+            unstarted: 0,
+            read_ahead: if dest.ordered {
+                4
+            } else {
+                dest.concurrency.saturating_mul(2).max(16)
+            },
+        }
+    }
+
     fn room(&self) -> bool {
-        self.slots.len() < WINDOW && self.bytes < WINDOW_BYTES
+        self.slots.len() < WINDOW && self.bytes < WINDOW_BYTES && self.unstarted < self.read_ahead
     }
 
     fn insert(&mut self, key: Key, slot: Slot) {
+        if self.slots.contains_key(&key) {
+            return;
+        }
         self.bytes += slot.rec.event.body.len();
-        self.slots.entry(key).or_insert(slot);
+        self.unstarted += usize::from(slot.attempts.n == 0);
+        self.slots.insert(key, slot);
     }
 
     fn remove(&mut self, key: &Key) -> Option<Slot> {
@@ -115,7 +133,7 @@ impl Window {
 
 impl Worker {
     pub async fn run(mut self) {
-        let mut w = Window::default();
+        let mut w = Window::new(&self.dest);
         let mut inflight: JoinSet<(Key, Outcome)> = JoinSet::new();
         let mut circuit = Circuit::default();
         let mut cursor = match &self.source {
@@ -209,11 +227,7 @@ impl Worker {
         if let Source::Journal { .. } = self.source {
             self.write_cursor(cursor);
         }
-        self.metrics
-            .delivery
-            .backlog
-            .get_or_create(&self.labels)
-            .set(0);
+        self.metrics.backlog.set(0);
     }
 
     /// Read what the source has ready, while there is room.
@@ -275,18 +289,20 @@ impl Worker {
         } else {
             self.dest.concurrency
         };
+        let mut started = 0;
         for (key, slot) in w.slots.iter_mut() {
             if inflight.len() >= limit || !circuit.allows(inflight.len(), now) {
-                return;
+                break;
             }
             if slot.in_flight || slot.due > now {
                 if self.dest.ordered {
                     // Acceptance order: nothing passes the first unfinished event.
-                    return;
+                    break;
                 }
                 continue;
             }
             slot.in_flight = true;
+            started += usize::from(slot.attempts.n == 0);
             let (client, dest, rec, key) = (
                 self.client.clone(),
                 self.dest.clone(),
@@ -297,13 +313,12 @@ impl Worker {
             inflight
                 .spawn(async move { (key, attempt::send(&client, &dest, &rec.event, n).await) });
         }
+        w.unstarted = w.unstarted.saturating_sub(started);
     }
 
     /// Account for a finished attempt: taken, to retry, or dead.
     async fn finish(&self, w: &mut Window, key: Key, o: Outcome, circuit: &mut Circuit) {
-        self.metrics
-            .delivery
-            .attempt_done(&self.labels, o.label, o.took.as_secs_f64());
+        self.metrics.attempt_done(o.label, o.took.as_secs_f64());
         let Some(slot) = w.slots.get_mut(&key) else {
             return;
         };
@@ -379,7 +394,7 @@ impl Worker {
                     return;
                 }
                 tracing::warn!(route = %self.route, destination = %self.dest.name, id = %id, attempts = dead.attempts.n, error = %o.error, "delivery dead-lettered");
-                self.metrics.delivery.dead.get_or_create(&self.labels).inc();
+                self.metrics.dead.inc();
                 if let Some(slot) = w.remove(&key) {
                     ack(slot.acker).await;
                 }
@@ -388,16 +403,13 @@ impl Worker {
     }
 
     fn gauges(&self, w: &Window, circuit: &Circuit) {
-        let d = &self.metrics.delivery;
-        d.backlog
-            .get_or_create(&self.labels)
-            .set(w.slots.len() as i64);
-        let oldest = w.slots.values().map(|s| s.rec.event.received_at_ms).min();
+        let m = &self.metrics;
+        m.backlog.set(w.slots.len() as i64);
+        // The oldest is the first by key, give or take a replay or a kept retry.
+        let oldest = w.slots.values().next().map(|s| s.rec.event.received_at_ms);
         let age = oldest.map_or(0, |ms| (crate::now_ms() - ms).max(0) / 1000);
-        d.oldest.get_or_create(&self.labels).set(age);
-        d.circuit_open
-            .get_or_create(&self.labels)
-            .set(i64::from(circuit.is_open()));
+        m.oldest.set(age);
+        m.circuit_open.set(i64::from(circuit.is_open()));
     }
 }
 
