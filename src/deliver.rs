@@ -13,6 +13,7 @@ pub(crate) mod metrics;
 pub(crate) mod proxy;
 pub(crate) mod state;
 pub(crate) mod tail;
+pub(crate) mod window;
 pub(crate) mod worker;
 
 use std::collections::HashMap;

@@ -37,27 +37,10 @@ pub(super) async fn declare(
             continue;
         }
         let dead = format!("{}.dead", r.queue);
-        let mut dead_args = FieldTable::default();
-        dead_args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        ch.queue_declare(
-            dead.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                passive: !cfg.declare,
-                ..Default::default()
-            },
-            dead_args,
-        )
-        .await
-        .map_err(|e| refused(format!("dead-letter queue {dead:?}"), e))?;
+        quorum_queue(ch, cfg, &dead, FieldTable::default())
+            .await
+            .map_err(|e| refused(format!("dead-letter queue {dead:?}"), e))?;
         let mut args = FieldTable::default();
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
         args.insert(
             "x-dead-letter-exchange".into(),
             AMQPValue::LongString("".into()),
@@ -75,17 +58,9 @@ pub(super) async fn declare(
             "x-overflow".into(),
             AMQPValue::LongString("reject-publish".into()),
         );
-        ch.queue_declare(
-            r.queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                passive: !cfg.declare,
-                ..Default::default()
-            },
-            args,
-        )
-        .await
-        .map_err(|e| refused(format!("queue {:?} (durable quorum)", r.queue), e))?;
+        quorum_queue(ch, cfg, &r.queue, args)
+            .await
+            .map_err(|e| refused(format!("queue {:?} (durable quorum)", r.queue), e))?;
         if !cfg.declare {
             continue;
         }
@@ -126,7 +101,30 @@ pub(crate) async fn declare_destination(
     route: &str,
     queue: &str,
 ) -> Result<(), ConnectError> {
-    let mut args = FieldTable::default();
+    quorum_queue(ch, cfg, queue, FieldTable::default())
+        .await
+        .map_err(|e| refused(format!("delivery queue {queue:?} (durable quorum)"), e))?;
+    if cfg.declare {
+        ch.queue_bind(
+            queue.into(),
+            cfg.exchange.as_str().into(),
+            format!("{route}.#").into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|e| refused(format!("binding {queue:?} to {:?}", cfg.exchange), e))?;
+    }
+    Ok(())
+}
+
+/// Declare (or, with `declare: false`, check) a durable quorum queue with `args` besides.
+async fn quorum_queue(
+    ch: &Channel,
+    cfg: &BrokerConfig,
+    queue: &str,
+    mut args: FieldTable,
+) -> Result<(), lapin::Error> {
     args.insert(
         "x-queue-type".into(),
         AMQPValue::LongString("quorum".into()),
@@ -141,17 +139,5 @@ pub(crate) async fn declare_destination(
         args,
     )
     .await
-    .map_err(|e| refused(format!("delivery queue {queue:?} (durable quorum)"), e))?;
-    if cfg.declare {
-        ch.queue_bind(
-            queue.into(),
-            cfg.exchange.as_str().into(),
-            format!("{route}.#").into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| refused(format!("binding {queue:?} to {:?}", cfg.exchange), e))?;
-    }
-    Ok(())
+    .map(|_| ())
 }

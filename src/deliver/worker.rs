@@ -5,7 +5,6 @@
 //! while the circuit is open), retries with backoff, dead-letters after `max_attempts`,
 //! and then moves its cursor past the event or acknowledges its message.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,13 +20,9 @@ use super::consume::Delivered;
 use super::metrics::Handles;
 use super::state::{Attempts, DeadLetter, State, Try};
 use super::tail::Tail;
+use super::window::{Key, Slot, Window};
 use crate::config::Destination;
-use crate::journal::Record;
 
-/// Events a destination holds in memory at most (in flight or waiting to retry), and
-/// their bytes: past either it reads no further until some finish.
-const WINDOW: usize = 1024;
-const WINDOW_BYTES: usize = 16 << 20;
 /// The cursor is written at most this often (and at stop).
 const CURSOR_EVERY: Duration = Duration::from_millis(100);
 
@@ -49,33 +44,6 @@ pub enum Source {
     Queue(mpsc::Receiver<Delivered>),
 }
 
-/// Replays (kind 0) go before the source's events (kind 1); both in seq order.
-type Key = (u8, i64);
-
-struct Slot {
-    rec: Arc<Record>,
-    attempts: Attempts,
-    due: Instant,
-    in_flight: bool,
-    /// The message to acknowledge once the event is finished (queue source).
-    acker: Option<lapin::Acker>,
-    /// Its retry is kept in the store (queue source, message acknowledged).
-    stored: bool,
-}
-
-impl Slot {
-    fn new(rec: Record, attempts: Attempts) -> Slot {
-        Slot {
-            rec: Arc::new(rec),
-            attempts,
-            due: Instant::now(),
-            in_flight: false,
-            acker: None,
-            stored: false,
-        }
-    }
-}
-
 pub struct Worker {
     pub route: Arc<str>,
     pub dest: Arc<Destination>,
@@ -86,49 +54,6 @@ pub struct Worker {
     pub control: mpsc::UnboundedReceiver<Control>,
     /// This destination's cursor, for retention's floor (journal source).
     pub floor: Arc<AtomicI64>,
-}
-
-struct Window {
-    slots: BTreeMap<Key, Slot>,
-    bytes: usize,
-    /// Slots never tried yet: the source is read only this far ahead of the sending, so
-    /// that each pass over the window stays short under a backlog.
-    unstarted: usize,
-    read_ahead: usize,
-}
-
-impl Window {
-    fn new(dest: &Destination) -> Window {
-        Window {
-            slots: BTreeMap::new(),
-            bytes: 0,
-            unstarted: 0,
-            read_ahead: if dest.ordered {
-                4
-            } else {
-                dest.concurrency.saturating_mul(2).max(16)
-            },
-        }
-    }
-
-    fn room(&self) -> bool {
-        self.slots.len() < WINDOW && self.bytes < WINDOW_BYTES && self.unstarted < self.read_ahead
-    }
-
-    fn insert(&mut self, key: Key, slot: Slot) {
-        if self.slots.contains_key(&key) {
-            return;
-        }
-        self.bytes += slot.rec.event.body.len();
-        self.unstarted += usize::from(slot.attempts.n == 0);
-        self.slots.insert(key, slot);
-    }
-
-    fn remove(&mut self, key: &Key) -> Option<Slot> {
-        let s = self.slots.remove(key)?;
-        self.bytes = self.bytes.saturating_sub(s.rec.event.body.len());
-        Some(s)
-    }
 }
 
 impl Worker {

@@ -108,3 +108,29 @@ impl Writer {
         self.metrics.store_bytes.set(dir_size(&self.dir) as i64);
     }
 }
+
+impl Writer {
+    /// A failed ledger write is retried; but after a failed sync fjall refuses every
+    /// later write ("poisoned": it cannot vouch for what reached the disk), the ids pile
+    /// up in memory, and only a restart recovers. Then `/readyz` says so.
+    pub(super) fn ledger_error(&self, e: &StoreError) {
+        if ledger_is_broken(e) {
+            if !self.ledger_broken.swap(true, Ordering::Relaxed) {
+                tracing::error!(error = %e, "the dedup ledger refuses writes after a failed sync; not ready until restarted");
+            }
+        } else {
+            tracing::warn!(error = %e, "writing the dedup ledger failed; retrying");
+        }
+    }
+
+    pub(super) fn batch_done(&self, n: u64, committed: bool) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .done(n, committed);
+    }
+}
+
+pub(super) fn ledger_is_broken(e: &StoreError) -> bool {
+    matches!(e, StoreError::Ledger(fjall::Error::Poisoned))
+}

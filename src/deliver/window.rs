@@ -1,0 +1,86 @@
+//! A destination's window: the events it has read and not finished (in flight, due, or
+//! waiting for a retry), ordered so that replays go first and the rest in acceptance
+//! order, with the bounds that keep it small.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::state::Attempts;
+use crate::config::Destination;
+use crate::journal::Record;
+
+/// Events a destination holds in memory at most (in flight or waiting to retry), and
+/// their bytes: past either it reads no further until some finish.
+const WINDOW: usize = 1024;
+const WINDOW_BYTES: usize = 16 << 20;
+
+/// Replays (kind 0) go before the source's events (kind 1); both in seq order.
+pub(super) type Key = (u8, i64);
+
+pub(super) struct Slot {
+    pub(super) rec: Arc<Record>,
+    pub(super) attempts: Attempts,
+    pub(super) due: Instant,
+    pub(super) in_flight: bool,
+    /// The message to acknowledge once the event is finished (queue source).
+    pub(super) acker: Option<lapin::Acker>,
+    /// Its retry is kept in the store (queue source, message acknowledged).
+    pub(super) stored: bool,
+}
+
+impl Slot {
+    pub(super) fn new(rec: Record, attempts: Attempts) -> Slot {
+        Slot {
+            rec: Arc::new(rec),
+            attempts,
+            due: Instant::now(),
+            in_flight: false,
+            acker: None,
+            stored: false,
+        }
+    }
+}
+
+pub(super) struct Window {
+    pub(super) slots: BTreeMap<Key, Slot>,
+    bytes: usize,
+    /// Slots never tried yet: the source is read only this far ahead of the sending, so
+    /// that each pass over the window stays short under a backlog.
+    pub(super) unstarted: usize,
+    read_ahead: usize,
+}
+
+impl Window {
+    pub(super) fn new(dest: &Destination) -> Window {
+        Window {
+            slots: BTreeMap::new(),
+            bytes: 0,
+            unstarted: 0,
+            read_ahead: if dest.ordered {
+                4
+            } else {
+                dest.concurrency.saturating_mul(2).max(16)
+            },
+        }
+    }
+
+    pub(super) fn room(&self) -> bool {
+        self.slots.len() < WINDOW && self.bytes < WINDOW_BYTES && self.unstarted < self.read_ahead
+    }
+
+    pub(super) fn insert(&mut self, key: Key, slot: Slot) {
+        if self.slots.contains_key(&key) {
+            return;
+        }
+        self.bytes += slot.rec.event.body.len();
+        self.unstarted += usize::from(slot.attempts.n == 0);
+        self.slots.insert(key, slot);
+    }
+
+    pub(super) fn remove(&mut self, key: &Key) -> Option<Slot> {
+        let s = self.slots.remove(key)?;
+        self.bytes = self.bytes.saturating_sub(s.rec.event.body.len());
+        Some(s)
+    }
+}
