@@ -72,6 +72,45 @@ impl App {
         port: u16,
         behaviour: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
     ) -> App {
+        App::start_with(port, None, behaviour)
+    }
+
+    /// Over HTTPS, with a certificate for `localhost` issued by a CA of its own; returns
+    /// the CA certificate's PEM too.
+    pub fn start_tls(
+        behaviour: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
+    ) -> (App, String) {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let app = App::start_with(super::common::free_port(), Some(acceptor), behaviour);
+        (app, ca.pem())
+    }
+
+    fn start_with(
+        port: u16,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        behaviour: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
+    ) -> App {
         let state = Arc::new(State::default());
         let behaviour: Arc<Behaviour> = Arc::new(behaviour);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -83,7 +122,7 @@ impl App {
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(serve(port, st, behaviour, stopped, ready_tx));
+            rt.block_on(serve(port, tls, st, behaviour, stopped, ready_tx));
         });
         ready.recv_timeout(Duration::from_secs(5)).unwrap();
         App {
@@ -132,6 +171,7 @@ impl Drop for App {
 
 async fn serve(
     port: u16,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<State>,
     behaviour: Arc<Behaviour>,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
@@ -148,6 +188,7 @@ async fn serve(
             _ = &mut stopped => return,
         };
         let (state, behaviour, count) = (state.clone(), behaviour.clone(), count.clone());
+        let tls = tls.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let (state, behaviour, count) = (state.clone(), behaviour.clone(), count.clone());
@@ -181,9 +222,15 @@ async fn serve(
                     Ok::<_, std::convert::Infallible>(resp)
                 }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match tls {
+                None => drop(http.serve_connection(TokioIo::new(stream), svc).await),
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        drop(http.serve_connection(TokioIo::new(stream), svc).await);
+                    }
+                }
+            }
         });
     }
 }

@@ -237,14 +237,35 @@ fn three_failures_then_success_waits_the_backoff_and_a_429_retry_after_is_honour
 }
 
 fn an_application_that_is_down_is_probed_not_hammered_and_gets_everything_once_up(mode: Mode) {
-    // "Down": a listener that accepts and closes at once, counting connection attempts.
+    // Down, first as nothing listening (connections refused), then as a listener that
+    // accepts and closes at once, counting every connection attempt.
     let port = free_port();
+    let (yaml, _rabbit) = config(mode, &format!(
+        "      - {{ url: \"http://127.0.0.1:{port}/x\", concurrency: 4, backoff: {{ first: 100ms, max: 30s }} }}"
+    ));
+    let g = Gateway::start(&yaml);
+    for i in 0..20 {
+        post(&g, &format!("e{i}"), "t");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let refused = metric(
+        &g,
+        r#"hookgate_delivery_attempts_total{route="orders",destination="app",outcome="connect_error"}"#,
+    );
+    assert!(refused >= 5.0, "{refused} refused attempts");
+    assert_eq!(
+        metric(
+            &g,
+            r#"hookgate_delivery_circuit_open{route="orders",destination="app"}"#
+        ),
+        1.0
+    );
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let attempts = Arc::new(AtomicUsize::new(0));
     let down = Arc::new(AtomicBool::new(true));
     let (a, d) = (attempts.clone(), down.clone());
     listener.set_nonblocking(true).unwrap();
-    let refuser = std::thread::spawn(move || {
+    let counter = std::thread::spawn(move || {
         while d.load(Ordering::SeqCst) {
             match listener.accept() {
                 Ok((s, _)) => {
@@ -255,29 +276,19 @@ fn an_application_that_is_down_is_probed_not_hammered_and_gets_everything_once_u
             }
         }
     });
-    let (yaml, _rabbit) = config(mode, &format!(
-        "      - {{ url: \"http://127.0.0.1:{port}/x\", concurrency: 4, backoff: {{ first: 100ms, max: 30s }} }}"
-    ));
-    let g = Gateway::start(&yaml);
-    for i in 0..20 {
-        post(&g, &format!("e{i}"), "t");
-    }
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(5));
     down.store(false, Ordering::SeqCst);
-    refuser.join().unwrap();
+    counter.join().unwrap();
     let while_down = attempts.load(Ordering::SeqCst);
-    // Without the circuit: 20 events, each retried from 100 ms doubling, ~150 attempts
-    // in 6 s. With it: the first failures (4 at once, 5 to open), then one probe after
-    // 1, 2 and 4 s.
+    // Without the circuit: 20 events, each retried from 100 ms doubling, some 100
+    // attempts in these 5 s. With it: one probe at a time, the pause doubling from 1 s
+    // (probes at about 1, 3, 7, 15 s after the first failures).
     assert!(
-        (5..=12).contains(&while_down),
-        "{while_down} connection attempts in 6 s while down"
+        (1..=3).contains(&while_down),
+        "{while_down} connection attempts in 5 s while down"
     );
-    assert!(g
-        .metrics()
-        .contains(r#"hookgate_delivery_circuit_open{route="orders",destination="app"} 1"#));
     let app = App::start_on(port, ok());
-    let seen = app.wait_for(20, Duration::from_secs(30));
+    let seen = app.wait_for(20, Duration::from_secs(40));
     let mut got = ids(&seen);
     got.sort();
     got.dedup();
@@ -286,6 +297,21 @@ fn an_application_that_is_down_is_probed_not_hammered_and_gets_everything_once_u
         20,
         "every event delivered once the application is up"
     );
+    assert_eq!(
+        metric(
+            &g,
+            r#"hookgate_delivery_circuit_open{route="orders",destination="app"}"#
+        ),
+        0.0
+    );
+}
+
+/// The value of one series on the gateway's `/metrics`.
+fn metric(g: &Gateway, series: &str) -> f64 {
+    let m = g.metrics();
+    m.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{m}"))
 }
 
 fn concurrency_is_never_exceeded_and_a_slow_destination_does_not_delay_a_healthy_one(mode: Mode) {

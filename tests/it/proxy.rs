@@ -168,3 +168,24 @@ fn check_refuses(cfg: &std::path::Path) -> String {
     assert_eq!(out.status.code(), Some(1), "{err}");
     err
 }
+
+#[test]
+fn an_https_application_with_a_private_ca_is_trusted_through_ca_and_refused_without_it() {
+    let (app, ca) = App::start_tls(|_, _| Reply {
+        body: b"over tls".to_vec(),
+        ..Reply::status(200)
+    });
+    let url = format!("https://localhost:{}/slack/commands", app.port);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = write(dir.path(), "ca.pem", &ca);
+    let with_ca = config(&format!("{url}, ca: {}", ca_file.display()));
+    let g = Gateway::start(&with_ca);
+    let r = slack_post(&g, b"command=%2Fx");
+    assert_eq!((r.status, r.text()), (200, "over tls".to_string()));
+    // Without the CA: the application's certificate is not trusted, nothing is sent.
+    let g = Gateway::start(&config(&url));
+    let r = slack_post(&g, b"command=%2Fx");
+    assert_eq!((r.status, r.error()), (502, "bad_gateway".to_string()));
+    assert_eq!(app.seen().len(), 1);
+    assert!(g.logs().contains("certificate"), "{}", g.logs());
+}
