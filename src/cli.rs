@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config};
 
 mod dead;
+mod providers;
 mod store;
 
 use store::*;
@@ -53,6 +54,12 @@ enum Command {
         /// Print a ready curl command for this URL.
         #[arg(long)]
         curl: Option<String>,
+    },
+    /// List the provider presets (name, scheme, headers, documentation).
+    Providers {
+        /// One JSON array with every field of each preset.
+        #[arg(long)]
+        json: bool,
     },
     /// Inspect the embedded store.
     Store {
@@ -154,6 +161,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Serve(c) => serve(&c.config, c.dev),
         Command::Check(c) => check(&c.config, c.dev),
+        Command::Providers { json } => providers::print(json),
         Command::Sign {
             config,
             route,

@@ -7,16 +7,17 @@
 //! Rejections produced (through `pipeline`): `signature_missing`, `signature_invalid`,
 //! `timestamp_out_of_tolerance`. No error carries an expected MAC or a secret.
 
-mod hmac;
+pub(crate) mod catalog;
+pub(crate) mod hmac;
+pub(crate) mod keyed;
 mod presets;
 pub(crate) mod standard_webhooks;
-mod stripe;
 mod token;
 
 pub use self::hmac::{HmacScheme, HmacSpec};
+pub use keyed::Keyed;
 pub use presets::Provider;
 pub use standard_webhooks::StandardWebhooks;
-pub use stripe::Stripe;
 pub use token::Token;
 
 use std::fmt;
@@ -62,7 +63,7 @@ pub enum Verifier {
     None,
     Hmac(HmacScheme),
     Token(Token),
-    Stripe(Stripe),
+    Keyed(Keyed),
     StandardWebhooks(StandardWebhooks),
 }
 
@@ -72,7 +73,7 @@ impl fmt::Debug for Verifier {
             Verifier::None => "Verifier::None",
             Verifier::Hmac(_) => "Verifier::Hmac(<redacted>)",
             Verifier::Token(_) => "Verifier::Token(<redacted>)",
-            Verifier::Stripe(_) => "Verifier::Stripe(<redacted>)",
+            Verifier::Keyed(_) => "Verifier::Keyed(<redacted>)",
             Verifier::StandardWebhooks(_) => "Verifier::StandardWebhooks(<redacted>)",
         })
     }
@@ -88,7 +89,7 @@ impl Verifier {
             Verifier::None => Ok(()),
             Verifier::Hmac(s) => s.verify(req),
             Verifier::Token(s) => s.verify(req),
-            Verifier::Stripe(s) => s.verify(req),
+            Verifier::Keyed(s) => s.verify(req),
             Verifier::StandardWebhooks(s) => s.verify(req),
         }
     }
@@ -107,7 +108,7 @@ impl Verifier {
             Verifier::None => Vec::new(),
             Verifier::Hmac(s) => s.sign(key, body, url, now, id),
             Verifier::Token(s) => s.sign(key),
-            Verifier::Stripe(_) => Stripe::sign(key, body, now),
+            Verifier::Keyed(s) => s.sign(key, body, now),
             Verifier::StandardWebhooks(s) => s.sign(key, body, now, id),
         }
     }
@@ -130,7 +131,13 @@ impl Verifier {
             Verifier::None => "NONE (unauthenticated)".into(),
             Verifier::Hmac(s) => s.describe(),
             Verifier::Token(s) => format!("token in {} ({} secret(s))", s.header, s.keys.len()),
-            Verifier::Stripe(s) => format!("stripe v1 ({} secret(s))", s.keys.len()),
+            Verifier::Keyed(s) => format!(
+                "hmac-sha256 hex in {} {}=/{}= ({} secret(s))",
+                s.spec.header,
+                s.spec.ts_key,
+                s.spec.sig_key,
+                s.keys.len()
+            ),
             Verifier::StandardWebhooks(s) => {
                 format!("{}-signature v1 ({} secret(s))", s.prefix, s.keys.len())
             }

@@ -1,183 +1,101 @@
-//! Provider presets: for each provider, its signature scheme and where its event id and
-//! event type come from (facts from `shared/reference/providers.md`).
+//! A provider preset as the rest of the gateway sees it: a name that resolves to one
+//! entry of the catalog (`catalog.rs`, presets as data), and what the entry makes: the
+//! verifier, the secret's decoding, where the event id and type come from.
 
 use std::time::Duration;
 
 use http::HeaderName;
 
-use super::hmac::{parse_template, Encoding, HmacScheme, HmacSpec, SigHeader};
-use super::{Algorithm, StandardWebhooks, Stripe, Token, Verifier};
+use super::catalog::{Preset, Scheme, SecretForm, Src, PRESETS};
+use super::hmac::{parse_template, HmacScheme, HmacSpec, SigHeader};
+#[cfg(test)]
+use super::Algorithm;
+use super::{Keyed, StandardWebhooks, Token, Verifier};
 use crate::event::Source;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    Github,
-    Gitlab,
-    Stripe,
-    Shopify,
-    Slack,
-    StandardWebhooks,
-    Svix,
-    Kontent,
-    GenericHmac,
+/// One entry of the catalog.
+#[derive(Clone, Copy)]
+pub struct Provider(&'static Preset);
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Provider({})", self.0.name)
+    }
+}
+
+impl PartialEq for Provider {
+    fn eq(&self, other: &Provider) -> bool {
+        self.0.name == other.0.name
+    }
 }
 
 impl Provider {
-    pub const NAMES: &'static [&'static str] = &[
-        "github",
-        "gitlab",
-        "stripe",
-        "shopify",
-        "slack",
-        "standard-webhooks",
-        "svix",
-        "kontent",
-        "generic-hmac",
-    ];
+    /// Every preset's name, in the catalog's order.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        PRESETS.iter().map(|p| p.name)
+    }
 
     pub fn parse(s: &str) -> Option<Provider> {
-        Some(match s {
-            "github" => Provider::Github,
-            "gitlab" => Provider::Gitlab,
-            "stripe" => Provider::Stripe,
-            "shopify" => Provider::Shopify,
-            "slack" => Provider::Slack,
-            "standard-webhooks" => Provider::StandardWebhooks,
-            "svix" => Provider::Svix,
-            "kontent" => Provider::Kontent,
-            "generic-hmac" => Provider::GenericHmac,
-            _ => return None,
-        })
+        PRESETS.iter().find(|p| p.name == s).map(Provider)
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Provider::Github => "github",
-            Provider::Gitlab => "gitlab",
-            Provider::Stripe => "stripe",
-            Provider::Shopify => "shopify",
-            Provider::Slack => "slack",
-            Provider::StandardWebhooks => "standard-webhooks",
-            Provider::Svix => "svix",
-            Provider::Kontent => "kontent",
-            Provider::GenericHmac => "generic-hmac",
-        }
+        self.0.name
+    }
+
+    pub fn preset(self) -> &'static Preset {
+        self.0
     }
 
     /// Turn a configured secret into key bytes the way the provider does.
     pub fn decode_secret(self, s: &str) -> Result<Vec<u8>, String> {
-        match self {
-            Provider::StandardWebhooks | Provider::Svix => StandardWebhooks::decode_secret(s),
-            // Stripe keeps `whsec_` and uses the text; Kontent's base64-looking secret is
-            // used as UTF-8 text too (providers.md).
-            _ => Ok(s.as_bytes().to_vec()),
+        match self.0.secret {
+            SecretForm::StandardWebhooks => StandardWebhooks::decode_secret(s),
+            SecretForm::Text => Ok(s.as_bytes().to_vec()),
         }
     }
 
     pub fn verifier(self, secrets: Vec<Vec<u8>>) -> Verifier {
-        let hmac = |headers: Vec<SigHeader>, encoding, signed: &str, ts: Option<&'static str>| {
-            let spec = HmacSpec {
+        match &self.0.scheme {
+            Scheme::Hmac {
                 headers,
                 encoding,
-                template: parse_template(signed).expect("preset templates are valid"),
-                separator: None,
-                timestamp: ts.map(|h| (HeaderName::from_static(h), Duration::from_secs(300))),
-                id_header: None,
-            };
-            Verifier::Hmac(HmacScheme::new(spec, &secrets))
-        };
-        let sh = |name: &'static str, alg, prefix: &str| SigHeader {
-            name: HeaderName::from_static(name),
-            alg,
-            prefix: prefix.to_string(),
-        };
-        match self {
-            // SHA-256 only: GitHub has sent X-Hub-Signature-256 with every delivery since
-            // 2020, and accepting the SHA-1 header alone would let a request downgrade
-            // to the weaker MAC. A sender that signs only with SHA-1 gets a custom
-            // `verify: hmac` route (README, "Providers").
-            Provider::Github => hmac(
-                vec![sh("x-hub-signature-256", Algorithm::Sha256, "sha256=")],
-                Encoding::Hex,
-                "{body}",
-                None,
-            ),
-            Provider::Gitlab => Verifier::Token(Token::new("x-gitlab-token", &secrets)),
-            Provider::Stripe => Verifier::Stripe(Stripe::new(&secrets)),
-            Provider::Shopify => hmac(
-                vec![
-                    sh("x-shopify-hmac-sha256", Algorithm::Sha256, ""),
-                    sh("shopify-hmac-sha256", Algorithm::Sha256, ""),
-                ],
-                Encoding::Base64,
-                "{body}",
-                None,
-            ),
-            Provider::Slack => hmac(
-                vec![sh("x-slack-signature", Algorithm::Sha256, "v0=")],
-                Encoding::Hex,
-                "v0:{timestamp}:{body}",
-                Some("x-slack-request-timestamp"),
-            ),
-            Provider::StandardWebhooks => {
-                Verifier::StandardWebhooks(StandardWebhooks::new("webhook", &secrets))
+                signed,
+                timestamp,
+            } => {
+                let spec = HmacSpec {
+                    headers: headers
+                        .iter()
+                        .map(|(name, alg, prefix)| SigHeader {
+                            name: HeaderName::from_static(name),
+                            alg: *alg,
+                            prefix: prefix.to_string(),
+                        })
+                        .collect(),
+                    encoding: *encoding,
+                    template: parse_template(signed).expect("preset templates are valid"),
+                    separator: None,
+                    timestamp: timestamp
+                        .map(|h| (HeaderName::from_static(h), Duration::from_secs(300))),
+                    id_header: None,
+                };
+                Verifier::Hmac(HmacScheme::new(spec, &secrets))
             }
-            Provider::Svix => Verifier::StandardWebhooks(StandardWebhooks::new("svix", &secrets)),
-            Provider::Kontent => hmac(
-                vec![
-                    sh("x-kontent-ai-signature", Algorithm::Sha256, ""),
-                    sh("x-kc-signature", Algorithm::Sha256, ""),
-                ],
-                Encoding::Base64,
-                "{body}",
-                None,
-            ),
-            Provider::GenericHmac => hmac(
-                vec![sh("x-signature", Algorithm::Sha256, "sha256=")],
-                Encoding::Hex,
-                "{body}",
-                None,
-            ),
+            Scheme::Keyed(spec) => Verifier::Keyed(Keyed::new(spec, &secrets)),
+            Scheme::StandardWebhooks { prefix } => {
+                Verifier::StandardWebhooks(StandardWebhooks::new(prefix, &secrets))
+            }
+            Scheme::Token { header } => Verifier::Token(Token::new(header, &secrets)),
         }
     }
 
     pub fn event_id_sources(self) -> Vec<Source> {
-        match self {
-            Provider::Github => vec![header("x-github-delivery")],
-            Provider::Gitlab => vec![header("idempotency-key")],
-            Provider::Stripe => vec![json("/id")],
-            Provider::Shopify => vec![header("x-shopify-event-id"), header("shopify-event-id")],
-            Provider::Slack => vec![json("/event_id")],
-            Provider::StandardWebhooks => vec![header("webhook-id")],
-            Provider::Svix => vec![header("svix-id")],
-            Provider::Kontent => vec![json("/message/id"), json("/notifications/0/message/id")],
-            Provider::GenericHmac => vec![],
-        }
+        self.0.event_id.iter().map(Src::source).collect()
     }
 
     pub fn event_type_sources(self) -> Vec<Source> {
-        match self {
-            Provider::Github => vec![header("x-github-event")],
-            Provider::Gitlab => vec![header("x-gitlab-event")],
-            Provider::Stripe => vec![json("/type")],
-            Provider::Shopify => vec![header("x-shopify-topic"), header("shopify-topic")],
-            Provider::Slack => vec![json("/event/type"), json("/type")],
-            Provider::StandardWebhooks | Provider::Svix => vec![json("/type")],
-            Provider::Kontent => vec![
-                json("/message/type"),
-                json("/notifications/0/message/object_type"),
-            ],
-            Provider::GenericHmac => vec![],
-        }
+        self.0.event_type.iter().map(Src::source).collect()
     }
-}
-
-fn header(h: &'static str) -> Source {
-    Source::Header(HeaderName::from_static(h))
-}
-
-fn json(p: &str) -> Source {
-    Source::Json(p.to_string())
 }
 
 #[cfg(test)]
@@ -185,6 +103,10 @@ mod tests {
     use super::*;
     use crate::verify::{SignedRequest, VerifyError};
     use http::HeaderMap;
+
+    fn p(name: &str) -> Provider {
+        Provider::parse(name).unwrap()
+    }
 
     fn check(
         p: Provider,
@@ -217,7 +139,7 @@ mod tests {
         let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
         assert_eq!(
             check(
-                Provider::Github,
+                p("github"),
                 "It's a Secret to Everybody",
                 b"Hello, World!",
                 &[("X-Hub-Signature-256", sig)],
@@ -227,7 +149,7 @@ mod tests {
         );
         assert_eq!(
             check(
-                Provider::Github,
+                p("github"),
                 "It's a Secret to Everybody",
                 b"Hello, World?",
                 &[("X-Hub-Signature-256", sig)],
@@ -236,7 +158,7 @@ mod tests {
             Err(VerifyError::Mismatch)
         );
         assert_eq!(
-            check(Provider::Github, "x", b"", &[], 0),
+            check(p("github"), "x", b"", &[], 0),
             Err(VerifyError::Missing("x-hub-signature-256".into()))
         );
     }
@@ -247,7 +169,7 @@ mod tests {
         let sig = "sha256=af33f13463b44d0debbc69478fca58773f59fd8fad07cceb6cd157a55d8b9634";
         assert_eq!(
             check(
-                Provider::Github,
+                p("github"),
                 "gh_secret",
                 body,
                 &[("X-Hub-Signature-256", sig)],
@@ -255,7 +177,7 @@ mod tests {
             ),
             Ok(())
         );
-        let v = Provider::Github.verifier(vec![b"gh_secret".to_vec()]);
+        let v = p("github").verifier(vec![b"gh_secret".to_vec()]);
         let mut mac = crate::verify::Mac::new(Algorithm::Sha1, b"gh_secret");
         mac.update(body);
         let sha1 = format!("sha1={}", hex::encode(mac.finish().as_bytes()));
@@ -277,7 +199,7 @@ mod tests {
         let body = br#"{"id":"evt_test","type":"test"}"#;
         assert_eq!(
             check(
-                Provider::Shopify,
+                p("shopify"),
                 "shopify_secret",
                 body,
                 &[(
@@ -291,7 +213,7 @@ mod tests {
         let k = "24N4yWOPujFeuLRk0W1NOVWOlski2TFKESXrUH7LtCk=";
         assert_eq!(
             check(
-                Provider::Kontent,
+                p("kontent"),
                 "kontent_secret",
                 body,
                 &[("X-Kontent-ai-Signature", k)],
@@ -301,7 +223,7 @@ mod tests {
         );
         assert_eq!(
             check(
-                Provider::Kontent,
+                p("kontent"),
                 "kontent_secret",
                 body,
                 &[("X-KC-Signature", k)],
@@ -323,7 +245,7 @@ mod tests {
         ];
         assert_eq!(
             check(
-                Provider::Slack,
+                p("slack"),
                 "8f742231b10e8888abcd99yyyzzz85a5",
                 body,
                 &hdrs,
@@ -333,7 +255,7 @@ mod tests {
         );
         assert!(matches!(
             check(
-                Provider::Slack,
+                p("slack"),
                 "8f742231b10e8888abcd99yyyzzz85a5",
                 body,
                 &hdrs,
@@ -354,8 +276,80 @@ mod tests {
             ),
         ];
         assert_eq!(
-            check(Provider::Slack, "slack_secret", body, &hdrs, 1_700_000_000),
+            check(p("slack"), "slack_secret", body, &hdrs, 1_700_000_000),
             Ok(())
         );
+    }
+}
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::*;
+    use crate::verify::{SignedRequest, VerifyError};
+    use http::HeaderMap;
+
+    /// providers.md's cross-checked vectors (body `{"id":"evt_test","type":"test"}`, t =
+    /// 1700000000), made by the providers' SDKs: accepted as published, refused tampered.
+    #[test]
+    fn published_vectors_of_the_keyed_and_plain_hmac_presets() {
+        let body = br#"{"id":"evt_test","type":"test"}"#;
+        for (name, secret, header, value) in [
+            (
+                "paddle",
+                "pdl_secret",
+                "paddle-signature",
+                "ts=1700000000;h1=352a66ca24ef96ad59bfe11afa53c0b759b374c03d21519ca585aa91cd099902",
+            ),
+            (
+                "mux",
+                "mux_secret",
+                "mux-signature",
+                "t=1700000000,v1=154c856a8f0410fe948113002af9ecf71426fe78afaa58fb27a0515cd83939d9",
+            ),
+            (
+                "coinbase-commerce",
+                "cc_secret",
+                "x-cc-webhook-signature",
+                "87440a3c41b331b1e9b87ffa179fe66a109ced4d94ae3ee7d05ec193f8af9528",
+            ),
+            (
+                "stripe",
+                "whsec_test",
+                "stripe-signature",
+                "t=1700000000,v1=4bcc38a10efb1666bcbc202e170c767ba6efbb354fbdcf350d867102e7ead3b0",
+            ),
+        ] {
+            let p = Provider::parse(name).unwrap();
+            let v = p.verifier(vec![p.decode_secret(secret).unwrap()]);
+            let mut h = HeaderMap::new();
+            h.insert(HeaderName::from_static(header), value.parse().unwrap());
+            let req = |body: &'static [u8], h: &HeaderMap| {
+                v.verify(&SignedRequest {
+                    headers: h,
+                    body,
+                    url: "",
+                    now: 1_700_000_000,
+                })
+            };
+            assert_eq!(req(body, &h), Ok(()), "{name}");
+            assert_eq!(
+                req(br#"{"id":"evt_test","type":"tesT"}"#, &h),
+                Err(VerifyError::Mismatch),
+                "{name}"
+            );
+            // What `hookgate sign` makes is what the provider's SDK made.
+            let signed = v.sign(secret.as_bytes(), body, "", 1_700_000_000, "");
+            assert_eq!(signed[0].1, value, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_preset_has_docs_a_secret_hint_and_a_unique_name() {
+        let mut names = std::collections::HashSet::new();
+        for p in super::super::catalog::PRESETS {
+            assert!(p.docs.starts_with("https://"), "{}", p.name);
+            assert!(!p.secret_hint.is_empty(), "{}", p.name);
+            assert!(names.insert(p.name), "{} twice", p.name);
+        }
     }
 }

@@ -16,6 +16,7 @@ mod durability;
 mod hardening_config;
 mod hardening_limits;
 mod hostile;
+mod interop;
 mod proxy;
 mod rabbit;
 mod reload;

@@ -5,7 +5,13 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PACKAGES: &[&str] = &["standardwebhooks==1.1.0", "slack_sdk==3.48.0"];
+const PACKAGES: &[&str] = &[
+    "standardwebhooks==1.1.0",
+    "slack_sdk==3.48.0",
+    "stripe==16.1.0",
+    "svix==2.9.1",
+    "paddle-python-sdk==1.16.1",
+];
 
 /// The venv's python, with [`PACKAGES`] installed.
 pub fn python() -> PathBuf {

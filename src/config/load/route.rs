@@ -60,7 +60,7 @@ impl Validator<'_> {
                         &pp,
                         format!(
                             "unknown provider {t:?}; known: {}",
-                            Provider::NAMES.join(", ")
+                            Provider::names().collect::<Vec<_>>().join(", ")
                         ),
                     );
                     None

@@ -1,21 +1,44 @@
-//! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`, HMAC-SHA256 over
-//! `"{t}.{raw body}"` with the endpoint secret used verbatim (including `whsec_`).
-//! Any `v1` matching any secret passes; other schemes (`v0`) are ignored.
+//! HMAC over `"{timestamp}{joiner}{raw body}"` with the timestamp and the signatures in
+//! one header of `key=value` items: Stripe (`Stripe-Signature: t=<unix>,v1=<hex>`), Mux
+//! (`Mux-Signature`, the same), Paddle (`Paddle-Signature: ts=<unix>;h1=<hex>`, joined by
+//! `:`). Any signature matching any secret passes; other keys (Stripe's `v0`) are ignored.
+//! Secrets are used as their text (Stripe's includes `whsec_`).
 
 use std::time::Duration;
 
 use super::{check_tolerance, Algorithm, Candidates, Mac, SignedRequest, VerifyError};
 
-pub struct Stripe {
+/// One provider's layout of the header.
+#[derive(Debug)]
+pub struct KeyedSpec {
+    /// Lower-case header name.
+    pub header: &'static str,
+    /// Between items: `,` or `;`.
+    pub separator: u8,
+    pub ts_key: &'static str,
+    pub sig_key: &'static str,
+    /// Between the timestamp and the body in the signed content.
+    pub joiner: &'static str,
+}
+
+pub const STRIPE: KeyedSpec = KeyedSpec {
+    header: "stripe-signature",
+    separator: b',',
+    ts_key: "t",
+    sig_key: "v1",
+    joiner: ".",
+};
+
+pub struct Keyed {
+    pub spec: &'static KeyedSpec,
     pub keys: Vec<Mac>,
     pub tolerance: Duration,
 }
 
-const HEADER: &str = "stripe-signature";
-
-impl Stripe {
-    pub fn new(secrets: &[Vec<u8>]) -> Stripe {
-        Stripe {
+impl Keyed {
+    pub fn new(spec: &'static KeyedSpec, secrets: &[Vec<u8>]) -> Keyed {
+        Keyed {
+            spec,
             keys: secrets
                 .iter()
                 .map(|s| Mac::new(Algorithm::Sha256, s))
@@ -25,29 +48,28 @@ impl Stripe {
     }
 
     pub fn verify(&self, req: &SignedRequest) -> Result<(), VerifyError> {
+        let spec = self.spec;
         let value = req
-            .header(HEADER)
-            .ok_or_else(|| VerifyError::Missing(HEADER.into()))?;
+            .header(spec.header)
+            .ok_or_else(|| VerifyError::Missing(spec.header.into()))?;
         let mut t: Option<&[u8]> = None;
         let mut sigs: [&[u8]; 8] = [&[]; 8];
         let mut n = 0;
-        for item in value.split(|b| *b == b',') {
+        for item in value.split(|b| *b == spec.separator) {
             let Some(eq) = item.iter().position(|b| *b == b'=') else {
                 continue;
             };
             let (k, v) = (item[..eq].trim_ascii(), item[eq + 1..].trim_ascii());
-            match k {
-                b"t" if t.is_none() => t = Some(v),
-                b"v1" if n < sigs.len() => {
-                    sigs[n] = v;
-                    n += 1;
-                }
-                _ => {}
+            if k == spec.ts_key.as_bytes() && t.is_none() {
+                t = Some(v);
+            } else if k == spec.sig_key.as_bytes() && n < sigs.len() {
+                sigs[n] = v;
+                n += 1;
             }
         }
-        let t = t.ok_or(VerifyError::Malformed("no t= timestamp"))?;
+        let t = t.ok_or(VerifyError::Malformed("no timestamp item"))?;
         if n == 0 {
-            return Err(VerifyError::Malformed("no v1 signature"));
+            return Err(VerifyError::Malformed("no signature item"));
         }
         let ts = super::parse_unix(t)?;
         let mut candidates = Candidates::new();
@@ -56,7 +78,7 @@ impl Stripe {
         }
         let signed = |mac: &mut Mac| {
             mac.update(t);
-            mac.update(b".");
+            mac.update(spec.joiner.as_bytes());
             mac.update(req.body);
         };
         if !candidates.match_any(&self.keys, signed) {
@@ -65,14 +87,19 @@ impl Stripe {
         check_tolerance(ts, req.now, self.tolerance)
     }
 
-    pub fn sign(key: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
+    pub fn sign(&self, key: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
+        let spec = self.spec;
         let mut mac = Mac::new(Algorithm::Sha256, key);
         let t = now.to_string();
         mac.update(t.as_bytes());
-        mac.update(b".");
+        mac.update(spec.joiner.as_bytes());
         mac.update(body);
         let sig = hex::encode(mac.finish().as_bytes());
-        vec![("Stripe-Signature".into(), format!("t={t},v1={sig}"))]
+        let sep = char::from(spec.separator);
+        vec![(
+            spec.header.into(),
+            format!("{}={t}{sep}{}={sig}", spec.ts_key, spec.sig_key),
+        )]
     }
 }
 
@@ -86,10 +113,13 @@ mod tests {
         // providers.md: secret whsec_x, t=1700000000, body {} (stripe-python and stripe-node agree).
         let header =
             "t=1700000000,v1=be8cb8325f2202445260a855532f967e30ad2a9394ce28da66ee02880ddcb661";
-        assert_eq!(Stripe::sign(b"whsec_x", b"{}", 1_700_000_000)[0].1, header);
-        let s = Stripe::new(&[b"whsec_old".to_vec(), b"whsec_x".to_vec()]);
+        assert_eq!(
+            Keyed::new(&STRIPE, &[]).sign(b"whsec_x", b"{}", 1_700_000_000)[0].1,
+            header
+        );
+        let s = Keyed::new(&STRIPE, &[b"whsec_old".to_vec(), b"whsec_x".to_vec()]);
         let mut h = HeaderMap::new();
-        h.insert(HEADER, format!("{header},v0=abc").parse().unwrap());
+        h.insert(STRIPE.header, format!("{header},v0=abc").parse().unwrap());
         let req = |now, body: &'static [u8], h: &'static HeaderMap| SignedRequest {
             headers: h,
             body,
@@ -113,10 +143,10 @@ mod tests {
         // providers.md cross-checked vector: whsec_test over {"id":"evt_test","type":"test"}.
         let body = br#"{"id":"evt_test","type":"test"}"#;
         let good = "4bcc38a10efb1666bcbc202e170c767ba6efbb354fbdcf350d867102e7ead3b0";
-        let s = Stripe::new(&[b"whsec_test".to_vec()]);
+        let s = Keyed::new(&STRIPE, &[b"whsec_test".to_vec()]);
         let mut h = HeaderMap::new();
         h.insert(
-            HEADER,
+            STRIPE.header,
             format!("t=1700000000,v1={},v1={good}", "0".repeat(64))
                 .parse()
                 .unwrap(),
@@ -128,13 +158,16 @@ mod tests {
             now: 1_700_000_000,
         };
         assert_eq!(s.verify(&r), Ok(()));
-        h.insert(HEADER, "v1=abc".parse().unwrap());
+        h.insert(STRIPE.header, "v1=abc".parse().unwrap());
         let r = SignedRequest {
             headers: &h,
             body,
             url: "",
             now: 1_700_000_000,
         };
-        assert_eq!(s.verify(&r), Err(VerifyError::Malformed("no t= timestamp")));
+        assert_eq!(
+            s.verify(&r),
+            Err(VerifyError::Malformed("no timestamp item"))
+        );
     }
 }

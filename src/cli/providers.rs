@@ -1,0 +1,100 @@
+//! `hookgate providers [--json]`: the catalog (`verify/catalog.rs`) for people and for
+//! scripts (the README's provider table is checked against the JSON).
+
+use std::io::Write;
+
+use crate::verify::catalog::{Preset, Scheme, SecretForm, PRESETS};
+
+/// The scheme family in a few words.
+fn scheme(p: &Preset) -> String {
+    match &p.scheme {
+        Scheme::Hmac {
+            encoding,
+            signed,
+            timestamp,
+            ..
+        } => format!(
+            "hmac-sha256 {} of {signed}{}",
+            match encoding {
+                crate::verify::hmac::Encoding::Hex => "hex",
+                crate::verify::hmac::Encoding::Base64 => "base64",
+            },
+            if timestamp.is_some() {
+                " (timestamped)"
+            } else {
+                ""
+            }
+        ),
+        Scheme::Keyed(k) => format!(
+            "hmac-sha256 hex of {{timestamp}}{}{{body}}, {}=…{}{}=…",
+            k.joiner,
+            k.ts_key,
+            char::from(k.separator),
+            k.sig_key
+        ),
+        Scheme::StandardWebhooks { .. } => "standard webhooks v1 (hmac-sha256)".into(),
+        Scheme::Token { .. } => "shared token".into(),
+    }
+}
+
+/// The request headers the scheme reads.
+fn headers(p: &Preset) -> Vec<String> {
+    match &p.scheme {
+        Scheme::Hmac {
+            headers, timestamp, ..
+        } => headers
+            .iter()
+            .map(|(h, _, _)| h.to_string())
+            .chain(timestamp.map(str::to_string))
+            .collect(),
+        Scheme::Keyed(k) => vec![k.header.to_string()],
+        Scheme::StandardWebhooks { prefix } => ["id", "timestamp", "signature"]
+            .iter()
+            .map(|s| format!("{prefix}-{s}"))
+            .collect(),
+        Scheme::Token { header } => vec![header.to_string()],
+    }
+}
+
+pub(super) fn print(json: bool) -> i32 {
+    let mut out = std::io::stdout().lock();
+    let result = if json {
+        let list: Vec<serde_json::Value> = PRESETS
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.name,
+                    "title": p.title,
+                    "scheme": scheme(p),
+                    "headers": headers(p),
+                    "secret": match p.secret {
+                        SecretForm::Text => "text",
+                        SecretForm::StandardWebhooks => "whsec_ base64",
+                    },
+                    "event_id": p.event_id.iter().map(|s| s.describe()).collect::<Vec<_>>(),
+                    "event_type": p.event_type.iter().map(|s| s.describe()).collect::<Vec<_>>(),
+                    "docs": p.docs,
+                    "secret_hint": p.secret_hint,
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(list))
+    } else {
+        (|| {
+            for p in PRESETS {
+                writeln!(out, "{:<20} {:<20} {}", p.name, p.title, scheme(p))?;
+                writeln!(out, "{:<20} headers: {}", "", headers(p).join(", "))?;
+                writeln!(out, "{:<20} {}", "", p.docs)?;
+            }
+            Ok(())
+        })()
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("hookgate providers: {e}");
+            2
+        }
+    }
+}
