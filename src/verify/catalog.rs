@@ -34,6 +34,8 @@ pub enum Scheme {
         encoding: Encoding,
         signed: &'static str,
         timestamp: Option<&'static str>,
+        /// Several signatures in one header (one per active secret), split by this.
+        separator: Option<&'static str>,
     },
     /// `keyed.rs`: `t=…,v1=…` style headers.
     Keyed(&'static KeyedSpec),
@@ -90,7 +92,29 @@ const PADDLE: KeyedSpec = KeyedSpec {
     joiner: ":",
 };
 
-use Algorithm::Sha256;
+use Algorithm::{Sha1, Sha256};
+
+/// The plainest HMAC scheme: the body, one signature in one of `headers`.
+const fn body_hmac(
+    headers: &'static [(&'static str, Algorithm, &'static str)],
+    encoding: Encoding,
+) -> Scheme {
+    Scheme::Hmac {
+        headers,
+        encoding,
+        signed: "{body}",
+        timestamp: None,
+        separator: None,
+    }
+}
+
+const CALENDLY: KeyedSpec = KeyedSpec {
+    header: "calendly-webhook-signature",
+    separator: b',',
+    ts_key: "t",
+    sig_key: "v1",
+    joiner: ".",
+};
 use Src::{Header as H, Json as J};
 
 pub static PRESETS: &[Preset] = &[
@@ -105,6 +129,7 @@ pub static PRESETS: &[Preset] = &[
             encoding: Encoding::Hex,
             signed: "{body}",
             timestamp: None,
+            separator: None,
         },
         secret: SecretForm::Text,
         event_id: &[H("x-github-delivery")],
@@ -143,6 +168,7 @@ pub static PRESETS: &[Preset] = &[
             encoding: Encoding::Base64,
             signed: "{body}",
             timestamp: None,
+            separator: None,
         },
         secret: SecretForm::Text,
         event_id: &[H("x-shopify-event-id"), H("shopify-event-id")],
@@ -158,6 +184,7 @@ pub static PRESETS: &[Preset] = &[
             encoding: Encoding::Hex,
             signed: "v0:{timestamp}:{body}",
             timestamp: Some("x-slack-request-timestamp"),
+            separator: None,
         },
         secret: SecretForm::Text,
         event_id: &[J("/event_id")],
@@ -196,6 +223,7 @@ pub static PRESETS: &[Preset] = &[
             encoding: Encoding::Base64,
             signed: "{body}",
             timestamp: None,
+            separator: None,
         },
         // Kontent's base64-looking secret is used as UTF-8 text (providers.md).
         secret: SecretForm::Text,
@@ -252,12 +280,168 @@ pub static PRESETS: &[Preset] = &[
             encoding: Encoding::Hex,
             signed: "{body}",
             timestamp: None,
+            separator: None,
         },
         secret: SecretForm::Text,
         event_id: &[J("/event/id"), J("/id")],
         event_type: &[J("/event/type"), J("/type")],
         docs: "https://docs.cdp.coinbase.com/commerce/docs/webhooks-security",
         secret_hint: "the Shared Secret under Settings > Webhook subscriptions",
+    },
+    Preset {
+        name: "bitbucket",
+        title: "Bitbucket Cloud",
+        // Bitbucket's X-Hub-Signature is SHA-256 (GitHub's header of that name is SHA-1).
+        scheme: body_hmac(&[("x-hub-signature", Sha256, "sha256=")], Encoding::Hex),
+        secret: SecretForm::Text,
+        event_id: &[H("x-request-uuid")],
+        event_type: &[H("x-event-key")],
+        docs: "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/",
+        secret_hint: "the Secret you set on the repository's webhook (Repository settings > Webhooks)",
+    },
+    Preset {
+        name: "jira",
+        title: "Jira Cloud (admin webhooks)",
+        scheme: body_hmac(&[("x-hub-signature", Sha256, "sha256=")], Encoding::Hex),
+        secret: SecretForm::Text,
+        event_id: &[H("x-atlassian-webhook-identifier")],
+        event_type: &[J("/webhookEvent")],
+        docs: "https://developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks",
+        secret_hint: "the Secret you set when creating the webhook (Jira settings > System > WebHooks)",
+    },
+    Preset {
+        name: "intercom",
+        title: "Intercom",
+        // SHA-1 is Intercom's only scheme.
+        scheme: body_hmac(&[("x-hub-signature", Sha1, "sha1=")], Encoding::Hex),
+        secret: SecretForm::Text,
+        event_id: &[J("/id")],
+        event_type: &[J("/topic")],
+        docs: "https://developers.intercom.com/docs/webhooks/setting-up-webhooks",
+        secret_hint: "the app's client_secret (Developer Hub > the app > Basic information)",
+    },
+    Preset {
+        name: "meta",
+        title: "Meta (Facebook, Instagram, WhatsApp)",
+        scheme: body_hmac(&[("x-hub-signature-256", Sha256, "sha256=")], Encoding::Hex),
+        secret: SecretForm::Text,
+        event_id: &[],
+        event_type: &[J("/object")],
+        docs: "https://developers.facebook.com/docs/graph-api/webhooks/getting-started",
+        secret_hint: "the App Secret (App Dashboard > App settings > Basic)",
+    },
+    Preset {
+        name: "linear",
+        title: "Linear",
+        scheme: body_hmac(&[("linear-signature", Sha256, "")], Encoding::Hex),
+        secret: SecretForm::Text,
+        event_id: &[H("linear-delivery")],
+        event_type: &[H("linear-event"), J("/type")],
+        docs: "https://linear.app/developers/webhooks",
+        secret_hint: "the webhook's signing secret (Settings > API > Webhooks > the webhook)",
+    },
+    Preset {
+        name: "typeform",
+        title: "Typeform",
+        scheme: body_hmac(&[("typeform-signature", Sha256, "sha256=")], Encoding::Base64),
+        secret: SecretForm::Text,
+        event_id: &[J("/event_id")],
+        event_type: &[J("/event_type")],
+        docs: "https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
+        secret_hint: "the secret you set on the form's webhook (Connect > Webhooks > Edit)",
+    },
+    Preset {
+        name: "pagerduty",
+        title: "PagerDuty (v3 webhooks)",
+        scheme: Scheme::Hmac {
+            headers: &[("x-pagerduty-signature", Sha256, "v1=")],
+            encoding: Encoding::Hex,
+            signed: "{body}",
+            timestamp: None,
+            separator: Some(","),
+        },
+        secret: SecretForm::Text,
+        event_id: &[J("/event/id")],
+        event_type: &[J("/event/event_type")],
+        docs: "https://developer.pagerduty.com/docs/webhooks/webhook-signatures/",
+        secret_hint: "the subscription's secret, shown once when the webhook subscription is created",
+    },
+    Preset {
+        name: "sentry",
+        title: "Sentry (integration platform)",
+        scheme: body_hmac(&[("sentry-hook-signature", Sha256, "")], Encoding::Hex),
+        secret: SecretForm::Text,
+        event_id: &[H("request-id")],
+        event_type: &[H("sentry-hook-resource")],
+        docs: "https://docs.sentry.io/organization/integrations/integration-platform/webhooks/",
+        secret_hint: "the integration's Client Secret (Settings > Developer Settings > the integration)",
+    },
+    Preset {
+        name: "vercel",
+        title: "Vercel",
+        // SHA-1 is Vercel's only scheme.
+        scheme: body_hmac(&[("x-vercel-signature", Sha1, "")], Encoding::Hex),
+        secret: SecretForm::Text,
+        event_id: &[J("/id")],
+        event_type: &[J("/type")],
+        docs: "https://vercel.com/docs/webhooks/webhooks-api#securing-webhooks",
+        secret_hint: "the webhook's secret, shown once when it is created (Team settings > Webhooks)",
+    },
+    Preset {
+        name: "calendly",
+        title: "Calendly",
+        scheme: Scheme::Keyed(&CALENDLY),
+        secret: SecretForm::Text,
+        event_id: &[],
+        event_type: &[J("/event")],
+        docs: "https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures",
+        secret_hint: "the signing_key you give when creating the webhook subscription (or the OAuth app's webhook signing key)",
+    },
+    Preset {
+        name: "docusign",
+        title: "DocuSign Connect",
+        // One header per active HMAC key; any may match.
+        scheme: body_hmac(
+            &[
+                ("x-docusign-signature-1", Sha256, ""),
+                ("x-docusign-signature-2", Sha256, ""),
+                ("x-docusign-signature-3", Sha256, ""),
+            ],
+            Encoding::Base64,
+        ),
+        secret: SecretForm::Text,
+        event_id: &[],
+        event_type: &[J("/event")],
+        docs: "https://developers.docusign.com/platform/webhooks/connect/validate/",
+        secret_hint: "a Connect HMAC key (Settings > Connect > Connect Keys), shown once",
+    },
+    Preset {
+        name: "xero",
+        title: "Xero",
+        scheme: body_hmac(&[("x-xero-signature", Sha256, "")], Encoding::Base64),
+        secret: SecretForm::Text,
+        event_id: &[],
+        event_type: &[J("/events/0/eventType")],
+        docs: "https://developer.xero.com/documentation/guides/webhooks/overview/",
+        secret_hint: "the app's Webhook key (developer.xero.com > My Apps > the app > Webhooks)",
+    },
+    Preset {
+        name: "zendesk",
+        title: "Zendesk",
+        // The timestamp is ISO 8601 and signed verbatim before the body; it is part of
+        // what is signed, not checked for freshness (Zendesk documents no window).
+        scheme: Scheme::Hmac {
+            headers: &[("x-zendesk-webhook-signature", Sha256, "")],
+            encoding: Encoding::Base64,
+            signed: "{header:x-zendesk-webhook-signature-timestamp}{body}",
+            timestamp: None,
+            separator: None,
+        },
+        secret: SecretForm::Text,
+        event_id: &[H("x-zendesk-webhook-invocation-id")],
+        event_type: &[J("/type")],
+        docs: "https://developer.zendesk.com/documentation/webhooks/verifying/",
+        secret_hint: "the webhook's signing secret (Admin Center > Apps and integrations > Webhooks > the webhook > Reveal secret)",
     },
     Preset {
         name: "generic-hmac",
@@ -267,6 +451,7 @@ pub static PRESETS: &[Preset] = &[
             encoding: Encoding::Hex,
             signed: "{body}",
             timestamp: None,
+            separator: None,
         },
         secret: SecretForm::Text,
         event_id: &[],

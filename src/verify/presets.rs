@@ -62,6 +62,7 @@ impl Provider {
                 encoding,
                 signed,
                 timestamp,
+                separator,
             } => {
                 let spec = HmacSpec {
                     headers: headers
@@ -74,7 +75,7 @@ impl Provider {
                         .collect(),
                     encoding: *encoding,
                     template: parse_template(signed).expect("preset templates are valid"),
-                    separator: None,
+                    separator: separator.map(str::to_string),
                     timestamp: timestamp
                         .map(|h| (HeaderName::from_static(h), Duration::from_secs(300))),
                     id_header: None,
