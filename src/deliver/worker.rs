@@ -109,13 +109,7 @@ impl Worker {
             if stop.is_some() && inflight.is_empty() {
                 break;
             }
-            let next_due = w
-                .slots
-                .values()
-                .filter(|s| !s.in_flight)
-                .map(|s| s.due)
-                .min()
-                .map(|d| d.max(circuit.next_probe().unwrap_or(d)));
+            let next_due = self.next_due(&w, inflight.len(), &circuit);
             let cursor_due =
                 (cursor != cursor_written.0).then_some(cursor_written.1 + CURSOR_EVERY);
             let wants_more = w.room() && stop.is_none();
@@ -190,6 +184,32 @@ impl Worker {
         } else if let Some(a) = slot.acker {
             tokio::spawn(async move { a.ack(BasicAckOptions::default()).await });
         }
+    }
+
+    /// When an attempt may start next, if one can start at all: none while every
+    /// slot for attempts is taken (a completion wakes the loop then), and only the head
+    /// counts when `ordered` (the rest wait behind it). Waking for a slot that cannot
+    /// start would spin.
+    fn next_due(&self, w: &Window, in_flight: usize, circuit: &Circuit) -> Option<Instant> {
+        let limit = if self.dest.ordered {
+            1
+        } else {
+            self.dest.concurrency
+        };
+        if in_flight >= limit || (circuit.is_open() && in_flight > 0) {
+            return None;
+        }
+        let waiting = w.slots.values().filter(|s| !s.in_flight);
+        let due = if self.dest.ordered {
+            w.slots
+                .values()
+                .next()
+                .filter(|s| !s.in_flight)
+                .map(|s| s.due)
+        } else {
+            waiting.map(|s| s.due).min()
+        };
+        due.map(|d| d.max(circuit.next_probe().unwrap_or(d)))
     }
 
     fn write_cursor(&self, cursor: i64) {
