@@ -36,7 +36,7 @@ impl Provider {
     }
 
     pub fn parse(s: &str) -> Option<Provider> {
-        PRESETS.iter().find(|p| p.name == s).map(Provider)
+        PRESETS.iter().find(|p| p.name == s).map(|p| Provider(p))
     }
 
     pub fn name(self) -> &'static str {
