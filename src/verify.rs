@@ -11,6 +11,7 @@ pub(crate) mod catalog;
 pub(crate) mod hmac;
 pub(crate) mod keyed;
 mod presets;
+pub(crate) mod public_key;
 pub(crate) mod standard_webhooks;
 mod token;
 
@@ -64,6 +65,7 @@ pub enum Verifier {
     Hmac(HmacScheme),
     Token(Token),
     Keyed(Keyed),
+    PublicKey(public_key::PublicKey),
     StandardWebhooks(StandardWebhooks),
 }
 
@@ -74,6 +76,7 @@ impl fmt::Debug for Verifier {
             Verifier::Hmac(_) => "Verifier::Hmac(<redacted>)",
             Verifier::Token(_) => "Verifier::Token(<redacted>)",
             Verifier::Keyed(_) => "Verifier::Keyed(<redacted>)",
+            Verifier::PublicKey(_) => "Verifier::PublicKey",
             Verifier::StandardWebhooks(_) => "Verifier::StandardWebhooks(<redacted>)",
         })
     }
@@ -90,6 +93,7 @@ impl Verifier {
             Verifier::Hmac(s) => s.verify(req),
             Verifier::Token(s) => s.verify(req),
             Verifier::Keyed(s) => s.verify(req),
+            Verifier::PublicKey(s) => s.verify(req),
             Verifier::StandardWebhooks(s) => s.verify(req),
         }
     }
@@ -109,6 +113,8 @@ impl Verifier {
             Verifier::Hmac(s) => s.sign(key, body, url, now, id),
             Verifier::Token(s) => s.sign(key),
             Verifier::Keyed(s) => s.sign(key, body, now),
+            // Signing needs the provider's private key, which a route does not hold.
+            Verifier::PublicKey(_) => Vec::new(),
             Verifier::StandardWebhooks(s) => s.sign(key, body, now, id),
         }
     }
@@ -131,6 +137,7 @@ impl Verifier {
             Verifier::None => "NONE (unauthenticated)".into(),
             Verifier::Hmac(s) => s.describe(),
             Verifier::Token(s) => format!("token in {} ({} secret(s))", s.header, s.keys.len()),
+            Verifier::PublicKey(s) => s.describe(),
             Verifier::Keyed(s) => format!(
                 "hmac-sha256 hex in {} {}=/{}= ({} secret(s))",
                 s.spec.header,

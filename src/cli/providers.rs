@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use crate::verify::catalog::{Preset, Scheme, SecretForm, PRESETS};
+use crate::verify::public_key::KeyAlgorithm;
 
 /// The scheme family in a few words.
 fn scheme(p: &Preset) -> String {
@@ -33,6 +34,12 @@ fn scheme(p: &Preset) -> String {
             k.sig_key
         ),
         Scheme::StandardWebhooks { .. } => "standard webhooks v1 (hmac-sha256)".into(),
+        Scheme::PublicKey(k) => match k.algorithm {
+            KeyAlgorithm::Ed25519 => "ed25519 of {timestamp}{body} (public key)".into(),
+            KeyAlgorithm::EcdsaP256 => {
+                "ecdsa p-256 sha-256 of {timestamp}{body} (public key)".into()
+            }
+        },
         Scheme::Token { .. } => "shared token".into(),
     }
 }
@@ -53,6 +60,10 @@ fn headers(p: &Preset) -> Vec<String> {
             .map(|s| format!("{prefix}-{s}"))
             .collect(),
         Scheme::Token { header } => vec![header.to_string()],
+        Scheme::PublicKey(k) => vec![
+            k.signature_header.to_string(),
+            k.timestamp_header.to_string(),
+        ],
     }
 }
 
@@ -70,6 +81,8 @@ pub(super) fn print(json: bool) -> i32 {
                     "secret": match p.secret {
                         SecretForm::Text => "text",
                         SecretForm::StandardWebhooks => "whsec_ base64",
+                        SecretForm::PublicKey(KeyAlgorithm::Ed25519) => "ed25519 public key, hex",
+                        SecretForm::PublicKey(KeyAlgorithm::EcdsaP256) => "p-256 public key, base64 DER",
                     },
                     "event_id": p.event_id.iter().map(|s| s.describe()).collect::<Vec<_>>(),
                     "event_type": p.event_type.iter().map(|s| s.describe()).collect::<Vec<_>>(),

@@ -14,6 +14,7 @@ use crate::event::Source;
 
 mod hmac;
 mod keyed;
+mod public_key;
 mod standard_webhooks;
 mod token;
 
@@ -47,6 +48,8 @@ pub enum Scheme {
     Keyed(&'static KeyedSpec),
     /// `standard_webhooks.rs`, with headers `<prefix>-id`, `-timestamp`, `-signature`.
     StandardWebhooks { prefix: &'static str },
+    /// `public_key.rs`: the provider's signature with its private key.
+    PublicKey(&'static super::public_key::PublicKeySpec),
     /// `token.rs`: a shared token in a header, compared in constant time.
     Token { header: &'static str },
 }
@@ -58,6 +61,8 @@ pub enum SecretForm {
     Text,
     /// `whsec_` and base64.
     StandardWebhooks,
+    /// The provider's public key, in that algorithm's form.
+    PublicKey(super::public_key::KeyAlgorithm),
 }
 
 pub enum Src {
@@ -107,6 +112,8 @@ pub static PRESETS: &[&Preset] = &[
     &hmac::SENTRY,
     &hmac::VERCEL,
     &keyed::CALENDLY,
+    &public_key::DISCORD,
+    &public_key::SENDGRID,
     &hmac::DOCUSIGN,
     &hmac::XERO,
     &hmac::ZENDESK,

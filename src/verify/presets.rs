@@ -52,6 +52,7 @@ impl Provider {
         match self.0.secret {
             SecretForm::StandardWebhooks => StandardWebhooks::decode_secret(s),
             SecretForm::Text => Ok(s.as_bytes().to_vec()),
+            SecretForm::PublicKey(alg) => alg.decode_key(s),
         }
     }
 
@@ -83,6 +84,9 @@ impl Provider {
                 Verifier::Hmac(HmacScheme::new(spec, &secrets))
             }
             Scheme::Keyed(spec) => Verifier::Keyed(Keyed::new(spec, &secrets)),
+            Scheme::PublicKey(spec) => {
+                Verifier::PublicKey(super::public_key::PublicKey::new(spec, &secrets))
+            }
             Scheme::StandardWebhooks { prefix } => {
                 Verifier::StandardWebhooks(StandardWebhooks::new(prefix, &secrets))
             }

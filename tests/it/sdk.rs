@@ -11,6 +11,9 @@ const PACKAGES: &[&str] = &[
     "stripe==16.1.0",
     "svix==2.9.1",
     "paddle-python-sdk==1.16.1",
+    "PyNaCl==1.5.0",
+    "discord-interactions==0.4.0",
+    "sendgrid==6.12.5",
 ];
 
 /// The venv's python, with [`PACKAGES`] installed.

@@ -1,0 +1,40 @@
+//! The catalog's presets of one family: public-key signatures (`verify/public_key.rs`).
+//! The route's `secrets` hold the provider's public key.
+
+use super::super::public_key::{KeyAlgorithm, PublicKeySpec};
+use super::Src::Json as J;
+use super::{Preset, Scheme, SecretForm};
+
+const DISCORD_SPEC: PublicKeySpec = PublicKeySpec {
+    algorithm: KeyAlgorithm::Ed25519,
+    signature_header: "x-signature-ed25519",
+    timestamp_header: "x-signature-timestamp",
+};
+
+const SENDGRID_SPEC: PublicKeySpec = PublicKeySpec {
+    algorithm: KeyAlgorithm::EcdsaP256,
+    signature_header: "x-twilio-email-event-webhook-signature",
+    timestamp_header: "x-twilio-email-event-webhook-timestamp",
+};
+
+pub const DISCORD: Preset = Preset {
+    name: "discord",
+    title: "Discord (interactions)",
+    scheme: Scheme::PublicKey(&DISCORD_SPEC),
+    secret: SecretForm::PublicKey(KeyAlgorithm::Ed25519),
+    event_id: &[J("/id")],
+    event_type: &[J("/type")],
+    docs: "https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint-validating-security-request-headers",
+    secret_hint: "the application's Public Key, 64 hex digits (Developer Portal > the application > General Information)",
+};
+
+pub const SENDGRID: Preset = Preset {
+    name: "sendgrid",
+    title: "Twilio SendGrid (Event Webhook)",
+    scheme: Scheme::PublicKey(&SENDGRID_SPEC),
+    secret: SecretForm::PublicKey(KeyAlgorithm::EcdsaP256),
+    event_id: &[J("/0/sg_event_id")],
+    event_type: &[J("/0/event")],
+    docs: "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features",
+    secret_hint: "the Verification Key shown when Signed Event Webhook is enabled (Settings > Mail Settings > Event Webhook), base64",
+};

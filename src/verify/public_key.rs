@@ -1,0 +1,148 @@
+//! Public-key signatures: the provider signs with its private key, the route holds its
+//! public key (in `secrets`: it is not secret, but it is what the route trusts). Checked
+//! with ring:
+//! - Discord (interactions): Ed25519 over `{X-Signature-Timestamp}{raw body}`, the
+//!   signature hex in `X-Signature-Ed25519`, the key the application's 32-byte public key
+//!   in hex (Developer Portal > the application > General Information);
+//! - SendGrid (Event Webhook): ECDSA P-256 with SHA-256 over
+//!   `{X-Twilio-Email-Event-Webhook-Timestamp}{raw body}`, the signature base64 DER in
+//!   `X-Twilio-Email-Event-Webhook-Signature`, the key base64 DER (SubjectPublicKeyInfo).
+//!
+//! Timestamps are checked for freshness (5 minutes) like the HMAC schemes'.
+
+use std::time::Duration;
+
+use base64::Engine;
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ED25519};
+
+use super::{check_tolerance, parse_unix, SignedRequest, VerifyError};
+
+/// One provider's layout.
+#[derive(Debug)]
+pub struct PublicKeySpec {
+    pub algorithm: KeyAlgorithm,
+    pub signature_header: &'static str,
+    pub timestamp_header: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// Key: 32 bytes, hex; signature: 64 bytes, hex.
+    Ed25519,
+    /// Key: SubjectPublicKeyInfo DER, base64; signature: DER, base64.
+    EcdsaP256,
+}
+
+pub struct PublicKey {
+    pub spec: &'static PublicKeySpec,
+    /// Raw public keys, as ring takes them.
+    keys: Vec<Vec<u8>>,
+    pub tolerance: Duration,
+}
+
+/// The DER prefix of a P-256 SubjectPublicKeyInfo, before the 65-byte uncompressed point.
+const P256_SPKI_PREFIX: &[u8] = &[
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+impl KeyAlgorithm {
+    /// A configured public key as ring's raw key bytes, or why not.
+    pub fn decode_key(self, text: &str) -> Result<Vec<u8>, String> {
+        let text = text.trim();
+        match self {
+            KeyAlgorithm::Ed25519 => match hex::decode(text) {
+                Ok(k) if k.len() == 32 => Ok(k),
+                _ => Err("an Ed25519 public key is 64 hex digits (32 bytes)".into()),
+            },
+            KeyAlgorithm::EcdsaP256 => {
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|_| "a P-256 public key is base64 of its DER SubjectPublicKeyInfo")?;
+                match der.strip_prefix(P256_SPKI_PREFIX) {
+                    Some(point) if point.len() == 65 && point[0] == 4 => Ok(point.to_vec()),
+                    _ => Err("not a P-256 public key (DER SubjectPublicKeyInfo, base64)".into()),
+                }
+            }
+        }
+    }
+}
+
+impl PublicKey {
+    pub fn new(spec: &'static PublicKeySpec, keys: &[Vec<u8>]) -> PublicKey {
+        PublicKey {
+            spec,
+            keys: keys.to_vec(),
+            tolerance: Duration::from_secs(300),
+        }
+    }
+
+    pub fn verify(&self, req: &SignedRequest) -> Result<(), VerifyError> {
+        let spec = self.spec;
+        let sig = req
+            .header(spec.signature_header)
+            .ok_or_else(|| VerifyError::Missing(spec.signature_header.into()))?;
+        let ts = req
+            .header(spec.timestamp_header)
+            .ok_or_else(|| VerifyError::Missing(spec.timestamp_header.into()))?;
+        let when = parse_unix(ts)?;
+        let sig = match spec.algorithm {
+            KeyAlgorithm::Ed25519 => hex::decode(sig.trim_ascii()),
+            KeyAlgorithm::EcdsaP256 => base64::engine::general_purpose::STANDARD
+                .decode(sig.trim_ascii())
+                .map_err(|_| hex::FromHexError::InvalidStringLength),
+        }
+        .map_err(|_| VerifyError::Malformed("the signature does not decode"))?;
+        let mut message = Vec::with_capacity(ts.len() + req.body.len());
+        message.extend_from_slice(ts);
+        message.extend_from_slice(req.body);
+        let alg: &dyn ring::signature::VerificationAlgorithm = match spec.algorithm {
+            KeyAlgorithm::Ed25519 => &ED25519,
+            KeyAlgorithm::EcdsaP256 => &ECDSA_P256_SHA256_ASN1,
+        };
+        // Public keys: which one matched is not secret, and the check is the library's.
+        let ok = self.keys.iter().any(|k| {
+            UnparsedPublicKey::new(alg, k)
+                .verify(&message, &sig)
+                .is_ok()
+        });
+        if !ok {
+            return Err(VerifyError::Mismatch);
+        }
+        check_tolerance(when, req.now, self.tolerance)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} signature in {} +timestamp ({} key(s))",
+            match self.spec.algorithm {
+                KeyAlgorithm::Ed25519 => "ed25519",
+                KeyAlgorithm::EcdsaP256 => "ecdsa-p256",
+            },
+            self.spec.signature_header,
+            self.keys.len()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyAlgorithm;
+
+    #[test]
+    fn keys_in_the_wrong_form_are_refused_with_what_is_expected() {
+        let ed = KeyAlgorithm::Ed25519;
+        assert_eq!(ed.decode_key(&"ab".repeat(32)).unwrap().len(), 32);
+        assert!(ed.decode_key("abcd").unwrap_err().contains("64 hex digits"));
+        assert!(ed.decode_key(&"zz".repeat(32)).is_err());
+        let p256 = KeyAlgorithm::EcdsaP256;
+        // The form SendGrid shows its Verification Key in: base64 of a P-256 SPKI.
+        let spki = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==";
+        assert_eq!(p256.decode_key(spki).unwrap().len(), 65);
+        assert!(p256
+            .decode_key("bm90IGEga2V5")
+            .unwrap_err()
+            .contains("P-256"));
+        assert!(p256.decode_key("%%%").is_err());
+    }
+}
