@@ -12,12 +12,13 @@ use http_body_util::Full;
 use sha2::Sha256;
 
 use super::backoff;
-use super::client::{Client, Failure};
+use super::client::{Client, Failure, Past};
 use crate::config::Destination;
 use crate::event::Event;
 
-/// Bytes of an answer's body read (and kept for the dead letters' last error).
-const ANSWER_LIMIT: usize = 64 << 10;
+/// Bytes of an answer's body read: its start goes into the dead letters' last error;
+/// the status alone decides, so the rest is not read.
+const ANSWER_LIMIT: usize = 1 << 10;
 
 /// What one attempt came to.
 #[derive(Debug)]
@@ -57,7 +58,9 @@ pub async fn send(client: &Client, dest: &Destination, ev: &Event, attempt: u32)
             }
         }
     };
-    let result = client.send(req, dest.timeout, ANSWER_LIMIT).await;
+    let result = client
+        .send(req, dest.timeout, ANSWER_LIMIT, Past::Cut)
+        .await;
     let took = started.elapsed();
     match result {
         Ok(a) => {

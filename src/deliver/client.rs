@@ -95,13 +95,17 @@ impl Client {
         Client(inner)
     }
 
-    /// Send `req` and read the answer, all within `timeout`; a body past `max_body`
-    /// bytes is a [`Failure::Broken`].
+    /// Send `req` and read the answer, all within `timeout`. A body past `max_body`
+    /// bytes is a [`Failure::Broken`] with [`Past::Refuse`] (the proxy, which must pass
+    /// the answer on whole); with [`Past::Cut`] its first `max_body` bytes are kept and
+    /// the rest is not read (delivery, where only the status counts: a 2xx with a large
+    /// body still takes the event).
     pub async fn send(
         &self,
         req: Request<Full<Bytes>>,
         timeout: Duration,
         max_body: usize,
+        past: Past,
     ) -> Result<Answer, Failure> {
         let exchange = async {
             let resp = self.0.request(req).await.map_err(|e| {
@@ -112,11 +116,14 @@ impl Client {
                 }
             })?;
             let (parts, body) = resp.into_parts();
-            let body = Limited::new(body, max_body)
-                .collect()
-                .await
-                .map_err(|e| Failure::Broken(format!("reading the answer: {e}")))?
-                .to_bytes();
+            let body = match past {
+                Past::Refuse => Limited::new(body, max_body)
+                    .collect()
+                    .await
+                    .map_err(|e| Failure::Broken(format!("reading the answer: {e}")))?
+                    .to_bytes(),
+                Past::Cut => read_prefix(body, max_body).await,
+            };
             Ok(Answer {
                 status: parts.status,
                 headers: parts.headers,
@@ -127,6 +134,29 @@ impl Client {
             .await
             .unwrap_or(Err(Failure::Timeout))
     }
+}
+
+/// What [`Client::send`] does with an answer's body past its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Past {
+    Refuse,
+    Cut,
+}
+
+/// At most `max` bytes of `body`; a body that breaks off keeps what arrived.
+async fn read_prefix(mut body: hyper::body::Incoming, max: usize) -> Bytes {
+    let mut out = bytes::BytesMut::new();
+    while out.len() < max {
+        match body.frame().await {
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    out.extend_from_slice(&d[..d.len().min(max - out.len())]);
+                }
+            }
+            _ => break,
+        }
+    }
+    out.freeze()
 }
 
 /// "a: b: c" from an error and its sources (hyper's own message alone says little).

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body_util::Full;
 
-use super::client::{Client, Failure};
+use super::client::{Client, Failure, Past};
 use crate::config::Proxy;
 use crate::event::Event;
 use crate::pipeline::Rejection;
@@ -52,7 +52,7 @@ pub async fn forward(
     }
     super::headers::gateway_headers(h, ev, None, None);
     let answer = client
-        .send(req, proxy.timeout, max_body)
+        .send(req, proxy.timeout, max_body, Past::Refuse)
         .await
         .map_err(|f| match f {
             Failure::Timeout => Rejection::GatewayTimeout,

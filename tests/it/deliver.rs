@@ -629,3 +629,31 @@ fn reload_adds_changes_and_removes_destinations_without_losing_a_backlog() {
     assert_eq!(got, ["r2", "r3", "r4"]);
     assert_eq!(ids(&a.seen()), ["r1"]);
 }
+
+#[test]
+fn a_2xx_with_a_large_body_takes_the_event_once() {
+    // Only the status counts: an application that echoes a big page still took it.
+    let app = App::start(|_, _| Reply {
+        body: vec![b'x'; 256 << 10],
+        ..Reply::status(200)
+    });
+    let (yaml, _) = config(
+        Mode::Store,
+        &format!(
+            "      - {{ url: \"{}\", backoff: {{ first: 100ms }} }}",
+            app.url("/big")
+        ),
+    );
+    let g = Gateway::start(&yaml);
+    post(&g, "big1", "t");
+    assert_eq!(app.wait_for(1, Duration::from_secs(10)).len(), 1);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(ids(&app.seen()), ["big1"], "delivered once, not retried");
+    assert_eq!(
+        metric(
+            &g,
+            r#"hookgate_delivery_attempts_total{route="orders",destination="app",outcome="2xx"}"#
+        ),
+        1.0
+    );
+}
