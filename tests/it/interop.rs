@@ -52,14 +52,27 @@ fn sdk_sign(preset: &str, secret: &str, ts: i64, body: &[u8]) -> Vec<(String, St
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "body", "");
     std::fs::write(&file, body).unwrap();
-    sdk::run(
+    signed_headers(
         SIGNER,
         &[preset, secret, &ts.to_string(), &file.display().to_string()],
     )
-    .lines()
-    .filter_map(|l| l.split_once(": "))
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+}
+
+/// Run a signing `script` with the SDK python; its `name: value` lines as headers.
+fn signed_headers(script: &str, args: &[&str]) -> Vec<(String, String)> {
+    sdk::run(script, args)
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn post_signed(g: &Gateway, path: &str, headers: &[(String, String)], body: &str) -> Response {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    g.post(path, &h, body.as_bytes())
 }
 
 #[test]
@@ -77,13 +90,7 @@ fn requests_signed_by_the_providers_sdks_are_accepted_and_tampered_rekeyed_or_st
         let body = format!(
             r#"{{"id":"evt_{preset}","event_id":"evt_{preset}","type":"test","event_type":"test"}}"#
         );
-        let post = |headers: &[(String, String)], body: &str| {
-            let h: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            g.post(&path, &h, body.as_bytes())
-        };
+        let post = |headers: &[(String, String)], body: &str| post_signed(&g, &path, headers, body);
         let now = now();
         let signed = sdk_sign(preset, secret, now, body.as_bytes());
         let r = post(&signed, &body);
@@ -214,7 +221,7 @@ fn requests_signed_by_each_providers_documented_recipe_are_accepted_and_tampered
         );
         let file = write(dir.path(), preset, &body);
         let sign = |secret: &str| -> Vec<(String, String)> {
-            sdk::run(
+            signed_headers(
                 RECIPE,
                 &[
                     preset,
@@ -223,18 +230,8 @@ fn requests_signed_by_each_providers_documented_recipe_are_accepted_and_tampered
                     &file.display().to_string(),
                 ],
             )
-            .lines()
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
         };
-        let post = |headers: &[(String, String)], body: &str| {
-            let h: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            g.post(&path, &h, body.as_bytes())
-        };
+        let post = |headers: &[(String, String)], body: &str| post_signed(&g, &path, headers, body);
         let signed = sign(&format!("{preset}-secret"));
         let r = post(&signed, &body);
         assert_eq!(r.status, 200, "{preset}: {} {:?}", r.text(), signed);
@@ -325,7 +322,7 @@ fn requests_signed_with_the_providers_key_schemes_are_accepted_and_tampered_fore
         };
         let file = write(dir.path(), preset, &body);
         let sign = |private: &str, ts: i64| -> Vec<(String, String)> {
-            sdk::run(
+            signed_headers(
                 KEYS,
                 &[
                     preset,
@@ -335,18 +332,8 @@ fn requests_signed_with_the_providers_key_schemes_are_accepted_and_tampered_fore
                     &file.display().to_string(),
                 ],
             )
-            .lines()
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
         };
-        let post = |headers: &[(String, String)], body: &str| {
-            let h: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            g.post(&path, &h, body.as_bytes())
-        };
+        let post = |headers: &[(String, String)], body: &str| post_signed(&g, &path, headers, body);
         let signed = sign(private, now());
         let r = post(&signed, &body);
         assert_eq!(r.status, 200, "{preset}: {}", r.text());
