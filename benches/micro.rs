@@ -77,6 +77,8 @@ fn schemes(c: &mut Criterion) {
                     headers: &headers,
                     body: &body,
                     url: "",
+                    method: "POST",
+                    query: "",
                     now,
                 };
                 r.verifier.verify(black_box(&req)).unwrap()
@@ -109,14 +111,15 @@ fn ingress(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     let body = Bytes::from(body());
-    let headers = signed_headers(&cfg, 0, &body);
+    let (mut request, ()) = http::Request::post("/").body(()).unwrap().into_parts();
+    request.headers = signed_headers(&cfg, 0, &body);
     let route = &cfg.routes[0];
     let ip = "192.30.252.1".parse().unwrap();
     let mut g = c.benchmark_group("ingress");
     g.throughput(Throughput::Elements(1));
     g.bench_function("github+schema (verify, parse, schema, event)", |b| {
         b.iter(|| {
-            hookgate::pipeline::inspect(route, &headers, body.clone(), "", hookgate::now_ms(), ip)
+            hookgate::pipeline::inspect(route, &request, body.clone(), "", hookgate::now_ms(), ip)
                 .unwrap()
         })
     });

@@ -252,7 +252,7 @@ where
     let body = crate::body::read(body, &cfg.limits, &mut ticket, declared).await?;
     // 4-6: the checks that need no I/O
     let url = if route.verifier.needs_url() {
-        match &route.public_url {
+        let url = match &route.public_url {
             Some(u) => u.clone(),
             None => {
                 // HTTP/2 carries the host as the `:authority` of the URI, HTTP/1.1 as Host.
@@ -270,11 +270,17 @@ where
                 let scheme = if cx.https { "https" } else { "http" };
                 format!("{scheme}://{host}{}", parts.uri.path())
             }
+        };
+        // Providers sign the URL they called, query string included (Twilio's
+        // `bodySHA256`, HubSpot v3); a `public_url` names the rest.
+        match parts.uri.query() {
+            Some(q) if !url.contains('?') => url + "?" + q,
+            _ => url,
         }
     } else {
         String::new()
     };
-    let ev = inspect(route, &parts.headers, body, &url, now_ms(), ip)?;
+    let ev = inspect(route, &parts, body, &url, now_ms(), ip)?;
     // 7a. a proxy route: the application answers, nothing is kept
     if let (Some(p), Some(client)) = (&route.proxy, &rt.proxies[idx]) {
         let origin = proxy::Origin {

@@ -79,6 +79,8 @@ routes:
                     headers: &h,
                     body: &body,
                     url: "https://x/y",
+                    method: "POST",
+                    query: "",
                     now: rng.i64(..),
                 };
                 let _ = r.verifier.verify(&req);

@@ -9,11 +9,14 @@
 
 pub(crate) mod catalog;
 pub(crate) mod hmac;
+pub(crate) mod in_body;
 pub(crate) mod keyed;
 mod presets;
 pub(crate) mod public_key;
 pub(crate) mod standard_webhooks;
-mod token;
+mod template;
+pub(crate) mod token;
+pub(crate) mod url_signed;
 
 pub use self::hmac::{HmacScheme, HmacSpec};
 pub use keyed::Keyed;
@@ -46,8 +49,13 @@ pub enum VerifyError {
 pub struct SignedRequest<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
-    /// The URL the sender signed (`public_url`, or scheme + Host + path).
+    /// The URL the sender signed (`public_url`, or scheme + Host + path, then the
+    /// request's query string), computed only for schemes that sign it.
     pub url: &'a str,
+    /// `POST`, or `GET` for a handshake.
+    pub method: &'a str,
+    /// The request's query string, without `?` (empty when none).
+    pub query: &'a str,
     /// Unix seconds, injected so tests control the clock.
     pub now: i64,
 }
@@ -67,6 +75,8 @@ pub enum Verifier {
     Keyed(Keyed),
     PublicKey(public_key::PublicKey),
     StandardWebhooks(StandardWebhooks),
+    FormSigned(url_signed::FormSigned),
+    InBody(in_body::InBody),
 }
 
 impl fmt::Debug for Verifier {
@@ -78,6 +88,8 @@ impl fmt::Debug for Verifier {
             Verifier::Keyed(_) => "Verifier::Keyed(<redacted>)",
             Verifier::PublicKey(_) => "Verifier::PublicKey",
             Verifier::StandardWebhooks(_) => "Verifier::StandardWebhooks(<redacted>)",
+            Verifier::FormSigned(_) => "Verifier::FormSigned(<redacted>)",
+            Verifier::InBody(_) => "Verifier::InBody(<redacted>)",
         })
     }
 }
@@ -95,6 +107,8 @@ impl Verifier {
             Verifier::Keyed(s) => s.verify(req),
             Verifier::PublicKey(s) => s.verify(req),
             Verifier::StandardWebhooks(s) => s.verify(req),
+            Verifier::FormSigned(s) => s.verify(req),
+            Verifier::InBody(s) => s.verify(req),
         }
     }
 
@@ -116,6 +130,9 @@ impl Verifier {
             // Signing needs the provider's private key, which a route does not hold.
             Verifier::PublicKey(_) => Vec::new(),
             Verifier::StandardWebhooks(s) => s.sign(key, body, now, id),
+            Verifier::FormSigned(s) => s.sign(key, body, url),
+            // The signature goes in the body: see `sign_body`.
+            Verifier::InBody(_) => Vec::new(),
         }
     }
 
@@ -127,6 +144,7 @@ impl Verifier {
                 .template
                 .iter()
                 .any(|p| matches!(p, self::hmac::Part::Url)),
+            Verifier::FormSigned(_) => true,
             _ => false,
         }
     }
@@ -136,7 +154,18 @@ impl Verifier {
         match self {
             Verifier::None => "NONE (unauthenticated)".into(),
             Verifier::Hmac(s) => s.describe(),
-            Verifier::Token(s) => format!("token in {} ({} secret(s))", s.header, s.keys.len()),
+            Verifier::Token(s) => s.describe(),
+            Verifier::FormSigned(s) => format!(
+                "{:?} base64 of the URL and sorted form fields in {} ({} secret(s))",
+                s.spec.algorithm,
+                s.spec.header,
+                s.secrets()
+            ),
+            Verifier::InBody(s) => format!(
+                "{:?} signature in the body ({} secret(s))",
+                s.spec,
+                s.secrets()
+            ),
             Verifier::PublicKey(s) => s.describe(),
             Verifier::Keyed(s) => format!(
                 "hmac-sha256 hex in {} {}=/{}= ({} secret(s))",

@@ -5,17 +5,29 @@ use std::io::Write;
 
 use crate::verify::catalog::{Preset, Scheme, SecretForm, PRESETS};
 use crate::verify::public_key::KeyAlgorithm;
+use crate::verify::token::TokenIn;
+use crate::verify::Algorithm;
+
+fn alg(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::Sha1 => "sha1",
+        Algorithm::Sha256 => "sha256",
+        Algorithm::Sha512 => "sha512",
+    }
+}
 
 /// The scheme family in a few words.
 fn scheme(p: &Preset) -> String {
     match &p.scheme {
         Scheme::Hmac {
+            headers,
             encoding,
             signed,
             timestamp,
             ..
         } => format!(
-            "hmac-sha256 {} of {signed}{}",
+            "hmac-{} {} of {signed}{}",
+            alg(headers[0].1),
             match encoding {
                 crate::verify::hmac::Encoding::Hex => "hex",
                 crate::verify::hmac::Encoding::Base64 => "base64",
@@ -40,7 +52,14 @@ fn scheme(p: &Preset) -> String {
                 "ecdsa p-256 sha-256 of {timestamp}{body} (public key)".into()
             }
         },
-        Scheme::Token { .. } => "shared token".into(),
+        Scheme::Token(TokenIn::Header(_)) => "shared token".into(),
+        Scheme::Token(TokenIn::Basic) => "basic auth credentials".into(),
+        Scheme::Token(TokenIn::Query(p)) => format!("shared token in the URL (?{p}=)"),
+        Scheme::Form(f) => format!(
+            "hmac-{} base64 of {{url}} and the sorted form fields",
+            alg(f.algorithm)
+        ),
+        Scheme::InBody(s) => format!("signature inside the body ({s:?})").to_lowercase(),
     }
 }
 
@@ -52,14 +71,17 @@ fn headers(p: &Preset) -> Vec<String> {
         } => headers
             .iter()
             .map(|(h, _, _)| h.to_string())
-            .chain(timestamp.map(str::to_string))
+            .chain(timestamp.map(|(h, _, _)| h.to_string()))
             .collect(),
         Scheme::Keyed(k) => vec![k.header.to_string()],
         Scheme::StandardWebhooks { prefix } => ["id", "timestamp", "signature"]
             .iter()
             .map(|s| format!("{prefix}-{s}"))
             .collect(),
-        Scheme::Token { header } => vec![header.to_string()],
+        Scheme::Token(TokenIn::Header(h)) => vec![h.to_string()],
+        Scheme::Token(TokenIn::Basic) => vec!["authorization".into()],
+        Scheme::Token(TokenIn::Query(_)) | Scheme::InBody(_) => Vec::new(),
+        Scheme::Form(f) => vec![f.header.to_string()],
         Scheme::PublicKey(k) => vec![
             k.signature_header.to_string(),
             k.timestamp_header.to_string(),
@@ -80,6 +102,7 @@ pub(super) fn print(json: bool) -> i32 {
                     "headers": headers(p),
                     "secret": match p.secret {
                         SecretForm::Text => "text",
+                        SecretForm::Hex => "hex",
                         SecretForm::StandardWebhooks => "whsec_ base64",
                         SecretForm::PublicKey(KeyAlgorithm::Ed25519) => "ed25519 public key, hex",
                         SecretForm::PublicKey(KeyAlgorithm::EcdsaP256) => "p-256 public key, base64 DER",

@@ -13,17 +13,22 @@ use crate::verify::SignedRequest;
 /// parse, schema, then the event id and type. Returns the event ready for hand-off.
 pub fn inspect(
     route: &Route,
-    headers: &http::HeaderMap,
+    request: &http::request::Parts,
     body: Bytes,
     url: &str,
     now_ms: i64,
     ip: std::net::IpAddr,
 ) -> Result<Event, Rejection> {
+    let headers = &request.headers;
+    let method = request.method.as_str();
+    let query = request.uri.query().unwrap_or("");
     // 4. signature (+ timestamp)
     route.verifier.verify(&SignedRequest {
         headers,
         body: &body,
         url,
+        method,
+        query,
         now: now_ms / 1000,
     })?;
     // 5. JSON and schema

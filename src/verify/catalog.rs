@@ -7,7 +7,7 @@
 
 use http::HeaderName;
 
-use super::hmac::Encoding;
+use super::hmac::{Encoding, TsFormat};
 use super::keyed::KeyedSpec;
 use super::Algorithm;
 use crate::event::Source;
@@ -17,6 +17,7 @@ mod keyed;
 mod public_key;
 mod standard_webhooks;
 mod token;
+mod url_signed;
 
 pub struct Preset {
     pub name: &'static str,
@@ -40,7 +41,9 @@ pub enum Scheme {
         headers: &'static [(&'static str, Algorithm, &'static str)],
         encoding: Encoding,
         signed: &'static str,
-        timestamp: Option<&'static str>,
+        /// The signed timestamp's header, format and window in seconds (0: signed, but
+        /// the provider documents no window, so freshness is not judged).
+        timestamp: Option<(&'static str, TsFormat, u64)>,
         /// Several signatures in one header (one per active secret), split by this.
         separator: Option<&'static str>,
     },
@@ -50,8 +53,13 @@ pub enum Scheme {
     StandardWebhooks { prefix: &'static str },
     /// `public_key.rs`: the provider's signature with its private key.
     PublicKey(&'static super::public_key::PublicKeySpec),
-    /// `token.rs`: a shared token in a header, compared in constant time.
-    Token { header: &'static str },
+    /// `token.rs`: the shared secret itself (a header, Basic credentials, the URL),
+    /// compared in constant time.
+    Token(super::token::TokenIn),
+    /// `url_signed.rs`: HMAC of the URL and the sorted form fields (Twilio).
+    Form(&'static super::url_signed::FormSpec),
+    /// `in_body.rs`: the signature inside the JSON body (Mailgun, Adyen).
+    InBody(super::in_body::InBodySpec),
 }
 
 /// How a configured secret becomes key bytes.
@@ -61,6 +69,8 @@ pub enum SecretForm {
     Text,
     /// `whsec_` and base64.
     StandardWebhooks,
+    /// Hex, decoded to bytes (Adyen's HMAC key).
+    Hex,
     /// The provider's public key, in that algorithm's form.
     PublicKey(super::public_key::KeyAlgorithm),
 }
@@ -117,5 +127,17 @@ pub static PRESETS: &[&Preset] = &[
     &hmac::DOCUSIGN,
     &hmac::XERO,
     &hmac::ZENDESK,
+    &hmac::SQUARE,
+    &hmac::HUBSPOT,
+    &hmac::ZOOM,
+    &hmac::TWITCH,
+    &hmac::LEMON_SQUEEZY,
+    &url_signed::TWILIO,
+    &url_signed::MANDRILL,
+    &url_signed::MAILGUN,
+    &url_signed::ADYEN,
+    &token::OKTA,
+    &token::POSTMARK,
+    &token::MAILCHIMP,
     &hmac::GENERIC_HMAC,
 ];

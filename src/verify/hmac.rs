@@ -7,23 +7,14 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use super::{check_tolerance, parse_unix, Algorithm, Candidates, Mac, SignedRequest, VerifyError};
+use super::template::header_name;
+pub use super::template::{parse_template, Part, Stamp, TsFormat};
+use super::{Algorithm, Candidates, Mac, SignedRequest, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     Hex,
     Base64,
-}
-
-/// One piece of the signed content.
-#[derive(Debug, Clone)]
-pub enum Part {
-    Lit(Vec<u8>),
-    Body,
-    Timestamp,
-    Id,
-    Url,
-    Header(HeaderName),
 }
 
 /// A header that may carry the signature, with its algorithm and prefix. Several allow
@@ -42,7 +33,7 @@ pub struct HmacSpec {
     pub encoding: Encoding,
     pub template: Vec<Part>,
     pub separator: Option<String>,
-    pub timestamp: Option<(HeaderName, Duration)>,
+    pub timestamp: Option<Stamp>,
     /// The header `{id}` reads (the route's `event_id` header).
     pub id_header: Option<HeaderName>,
 }
@@ -68,7 +59,11 @@ impl HmacSpec {
         let name = header_name(header)?;
         let template = parse_template(signed)?;
         let timestamp = match ts_header {
-            Some(h) => Some((header_name(h)?, tolerance)),
+            Some(h) => Some(Stamp {
+                header: header_name(h)?,
+                format: TsFormat::Secs,
+                tolerance: Some(tolerance),
+            }),
             None => None,
         };
         if template.iter().any(|p| matches!(p, Part::Timestamp)) && timestamp.is_none() {
@@ -95,48 +90,6 @@ impl HmacSpec {
     pub fn uses_id(&self) -> bool {
         self.template.iter().any(|p| matches!(p, Part::Id))
     }
-}
-
-fn header_name(h: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes())
-        .map_err(|_| format!("{h:?} is not a valid header name"))
-}
-
-/// `"{timestamp}.{body}"` -> parts. Unknown placeholders are errors, not literals.
-pub fn parse_template(t: &str) -> Result<Vec<Part>, String> {
-    let mut parts = Vec::new();
-    let mut rest = t;
-    while let Some(i) = rest.find('{') {
-        if i > 0 {
-            parts.push(Part::Lit(rest.as_bytes()[..i].to_vec()));
-        }
-        let end = rest[i..]
-            .find('}')
-            .ok_or_else(|| format!("unterminated placeholder in signed template {t:?}"))?;
-        let name = &rest[i + 1..i + end];
-        parts.push(match name {
-            "body" => Part::Body,
-            "timestamp" => Part::Timestamp,
-            "id" => Part::Id,
-            "url" => Part::Url,
-            _ => match name.strip_prefix("header:") {
-                Some(h) => Part::Header(header_name(h)?),
-                None => {
-                    return Err(format!(
-                        "unknown placeholder {{{name}}} in signed template; use {{body}} {{timestamp}} {{id}} {{url}} {{header:NAME}}"
-                    ))
-                }
-            },
-        });
-        rest = &rest[i + end + 1..];
-    }
-    if !rest.is_empty() {
-        parts.push(Part::Lit(rest.as_bytes().to_vec()));
-    }
-    if !parts.iter().any(|p| matches!(p, Part::Body)) {
-        return Err("the signed template must include {body}".into());
-    }
-    Ok(parts)
 }
 
 pub struct HmacScheme {
@@ -190,6 +143,7 @@ impl HmacScheme {
                 Part::Body => mac.update(req.body),
                 Part::Timestamp => mac.update(ts),
                 Part::Url => mac.update(req.url.as_bytes()),
+                Part::Method => mac.update(req.method.as_bytes()),
                 Part::Id => {
                     if let Some(v) = self
                         .spec
@@ -217,13 +171,13 @@ impl HmacScheme {
             .find_map(|h| req.headers.get(&h.name).map(|v| (h, v.as_bytes())))
             .ok_or_else(|| VerifyError::Missing(self.spec.headers[0].name.to_string()))?;
         let (ts_raw, ts) = match &self.spec.timestamp {
-            Some((h, _)) => {
+            Some(stamp) => {
                 let raw = req
                     .headers
-                    .get(h)
-                    .ok_or_else(|| VerifyError::Missing(h.to_string()))?
+                    .get(&stamp.header)
+                    .ok_or_else(|| VerifyError::Missing(stamp.header.to_string()))?
                     .as_bytes();
-                (raw, Some(parse_unix(raw)?))
+                (raw, Some((stamp, stamp.parse(raw)?)))
             }
             None => (&[][..], None),
         };
@@ -244,8 +198,8 @@ impl HmacScheme {
         if !candidates.match_any(keys, |mac| self.feed(mac, req, ts_raw)) {
             return Err(VerifyError::Mismatch);
         }
-        if let (Some(ts), Some((_, tol))) = (ts, &self.spec.timestamp) {
-            check_tolerance(ts, req.now, *tol)?;
+        if let Some((stamp, ts)) = ts {
+            stamp.check(ts, req.now)?;
         }
         Ok(())
     }
@@ -286,14 +240,20 @@ impl HmacScheme {
             }
             out.push((h.to_string(), id.to_string()));
         }
-        let ts = now.to_string();
-        if let Some((h, _)) = &self.spec.timestamp {
-            out.push((h.to_string(), ts.clone()));
-        }
+        let ts = match &self.spec.timestamp {
+            Some(stamp) => {
+                let ts = stamp.format(now);
+                out.push((stamp.header.to_string(), ts.clone()));
+                ts
+            }
+            None => now.to_string(),
+        };
         let req = SignedRequest {
             headers: &headers,
             body,
             url,
+            method: "POST",
+            query: "",
             now,
         };
         let mut mac = Mac::new(sh.alg, key);
@@ -334,23 +294,10 @@ mod tests {
             headers: h,
             body,
             url: "https://example.com/hook",
+            method: "POST",
+            query: "",
             now,
         }
-    }
-
-    #[test]
-    fn template_parsing() {
-        assert!(parse_template("{timestamp}.{body}").is_ok());
-        assert!(parse_template("{nope}.{body}")
-            .unwrap_err()
-            .contains("unknown placeholder"));
-        assert!(parse_template("{timestamp}")
-            .unwrap_err()
-            .contains("{body}"));
-        assert!(matches!(
-            parse_template("{header:X-A}{body}").unwrap()[0],
-            Part::Header(_)
-        ));
     }
 
     #[test]

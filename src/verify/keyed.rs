@@ -124,6 +124,8 @@ mod tests {
             headers: h,
             body,
             url: "",
+            method: "POST",
+            query: "",
             now,
         };
         let h: &'static HeaderMap = Box::leak(Box::new(h));
@@ -155,6 +157,8 @@ mod tests {
             headers: &h,
             body,
             url: "",
+            method: "POST",
+            query: "",
             now: 1_700_000_000,
         };
         assert_eq!(s.verify(&r), Ok(()));
@@ -163,6 +167,8 @@ mod tests {
             headers: &h,
             body,
             url: "",
+            method: "POST",
+            query: "",
             now: 1_700_000_000,
         };
         assert_eq!(

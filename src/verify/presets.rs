@@ -7,7 +7,9 @@ use std::time::Duration;
 use http::HeaderName;
 
 use super::catalog::{Preset, Scheme, SecretForm, Src, PRESETS};
-use super::hmac::{parse_template, HmacScheme, HmacSpec, SigHeader};
+use super::hmac::{parse_template, HmacScheme, HmacSpec, SigHeader, Stamp};
+use super::in_body::InBody;
+use super::url_signed::FormSigned;
 #[cfg(test)]
 use super::Algorithm;
 use super::{Keyed, StandardWebhooks, Token, Verifier};
@@ -52,6 +54,7 @@ impl Provider {
         match self.0.secret {
             SecretForm::StandardWebhooks => StandardWebhooks::decode_secret(s),
             SecretForm::Text => Ok(s.as_bytes().to_vec()),
+            SecretForm::Hex => hex::decode(s.trim()).map_err(|_| "the secret must be hex".into()),
             SecretForm::PublicKey(alg) => alg.decode_key(s),
         }
     }
@@ -77,9 +80,16 @@ impl Provider {
                     encoding: *encoding,
                     template: parse_template(signed).expect("preset templates are valid"),
                     separator: separator.map(str::to_string),
-                    timestamp: timestamp
-                        .map(|h| (HeaderName::from_static(h), Duration::from_secs(300))),
-                    id_header: None,
+                    timestamp: timestamp.map(|(h, format, secs)| Stamp {
+                        header: HeaderName::from_static(h),
+                        format,
+                        tolerance: (secs > 0).then(|| Duration::from_secs(secs)),
+                    }),
+                    // `{id}` is the provider's delivery id, its first event-id header.
+                    id_header: self.0.event_id.iter().find_map(|s| match s {
+                        Src::Header(h) => Some(HeaderName::from_static(h)),
+                        Src::Json(_) => None,
+                    }),
                 };
                 Verifier::Hmac(HmacScheme::new(spec, &secrets))
             }
@@ -90,7 +100,9 @@ impl Provider {
             Scheme::StandardWebhooks { prefix } => {
                 Verifier::StandardWebhooks(StandardWebhooks::new(prefix, &secrets))
             }
-            Scheme::Token { header } => Verifier::Token(Token::new(header, &secrets)),
+            Scheme::Token(place) => Verifier::Token(Token::new(*place, &secrets)),
+            Scheme::Form(spec) => Verifier::FormSigned(FormSigned::new(spec, &secrets)),
+            Scheme::InBody(spec) => Verifier::InBody(InBody::new(*spec, &secrets)),
         }
     }
 
@@ -135,6 +147,8 @@ mod tests {
             headers: &h,
             body,
             url: "",
+            method: "POST",
+            query: "",
             now,
         })
     }
@@ -193,6 +207,8 @@ mod tests {
                 headers: &h,
                 body,
                 url: "",
+                method: "POST",
+                query: "",
                 now: 0
             }),
             Err(VerifyError::Missing("x-hub-signature-256".into()))
@@ -333,6 +349,8 @@ mod catalog_tests {
                     headers: h,
                     body,
                     url: "",
+                    method: "POST",
+                    query: "",
                     now: 1_700_000_000,
                 })
             };

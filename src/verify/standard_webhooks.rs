@@ -126,6 +126,8 @@ mod tests {
             headers: &h,
             body,
             url: "",
+            method: "POST",
+            query: "",
             now: 1_614_265_330,
         };
         assert_eq!(s.verify(&r), Ok(()));
@@ -133,6 +135,8 @@ mod tests {
             headers: &h,
             body,
             url: "",
+            method: "POST",
+            query: "",
             now: 1_614_265_330 + 301,
         };
         assert!(matches!(
@@ -143,6 +147,8 @@ mod tests {
             headers: &h,
             body: b"{}",
             url: "",
+            method: "POST",
+            query: "",
             now: 1_614_265_330,
         };
         assert_eq!(s.verify(&r), Err(VerifyError::Mismatch));
@@ -164,6 +170,8 @@ mod tests {
             headers: &h,
             body,
             url: "",
+            method: "POST",
+            query: "",
             now: 1_700_000_000,
         };
         assert_eq!(s.verify(&r), Ok(()));
@@ -172,6 +180,8 @@ mod tests {
             headers: &h,
             body,
             url: "",
+            method: "POST",
+            query: "",
             now: 1_700_000_000,
         };
         assert_eq!(

@@ -17,6 +17,7 @@ mod hardening_config;
 mod hardening_limits;
 mod hostile;
 mod interop;
+mod interop_schemes;
 mod proxy;
 mod rabbit;
 mod reload;

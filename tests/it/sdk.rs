@@ -14,6 +14,11 @@ const PACKAGES: &[&str] = &[
     "PyNaCl==1.5.0",
     "discord-interactions==0.4.0",
     "sendgrid==6.12.5",
+    "twilio==9.13.0",
+    "Adyen==16.0.0",
+    "hubspot-api-client==12.0.0",
+    "squareup==46.0.0.20260916",
+    "mailgun==1.10.0",
 ];
 
 /// The venv's python, with [`PACKAGES`] installed.

@@ -1,6 +1,9 @@
 //! The catalog's presets of one family: HMAC over a template (`verify/hmac.rs`).
 
-use super::super::hmac::Encoding;
+use super::super::hmac::{
+    Encoding,
+    TsFormat::{Millis, Rfc3339, Secs},
+};
 use super::super::Algorithm::{self, Sha1, Sha256};
 use super::Src::{Header as H, Json as J};
 use super::{Preset, Scheme, SecretForm};
@@ -66,7 +69,7 @@ pub const SLACK: Preset = Preset {
         headers: &[("x-slack-signature", Sha256, "v0=")],
         encoding: Encoding::Hex,
         signed: "v0:{timestamp}:{body}",
-        timestamp: Some("x-slack-request-timestamp"),
+        timestamp: Some(("x-slack-request-timestamp", Secs, 300)),
         separator: None,
     },
     secret: SecretForm::Text,
@@ -267,8 +270,8 @@ pub const ZENDESK: Preset = Preset {
     scheme: Scheme::Hmac {
         headers: &[("x-zendesk-webhook-signature", Sha256, "")],
         encoding: Encoding::Base64,
-        signed: "{header:x-zendesk-webhook-signature-timestamp}{body}",
-        timestamp: None,
+        signed: "{timestamp}{body}",
+        timestamp: Some(("x-zendesk-webhook-signature-timestamp", Rfc3339, 0)),
         separator: None,
     },
     secret: SecretForm::Text,
@@ -293,4 +296,89 @@ pub const GENERIC_HMAC: Preset = Preset {
     event_type: &[],
     docs: "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md#signature-scheme",
     secret_hint: "the secret you share with the sender; it signs the body with HMAC-SHA256 into X-Signature: sha256=<hex>",
+};
+
+pub const SQUARE: Preset = Preset {
+    name: "square",
+    title: "Square",
+    // The notification URL exactly as configured on the subscription, then the body:
+    // behind a proxy, set the route's `public_url` to that URL.
+    scheme: Scheme::Hmac {
+        headers: &[("x-square-hmacsha256-signature", Sha256, "")],
+        encoding: Encoding::Base64,
+        signed: "{url}{body}",
+        timestamp: None,
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[J("/event_id")],
+    event_type: &[J("/type")],
+    docs: "https://developer.squareup.com/docs/webhooks/step3validate",
+    secret_hint: "the subscription's Signature Key (Developer Console > the application > Webhooks > Subscriptions > the subscription)",
+};
+
+pub const HUBSPOT: Preset = Preset {
+    name: "hubspot",
+    title: "HubSpot (v3 signatures)",
+    scheme: Scheme::Hmac {
+        headers: &[("x-hubspot-signature-v3", Sha256, "")],
+        encoding: Encoding::Base64,
+        signed: "{method}{url}{body}{timestamp}",
+        timestamp: Some(("x-hubspot-request-timestamp", Millis, 300)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    // A delivery is an array of events; the first one's id and type name it.
+    event_id: &[J("/0/eventId")],
+    event_type: &[J("/0/subscriptionType")],
+    docs: "https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation",
+    secret_hint: "the app's Client secret (developer account > Apps > the app > Auth)",
+};
+
+pub const ZOOM: Preset = Preset {
+    name: "zoom",
+    title: "Zoom",
+    scheme: Scheme::Hmac {
+        headers: &[("x-zm-signature", Sha256, "v0=")],
+        encoding: Encoding::Hex,
+        signed: "v0:{timestamp}:{body}",
+        timestamp: Some(("x-zm-request-timestamp", Secs, 300)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[J("/event")],
+    docs: "https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events",
+    secret_hint: "the app's Secret Token (Zoom App Marketplace > the app > Features > Access)",
+};
+
+pub const TWITCH: Preset = Preset {
+    name: "twitch",
+    title: "Twitch EventSub",
+    scheme: Scheme::Hmac {
+        headers: &[("twitch-eventsub-message-signature", Sha256, "sha256=")],
+        encoding: Encoding::Hex,
+        signed: "{id}{timestamp}{body}",
+        // Twitch: "make sure the message isn't older than 10 minutes".
+        timestamp: Some(("twitch-eventsub-message-timestamp", Rfc3339, 600)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[H("twitch-eventsub-message-id")],
+    event_type: &[H("twitch-eventsub-subscription-type")],
+    docs:
+        "https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message",
+    secret_hint:
+        "the secret you passed in transport.secret when creating the EventSub subscription",
+};
+
+pub const LEMON_SQUEEZY: Preset = Preset {
+    name: "lemon-squeezy",
+    title: "Lemon Squeezy",
+    scheme: body_hmac(&[("x-signature", Sha256, "")], Encoding::Hex),
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[H("x-event-name"), J("/meta/event_name")],
+    docs: "https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
+    secret_hint: "the Signing secret you set on the webhook (Settings > Webhooks)",
 };

@@ -1,0 +1,61 @@
+//! The catalog's presets of two families: the URL and sorted form fields signed
+//! (`verify/url_signed.rs`), and the signature inside the body (`verify/in_body.rs`).
+
+use super::super::in_body::InBodySpec;
+use super::super::url_signed::FormSpec;
+use super::super::Algorithm::Sha1;
+use super::Src::{Header as H, Json as J};
+use super::{Preset, Scheme, SecretForm};
+
+pub const TWILIO: Preset = Preset {
+    name: "twilio",
+    title: "Twilio",
+    scheme: Scheme::Form(&FormSpec {
+        header: "x-twilio-signature",
+        algorithm: Sha1,
+        body_hash_param: Some("bodySHA256"),
+    }),
+    secret: SecretForm::Text,
+    event_id: &[H("i-twilio-idempotency-token")],
+    event_type: &[],
+    docs: "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
+    secret_hint: "the account's Auth Token (Console > Account > API keys & tokens)",
+};
+
+pub const MANDRILL: Preset = Preset {
+    name: "mandrill",
+    title: "Mandrill (Mailchimp Transactional)",
+    scheme: Scheme::Form(&FormSpec {
+        header: "x-mandrill-signature",
+        algorithm: Sha1,
+        body_hash_param: None,
+    }),
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[],
+    docs: "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/#authenticating-webhook-requests",
+    secret_hint: "the webhook's Key (Mandrill > Settings > Webhooks)",
+};
+
+pub const MAILGUN: Preset = Preset {
+    name: "mailgun",
+    title: "Mailgun",
+    scheme: Scheme::InBody(InBodySpec::Mailgun),
+    secret: SecretForm::Text,
+    event_id: &[J("/event-data/id")],
+    event_type: &[J("/event-data/event")],
+    docs: "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks",
+    secret_hint: "the HTTP webhook signing key (Sending > Webhooks, or Account > API Security)",
+};
+
+pub const ADYEN: Preset = Preset {
+    name: "adyen",
+    title: "Adyen (standard notifications)",
+    scheme: Scheme::InBody(InBodySpec::Adyen),
+    secret: SecretForm::Hex,
+    // A retried notification is the same body: its hash names it.
+    event_id: &[],
+    event_type: &[J("/notificationItems/0/NotificationRequestItem/eventCode")],
+    docs: "https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures/",
+    secret_hint: "the webhook's HMAC key, hex, generated in the Customer Area (Developers > Webhooks > the webhook > Security)",
+};
