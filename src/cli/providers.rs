@@ -103,6 +103,7 @@ pub(super) fn print(json: bool) -> i32 {
                     "secret": match p.secret {
                         SecretForm::Text => "text",
                         SecretForm::Hex => "hex",
+                        SecretForm::Base64 => "base64",
                         SecretForm::StandardWebhooks => "whsec_ base64",
                         SecretForm::PublicKey(KeyAlgorithm::Ed25519) => "ed25519 public key, hex",
                         SecretForm::PublicKey(KeyAlgorithm::EcdsaP256) => "p-256 public key, base64 DER",

@@ -12,7 +12,11 @@ use super::keyed::KeyedSpec;
 use super::Algorithm;
 use crate::event::Source;
 
+mod body_devtools;
+mod body_messaging;
+mod body_payments;
 mod hmac;
+mod hmac_timed;
 mod keyed;
 mod public_key;
 mod standard_webhooks;
@@ -71,6 +75,8 @@ pub enum SecretForm {
     StandardWebhooks,
     /// Hex, decoded to bytes (Adyen's HMAC key).
     Hex,
+    /// Base64, decoded to bytes (Airtable's macSecretBase64).
+    Base64,
     /// The provider's public key, in that algorithm's form.
     PublicKey(super::public_key::KeyAlgorithm),
 }
@@ -139,5 +145,58 @@ pub static PRESETS: &[&Preset] = &[
     &token::OKTA,
     &token::POSTMARK,
     &token::MAILCHIMP,
+    &keyed::PERSONA,
+    &keyed::WORKOS,
+    &keyed::BUILDKITE,
+    &standard_webhooks::OPENAI,
+    &standard_webhooks::REPLICATE,
+    &standard_webhooks::LIVEBLOCKS,
+    &standard_webhooks::SUPABASE,
+    &standard_webhooks::POLAR,
+    &hmac_timed::REVOLUT,
+    &hmac_timed::WEBFLOW,
+    &hmac_timed::FRONT,
+    &hmac_timed::CUSTOMER_IO,
+    &hmac_timed::FRAME_IO,
+    &hmac_timed::TRELLO,
+    &hmac_timed::BOX,
+    &token::TELEGRAM,
+    &body_payments::RAZORPAY,
+    &body_payments::PAYSTACK,
+    &body_payments::CHECKOUT_COM,
+    &body_payments::GOCARDLESS,
+    &body_payments::WOOCOMMERCE,
+    &body_payments::SQUARESPACE,
+    &body_payments::FASTSPRING,
+    &body_payments::MODERN_TREASURY,
+    &body_payments::DWOLLA,
+    &body_payments::ONFIDO,
+    &body_payments::EASYPOST,
+    &body_payments::PUSHER,
+    &body_payments::SENDBIRD,
+    &body_devtools::HEROKU,
+    &body_devtools::CIRCLECI,
+    &body_devtools::GITEA,
+    &body_devtools::GOGS,
+    &body_devtools::TERRAFORM_CLOUD,
+    &body_devtools::PULUMI,
+    &body_devtools::SONARQUBE,
+    &body_devtools::SNYK,
+    &body_devtools::DISCOURSE,
+    &body_devtools::STORYBLOK,
+    &body_devtools::CAL_COM,
+    &body_devtools::ASANA,
+    &body_devtools::AIRTABLE,
+    &body_devtools::CLICKUP,
+    &body_devtools::TODOIST,
+    &body_messaging::HELP_SCOUT,
+    &body_messaging::NYLAS,
+    &body_messaging::WEBEX,
+    &body_messaging::LINE,
+    &body_messaging::VIBER,
+    &body_messaging::DROPBOX,
+    &body_messaging::SEGMENT,
+    &body_messaging::ATTIO,
+    &body_messaging::OUTREACH,
     &hmac::GENERIC_HMAC,
 ];

@@ -19,6 +19,8 @@ pub struct KeyedSpec {
     pub sig_key: &'static str,
     /// Between the timestamp and the body in the signed content.
     pub joiner: &'static str,
+    /// The timestamp is in milliseconds (WorkOS), not seconds.
+    pub millis: bool,
 }
 
 pub const STRIPE: KeyedSpec = KeyedSpec {
@@ -27,6 +29,7 @@ pub const STRIPE: KeyedSpec = KeyedSpec {
     ts_key: "t",
     sig_key: "v1",
     joiner: ".",
+    millis: false,
 };
 
 pub struct Keyed {
@@ -72,6 +75,7 @@ impl Keyed {
             return Err(VerifyError::Malformed("no signature item"));
         }
         let ts = super::parse_unix(t)?;
+        let ts = if spec.millis { ts.div_euclid(1000) } else { ts };
         let mut candidates = Candidates::new();
         for sig in &sigs[..n] {
             candidates.push(sig, false);
@@ -90,7 +94,7 @@ impl Keyed {
     pub fn sign(&self, key: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
         let spec = self.spec;
         let mut mac = Mac::new(Algorithm::Sha256, key);
-        let t = now.to_string();
+        let t = if spec.millis { now * 1000 } else { now }.to_string();
         mac.update(t.as_bytes());
         mac.update(spec.joiner.as_bytes());
         mac.update(body);

@@ -55,6 +55,12 @@ impl Provider {
             SecretForm::StandardWebhooks => StandardWebhooks::decode_secret(s),
             SecretForm::Text => Ok(s.as_bytes().to_vec()),
             SecretForm::Hex => hex::decode(s.trim()).map_err(|_| "the secret must be hex".into()),
+            SecretForm::Base64 => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(s.trim())
+                    .map_err(|_| "the secret must be base64".into())
+            }
             SecretForm::PublicKey(alg) => alg.decode_key(s),
         }
     }

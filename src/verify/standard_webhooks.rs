@@ -34,6 +34,8 @@ impl StandardWebhooks {
     /// `whsec_<base64>` (or bare base64) -> key bytes.
     pub fn decode_secret(s: &str) -> Result<Vec<u8>, String> {
         use base64::Engine;
+        // Supabase shows its secrets as `v1,whsec_…`.
+        let s = s.strip_prefix("v1,").unwrap_or(s);
         let b = s.strip_prefix("whsec_").unwrap_or(s);
         base64::engine::general_purpose::STANDARD
             .decode(b)

@@ -50,9 +50,7 @@ impl Stamp {
             TsFormat::Millis => super::parse_unix(v).map(|ms| ms.div_euclid(1000)),
             TsFormat::Rfc3339 => std::str::from_utf8(v)
                 .ok()
-                .and_then(|s| humantime::parse_rfc3339_weak(s.trim()).ok())
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs() as i64)
+                .and_then(|s| rfc3339(s.trim()))
                 .ok_or(VerifyError::Malformed("timestamp is not an RFC 3339 time")),
         }
     }
@@ -75,6 +73,30 @@ impl Stamp {
             None => Ok(()),
         }
     }
+}
+
+/// Unix seconds of an RFC 3339 time, in UTC (`Z`) or with an offset (`-07:00`, Box).
+fn rfc3339(s: &str) -> Option<i64> {
+    let (base, offset) = match s.len().checked_sub(6).map(|i| s.split_at(i)) {
+        Some((base, off))
+            if off.len() == 6
+                && matches!(off.as_bytes()[0], b'+' | b'-')
+                && off.as_bytes()[3] == b':' =>
+        {
+            let h: i64 = off[1..3].parse().ok()?;
+            let m: i64 = off[4..6].parse().ok()?;
+            let secs = h * 3600 + m * 60;
+            (base, if off.starts_with('-') { -secs } else { secs })
+        }
+        _ => (s, 0),
+    };
+    let utc = if base.ends_with(['Z', 'z']) {
+        base.to_string()
+    } else {
+        format!("{base}Z")
+    };
+    let t = humantime::parse_rfc3339_weak(&utc).ok()?;
+    Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64 - offset)
 }
 
 pub fn header_name(h: &str) -> Result<HeaderName, String> {
@@ -165,6 +187,12 @@ mod tests {
             Ok(1_700_000_000)
         );
         assert!(twitch.parse(b"yesterday").is_err());
+        // Box writes its offset; 10:10:33-07:00 is 17:10:33Z.
+        assert_eq!(
+            twitch.parse(b"2016-07-11T10:10:33-07:00"),
+            twitch.parse(b"2016-07-11T17:10:33Z")
+        );
+        assert!(twitch.parse(b"2016-07-11T10:10:33+0x:00").is_err());
         assert_eq!(twitch.check(0, 1_700_000_000), Ok(()));
     }
 }

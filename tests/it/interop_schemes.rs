@@ -17,6 +17,7 @@ pub const PROVEN: &[(&str, &str, &str)] = &[
     ("square", "recipe, sdk verifier", ""),
     ("mailgun", "recipe, sdk verifier", ""),
     ("mandrill", "recipe", "body: any"),
+    ("trello", "recipe", ""),
     ("mailchimp", "recipe", "body: any"),
     ("postmark", "recipe", ""),
 ];
@@ -68,6 +69,9 @@ elif preset == "mandrill":
     from urllib.parse import parse_qsl
     signed = url + "".join(k + v for k, v in sorted(parse_qsl(body)))
     headers["x-mandrill-signature"] = b64(hmac.new(secret.encode(), signed.encode(), hashlib.sha1).digest())
+elif preset == "trello":
+    # Trello: the body, then the callback URL as registered; HMAC-SHA1, base64.
+    headers["x-trello-webhook"] = b64(hmac.new(secret.encode(), (body + url).encode(), hashlib.sha1).digest())
 elif preset == "mailchimp":
     from urllib.parse import urlencode
     query = urlencode({"token": secret})

@@ -1,7 +1,7 @@
 //! The catalog's presets of one family: `t=…,v1=…` style headers (`verify/keyed.rs`).
 
 use super::super::keyed::{KeyedSpec, STRIPE as STRIPE_SPEC};
-use super::Src::Json as J;
+use super::Src::{Header as H, Json as J};
 use super::{Preset, Scheme, SecretForm};
 
 const MUX_SPEC: KeyedSpec = KeyedSpec {
@@ -10,6 +10,7 @@ const MUX_SPEC: KeyedSpec = KeyedSpec {
     ts_key: "t",
     sig_key: "v1",
     joiner: ".",
+    millis: false,
 };
 
 const PADDLE_SPEC: KeyedSpec = KeyedSpec {
@@ -18,6 +19,7 @@ const PADDLE_SPEC: KeyedSpec = KeyedSpec {
     ts_key: "ts",
     sig_key: "h1",
     joiner: ":",
+    millis: false,
 };
 
 const CALENDLY_SPEC: KeyedSpec = KeyedSpec {
@@ -26,6 +28,7 @@ const CALENDLY_SPEC: KeyedSpec = KeyedSpec {
     ts_key: "t",
     sig_key: "v1",
     joiner: ".",
+    millis: false,
 };
 
 pub const STRIPE: Preset = Preset {
@@ -70,4 +73,68 @@ pub const CALENDLY: Preset = Preset {
     event_type: &[J("/event")],
     docs: "https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures",
     secret_hint: "the signing_key you give when creating the webhook subscription (or the OAuth app's webhook signing key)",
+};
+
+const PERSONA_SPEC: KeyedSpec = KeyedSpec {
+    header: "persona-signature",
+    separator: b',',
+    ts_key: "t",
+    sig_key: "v1",
+    joiner: ".",
+    millis: false,
+};
+
+const WORKOS_SPEC: KeyedSpec = KeyedSpec {
+    header: "workos-signature",
+    separator: b',',
+    ts_key: "t",
+    sig_key: "v1",
+    joiner: ".",
+    millis: true,
+};
+
+const BUILDKITE_SPEC: KeyedSpec = KeyedSpec {
+    header: "x-buildkite-signature",
+    separator: b',',
+    ts_key: "timestamp",
+    sig_key: "signature",
+    joiner: ".",
+    millis: false,
+};
+
+pub const PERSONA: Preset = Preset {
+    name: "persona",
+    title: "Persona",
+    scheme: Scheme::Keyed(&PERSONA_SPEC),
+    secret: SecretForm::Text,
+    event_id: &[J("/data/id")],
+    event_type: &[J("/data/attributes/name")],
+    docs: "https://docs.withpersona.com/docs/webhooks-best-practices",
+    secret_hint:
+        "the webhook's secret (wbhsec_…, used verbatim) in the Dashboard's Webhooks section",
+};
+
+pub const WORKOS: Preset = Preset {
+    name: "workos",
+    title: "WorkOS",
+    // `t=<ms>, v1=<hex>`: the timestamp in milliseconds, items split by comma and space.
+    scheme: Scheme::Keyed(&WORKOS_SPEC),
+    secret: SecretForm::Text,
+    event_id: &[J("/id")],
+    event_type: &[J("/event")],
+    docs: "https://workos.com/docs/events/data-syncing/webhooks",
+    secret_hint: "the endpoint's webhook secret (WorkOS Dashboard > Webhooks > the endpoint)",
+};
+
+pub const BUILDKITE: Preset = Preset {
+    name: "buildkite",
+    title: "Buildkite",
+    // The webhook set to send its token as an X-Buildkite-Signature HMAC (not as
+    // X-Buildkite-Token, which carries the token itself).
+    scheme: Scheme::Keyed(&BUILDKITE_SPEC),
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[H("x-buildkite-event"), J("/event")],
+    docs: "https://buildkite.com/docs/apis/webhooks/pipelines#webhook-signature",
+    secret_hint: "the webhook's Token (Settings > Notification Services > the webhook), sent as an X-Buildkite-Signature HMAC",
 };

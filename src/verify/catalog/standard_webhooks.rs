@@ -47,3 +47,61 @@ pub const RESEND: Preset = Preset {
     docs: "https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests",
     secret_hint: "the webhook's Signing Secret (whsec_…) in Resend's Webhooks page",
 };
+
+pub const OPENAI: Preset = Preset {
+    name: "openai",
+    title: "OpenAI",
+    scheme: Scheme::StandardWebhooks { prefix: "webhook" },
+    secret: SecretForm::StandardWebhooks,
+    event_id: &[H("webhook-id")],
+    event_type: &[J("/type")],
+    docs: "https://platform.openai.com/docs/guides/webhooks",
+    secret_hint: "the endpoint's signing secret (whsec_…), shown once when it is created (platform.openai.com > project Settings > Webhooks)",
+};
+
+pub const REPLICATE: Preset = Preset {
+    name: "replicate",
+    title: "Replicate",
+    scheme: Scheme::StandardWebhooks { prefix: "webhook" },
+    secret: SecretForm::StandardWebhooks,
+    event_id: &[H("webhook-id")],
+    event_type: &[J("/type")],
+    docs: "https://replicate.com/docs/topics/webhooks/verify-webhook",
+    secret_hint: "the account's webhook signing key (whsec_…), from GET https://api.replicate.com/v1/webhooks/default/secret",
+};
+
+pub const LIVEBLOCKS: Preset = Preset {
+    name: "liveblocks",
+    title: "Liveblocks",
+    scheme: Scheme::StandardWebhooks { prefix: "webhook" },
+    secret: SecretForm::StandardWebhooks,
+    event_id: &[H("webhook-id")],
+    event_type: &[J("/type")],
+    docs: "https://liveblocks.io/docs/platform/webhooks",
+    secret_hint: "the endpoint's Signing secret (whsec_…) in the project's Webhooks tab",
+};
+
+pub const SUPABASE: Preset = Preset {
+    name: "supabase",
+    title: "Supabase (Auth hooks)",
+    scheme: Scheme::StandardWebhooks { prefix: "webhook" },
+    secret: SecretForm::StandardWebhooks,
+    event_id: &[H("webhook-id")],
+    event_type: &[J("/type")],
+    docs: "https://supabase.com/docs/guides/auth/auth-hooks",
+    secret_hint: "the hook's secret (v1,whsec_…, written as shown) from Authentication > Hooks > Generate secret",
+};
+
+pub const POLAR: Preset = Preset {
+    name: "polar",
+    title: "Polar",
+    // Standard Webhooks headers, but the HMAC key is the secret's text itself: Polar's
+    // SDK base64-encodes it before handing it to the standardwebhooks library.
+    scheme: Scheme::StandardWebhooks { prefix: "webhook" },
+    secret: SecretForm::Text,
+    event_id: &[H("webhook-id")],
+    event_type: &[J("/type")],
+    docs: "https://docs.polar.sh/integrate/webhooks/delivery",
+    secret_hint:
+        "the endpoint's secret (Organization Settings > Webhooks > the endpoint), used as text",
+};

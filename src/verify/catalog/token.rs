@@ -51,3 +51,14 @@ pub const MAILCHIMP: Preset = Preset {
     docs: "https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/",
     secret_hint: "a random string you choose and append to the webhook URL as ?token=... (Audience > Settings > Webhooks)",
 };
+
+pub const TELEGRAM: Preset = Preset {
+    name: "telegram",
+    title: "Telegram Bot API",
+    scheme: Scheme::Token(TokenIn::Header("x-telegram-bot-api-secret-token")),
+    secret: SecretForm::Text,
+    event_id: &[J("/update_id")],
+    event_type: &[],
+    docs: "https://core.telegram.org/bots/api#setwebhook",
+    secret_hint: "the secret_token you pass to setWebhook (1-256 of A-Z, a-z, 0-9, _ and -)",
+};

@@ -1,0 +1,138 @@
+//! The catalog's HMAC presets whose signed content is more than the body: a timestamp
+//! (checked for freshness), the URL, or both (`verify/hmac.rs` templates).
+
+use super::super::hmac::{
+    Encoding,
+    TsFormat::{Millis, Rfc3339, Secs},
+};
+use super::super::Algorithm::{Sha1, Sha256};
+use super::Src::Json as J;
+use super::{Preset, Scheme, SecretForm};
+
+pub const REVOLUT: Preset = Preset {
+    name: "revolut",
+    title: "Revolut Business",
+    scheme: Scheme::Hmac {
+        // During a secret's rotation, one signature per secret, comma-separated.
+        headers: &[("revolut-signature", Sha256, "v1=")],
+        encoding: Encoding::Hex,
+        signed: "v1.{timestamp}.{body}",
+        timestamp: Some(("revolut-request-timestamp", Millis, 300)),
+        separator: Some(","),
+    },
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[J("/event")],
+    docs: "https://developer.revolut.com/docs/guides/manage-accounts/webhooks/verify-the-payload-signature",
+    secret_hint: "the webhook's signing secret (wsk_…, used verbatim), returned when the webhook is created or retrieved through the API",
+};
+
+pub const WEBFLOW: Preset = Preset {
+    name: "webflow",
+    title: "Webflow",
+    scheme: Scheme::Hmac {
+        headers: &[("x-webflow-signature", Sha256, "")],
+        encoding: Encoding::Hex,
+        signed: "{timestamp}:{body}",
+        timestamp: Some(("x-webflow-timestamp", Millis, 300)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[J("/triggerType")],
+    docs: "https://developers.webflow.com/data/docs/working-with-webhooks",
+    secret_hint: "the OAuth app's Client Secret (Workspace settings > Apps & Integrations > App development), or the webhook's own signing secret",
+};
+
+pub const FRONT: Preset = Preset {
+    name: "front",
+    title: "Front",
+    scheme: Scheme::Hmac {
+        headers: &[("x-front-signature", Sha256, "")],
+        encoding: Encoding::Base64,
+        signed: "{timestamp}:{body}",
+        timestamp: Some(("x-front-request-timestamp", Millis, 300)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[J("/id")],
+    event_type: &[J("/type")],
+    docs: "https://dev.frontapp.com/docs/application-webhooks",
+    secret_hint: "the app's App secret (Settings > Developers > the app > Basic information)",
+};
+
+pub const CUSTOMER_IO: Preset = Preset {
+    name: "customer-io",
+    title: "Customer.io (reporting webhooks)",
+    scheme: Scheme::Hmac {
+        headers: &[("x-cio-signature", Sha256, "")],
+        encoding: Encoding::Hex,
+        signed: "v0:{timestamp}:{body}",
+        timestamp: Some(("x-cio-timestamp", Secs, 300)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[J("/event_id")],
+    event_type: &[J("/metric")],
+    docs: "https://docs.customer.io/api/webhooks/#section/Securely-Verifying-Requests",
+    secret_hint: "the reporting webhook's signing key (Data & Integrations > Integrations > Reporting Webhooks > the webhook)",
+};
+
+pub const FRAME_IO: Preset = Preset {
+    name: "frame-io",
+    title: "Frame.io",
+    scheme: Scheme::Hmac {
+        headers: &[("x-frameio-signature", Sha256, "v0=")],
+        encoding: Encoding::Hex,
+        signed: "v0:{timestamp}:{body}",
+        timestamp: Some(("x-frameio-request-timestamp", Secs, 300)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[J("/type")],
+    docs: "https://developer.adobe.com/frameio/guides/Webhooks/",
+    secret_hint: "the webhook's signing secret, returned once when the webhook is created",
+};
+
+pub const TRELLO: Preset = Preset {
+    name: "trello",
+    title: "Trello",
+    // The body, then the callbackURL exactly as given when the webhook was created:
+    // set the route's `public_url` to it.
+    scheme: Scheme::Hmac {
+        headers: &[("x-trello-webhook", Sha1, "")],
+        encoding: Encoding::Base64,
+        signed: "{body}{url}",
+        timestamp: None,
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[J("/action/id")],
+    event_type: &[J("/action/type")],
+    docs: "https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/",
+    secret_hint: "the Power-Up's OAuth 1.0 secret (trello.com/power-ups/admin > the Power-Up > API key > Secret)",
+};
+
+pub const BOX: Preset = Preset {
+    name: "box",
+    title: "Box",
+    // Two signature keys (primary, secondary), each signing into its own header: put
+    // both in `secrets`; the primary header is checked against every secret.
+    scheme: Scheme::Hmac {
+        headers: &[
+            ("box-signature-primary", Sha256, ""),
+            ("box-signature-secondary", Sha256, ""),
+        ],
+        encoding: Encoding::Base64,
+        signed: "{body}{timestamp}",
+        // Box: "reject if the timestamp is older than 10 minutes".
+        timestamp: Some(("box-delivery-timestamp", Rfc3339, 600)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[J("/id")],
+    event_type: &[J("/trigger")],
+    docs: "https://developer.box.com/guides/webhooks/v2/signatures-v2/",
+    secret_hint: "the app's primary and secondary signature keys (Developer Console > the app > Webhooks > Manage signature keys)",
+};
