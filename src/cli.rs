@@ -1,7 +1,6 @@
 //! The command line (SPEC §1): `serve`, `check`, `sign`, `store`. Exit codes: 0 success,
 //! 1 invalid configuration or usage, 2 runtime failure.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +50,10 @@ enum Command {
         /// Sign with this secret instead of the route's first one.
         #[arg(long)]
         secret: Option<String>,
+        /// For a public-key scheme (discord, sendgrid, telnyx): the private key to sign
+        /// with (Ed25519: the 32-byte seed, hex or base64; P-256: base64 PKCS#8 DER).
+        #[arg(long)]
+        private_key: Option<String>,
         /// Print a ready curl command for this URL.
         #[arg(long)]
         curl: Option<String>,
@@ -167,18 +170,17 @@ pub fn main() -> i32 {
             route,
             body,
             secret,
+            private_key,
             curl,
         } => {
             let Some(cfg) = load(&config.config, config.dev) else {
                 return 1;
             };
-            match sign(
-                &cfg,
-                &route,
-                body.as_deref(),
-                secret.as_deref(),
-                curl.as_deref(),
-            ) {
+            let key = crate::sign::Key {
+                secret: secret.as_deref(),
+                private: private_key.as_deref(),
+            };
+            match crate::sign::run(&cfg, &route, body.as_deref(), key, curl.as_deref()) {
                 Ok(out) => {
                     print!("{out}");
                     0
@@ -314,42 +316,4 @@ fn check(path: &std::path::Path, dev: bool) -> i32 {
         println!("  warning: {w}");
     }
     0
-}
-
-fn sign(
-    cfg: &Config,
-    route: &str,
-    body: Option<&str>,
-    secret: Option<&str>,
-    curl: Option<&str>,
-) -> anyhow::Result<String> {
-    let r = cfg
-        .routes
-        .iter()
-        .find(|r| &*r.name == route)
-        .ok_or_else(|| anyhow::anyhow!("no route named {route:?}"))?;
-    let (bytes, body_file) = match body {
-        None => (b"{}".to_vec(), None),
-        Some("-") => {
-            let mut b = Vec::new();
-            std::io::stdin().read_to_end(&mut b)?;
-            (b, None)
-        }
-        Some(f) => (
-            std::fs::read(f).map_err(|e| anyhow::anyhow!("cannot read {f}: {e}"))?,
-            Some(f),
-        ),
-    };
-    let key = match secret {
-        Some(s) => match r.provider {
-            Some(p) => p.decode_secret(s).map_err(anyhow::Error::msg)?,
-            None => s.as_bytes().to_vec(),
-        },
-        None => r
-            .secrets
-            .first()
-            .map(|s| s.0.clone())
-            .ok_or_else(|| anyhow::anyhow!("route {route:?} has no secret (verify: none?)"))?,
-    };
-    crate::sign::render(cfg, r, &bytes, &key, body_file, curl)
 }

@@ -182,6 +182,8 @@ pub struct Route {
     pub queue: String,
     pub forward_headers: Vec<HeaderName>,
     pub public_url: Option<String>,
+    /// Meta's `hub.verify_token`, for its subscription handshake (never logged).
+    pub verify_token: Option<Secret>,
     /// Where the event id comes from, first match wins; else `sha256:<hex of body>`.
     pub event_id: Vec<Source>,
     pub event_type: Vec<Source>,

@@ -213,6 +213,7 @@ impl Metrics {
         "schema_violation",
         "unavailable",
         "proxied",
+        "handshake",
         "bad_gateway",
         "gateway_timeout",
     ];

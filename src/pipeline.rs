@@ -22,6 +22,7 @@ use crate::ratelimit::Limiter;
 use crate::store::Outcome as Stored;
 use crate::{allowlist, now_ms};
 
+mod handshake;
 mod inspect;
 mod rejection;
 
@@ -120,6 +121,11 @@ where
             metrics.request("proxied", started.elapsed());
             r
         }
+        Ok(Answer::Handshake(r)) => {
+            metrics.request("handshake", started.elapsed());
+            tracing::debug!(route = name, source_ip = %source, "handshake answered");
+            r
+        }
         Ok(Answer::Kept(status, id)) => {
             let label = match status {
                 Stored::Accepted => "accepted",
@@ -162,6 +168,8 @@ enum Answer {
     Kept(Stored, String),
     /// A proxy route: the application's answer.
     Proxied(Response<Full<Bytes>>),
+    /// The provider's endpoint check, answered by the gateway (`handshake`).
+    Handshake(Response<Full<Bytes>>),
 }
 
 /// One request as the stages learn about it: where it came from, and what the answer,
@@ -209,7 +217,8 @@ where
         .ok_or(Rejection::NotFound)?;
     let route: &Route = &cfg.routes[idx];
     cx.route = Some(idx);
-    if req.method() != Method::POST {
+    let handshake_get = handshake::accepts(route, req.method());
+    if req.method() != Method::POST && !handshake_get {
         return Err(Rejection::MethodNotAllowed);
     }
     // 2. who is asking, and may they
@@ -222,6 +231,10 @@ where
     if let Some(l) = &rt.limiters[idx] {
         l.check(client)
             .map_err(|retry_after| Rejection::RateLimited { retry_after })?;
+    }
+    if handshake_get {
+        let (parts, _) = req.into_parts();
+        return handshake::get(route, &parts, now_ms() / 1000).map(Answer::Handshake);
     }
     // Bound memory: at most max_in_flight requests at once, a client's share of them,
     // and the bytes their bodies hold (see `admission`).
@@ -280,7 +293,11 @@ where
     } else {
         String::new()
     };
-    let ev = inspect(route, &parts, body, &url, now_ms(), ip)?;
+    let now = now_ms();
+    if let Some(answer) = handshake::post(route, &parts, &body, &url, now / 1000) {
+        return answer.map(Answer::Handshake);
+    }
+    let ev = inspect(route, &parts, body, &url, now, ip)?;
     // 7a. a proxy route: the application answers, nothing is kept
     if let (Some(p), Some(client)) = (&route.proxy, &rt.proxies[idx]) {
         let origin = proxy::Origin {

@@ -1,13 +1,79 @@
-//! `hookgate sign`: the headers (or a curl command) that make a body valid for a route,
-//! computed by the same scheme code that verifies. A fresh event id is generated where
-//! the route takes its id from a header, so repeated runs are not duplicates.
+//! `hookgate sign`: what makes a body valid for a route (headers, and for some schemes a
+//! signed body or a URL parameter), printed as lines or as a curl command, computed by the
+//! same scheme code that verifies. A fresh event id is generated where the route takes
+//! its id from a header, so repeated runs are not duplicates. Public-key schemes sign
+//! with a private key given on the command line (`--private-key`), since a route holds
+//! only the provider's public key.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Route};
 use crate::event::Source;
+use crate::verify::catalog::SecretForm;
+use crate::verify::Verifier;
+
+/// The keys `hookgate sign` was given on its command line.
+pub struct Key<'a> {
+    pub secret: Option<&'a str>,
+    pub private: Option<&'a str>,
+}
+
+/// What a request needs besides its method and path.
+struct Signed {
+    headers: Vec<(String, String)>,
+    /// The body to send, when the signature lives in it (Mailgun, Adyen, Graph).
+    body: Option<Vec<u8>>,
+    /// A query string the URL needs (Mailchimp's token, Twilio's `bodySHA256`).
+    query: Option<String>,
+}
+
+pub fn run(
+    cfg: &Config,
+    route: &str,
+    body: Option<&str>,
+    key: Key,
+    curl: Option<&str>,
+) -> anyhow::Result<String> {
+    let r = cfg
+        .routes
+        .iter()
+        .find(|r| &*r.name == route)
+        .ok_or_else(|| anyhow::anyhow!("no route named {route:?}"))?;
+    let (bytes, body_file) = match body {
+        None => (b"{}".to_vec(), None),
+        Some("-") => {
+            let mut b = Vec::new();
+            std::io::stdin().read_to_end(&mut b)?;
+            (b, None)
+        }
+        Some(f) => (
+            std::fs::read(f).map_err(|e| anyhow::anyhow!("cannot read {f}: {e}"))?,
+            Some(f),
+        ),
+    };
+    let key = match (&r.verifier, key) {
+        (Verifier::PublicKey(_), Key { private: None, .. }) => anyhow::bail!(
+            "route {route:?} verifies the provider's public-key signature; give a private key to sign with: --private-key KEY"
+        ),
+        (Verifier::PublicKey(_), Key { private: Some(p), .. }) => match r.provider.map(|p| p.preset().secret) {
+            Some(SecretForm::PublicKey(alg)) => alg.decode_private(p).map_err(anyhow::Error::msg)?,
+            _ => anyhow::bail!("route {route:?} has no public-key preset"),
+        },
+        (_, Key { secret: Some(s), .. }) => match r.provider {
+            Some(p) => p.decode_secret(s).map_err(anyhow::Error::msg)?,
+            None => s.as_bytes().to_vec(),
+        },
+        (_, Key { secret: None, .. }) => r
+            .secrets
+            .first()
+            .map(|s| s.0.clone())
+            .ok_or_else(|| anyhow::anyhow!("route {route:?} has no secret (verify: none?)"))?,
+    };
+    render(cfg, r, &bytes, &key, body_file, curl)
+}
 
 fn fresh_id(body: &[u8]) -> String {
     let mut h = Sha256::new();
@@ -24,6 +90,53 @@ fn fresh_id(body: &[u8]) -> String {
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Sign `body` for `verifier` as the provider would.
+fn sign(
+    verifier: &Verifier,
+    key: &[u8],
+    body: &[u8],
+    url: &str,
+    now: i64,
+    id: &str,
+) -> anyhow::Result<Signed> {
+    let plain = |headers| Signed {
+        headers,
+        body: None,
+        query: None,
+    };
+    Ok(match verifier {
+        Verifier::PublicKey(p) => plain(p.sign(key, body, now).map_err(anyhow::Error::msg)?),
+        Verifier::InBody(s) => Signed {
+            headers: Vec::new(),
+            body: Some(s.sign_body(key, body, now).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "this scheme signs inside a JSON body; the body is not the JSON it expects"
+                )
+            })?),
+            query: None,
+        },
+        Verifier::Token(t) if t.sign_url(key).is_some() => Signed {
+            headers: Vec::new(),
+            body: None,
+            query: t.sign_url(key),
+        },
+        // Twilio signs a JSON body through its hash in the URL.
+        Verifier::FormSigned(f) if body.starts_with(b"{") && f.spec.body_hash_param.is_some() => {
+            let query = format!(
+                "{}={}",
+                f.spec.body_hash_param.unwrap_or_default(),
+                hex::encode(Sha256::digest(body))
+            );
+            Signed {
+                headers: f.sign(key, body, &format!("{url}?{query}")),
+                body: None,
+                query: Some(query),
+            }
+        }
+        v => plain(v.sign(key, body, url, now, id)),
+    })
 }
 
 pub fn render(
@@ -51,33 +164,46 @@ pub fn render(
     if r.body_json {
         headers.push(("Content-Type".into(), "application/json".into()));
     }
-    let signed = r
-        .verifier
-        .sign(key, body, &url, crate::now_ms() / 1000, &id);
+    let signed = sign(&r.verifier, key, body, &url, crate::now_ms() / 1000, &id)?;
     if let Some(Source::Header(h)) = r.event_id.first() {
         if !signed
+            .headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case(h.as_str()))
         {
             headers.push((h.to_string(), id.clone()));
         }
     }
-    headers.extend(signed);
+    headers.extend(signed.headers);
     let mut out = String::new();
     match curl {
         None => {
             for (k, v) in &headers {
                 writeln!(out, "{k}: {v}")?;
             }
+            if let Some(q) = &signed.query {
+                writeln!(out, "\nAppend to the URL: ?{q}")?;
+            }
+            if let Some(b) = &signed.body {
+                writeln!(out, "\nThe signed body:\n{}", String::from_utf8_lossy(b))?;
+            }
         }
         Some(u) => {
-            write!(out, "curl -sS -X POST {}", quote(u))?;
+            let u = match &signed.query {
+                Some(q) if u.contains('?') => format!("{u}&{q}"),
+                Some(q) => format!("{u}?{q}"),
+                None => u.to_string(),
+            };
+            write!(out, "curl -sS -X POST {}", quote(&u))?;
             for (k, v) in &headers {
                 write!(out, " -H {}", quote(&format!("{k}: {v}")))?;
             }
-            match body_file {
-                Some(f) => writeln!(out, " --data-binary @{}", quote(f))?,
-                None => {
+            match (&signed.body, body_file) {
+                (Some(b), _) => {
+                    writeln!(out, " --data-binary {}", quote(&String::from_utf8_lossy(b)))?
+                }
+                (None, Some(f)) => writeln!(out, " --data-binary @{}", quote(f))?,
+                (None, None) => {
                     let text = std::str::from_utf8(body).map_err(|_| {
                         anyhow::anyhow!(
                             "a binary body from stdin cannot go in a command line; use --body FILE"

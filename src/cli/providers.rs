@@ -47,7 +47,9 @@ fn scheme(p: &Preset) -> String {
         ),
         Scheme::StandardWebhooks { .. } => "standard webhooks v1 (hmac-sha256)".into(),
         Scheme::PublicKey(k) => match k.algorithm {
-            KeyAlgorithm::Ed25519 => "ed25519 of {timestamp}{body} (public key)".into(),
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => {
+                format!("ed25519 of {{timestamp}}{}{{body}} (public key)", k.joiner)
+            }
             KeyAlgorithm::EcdsaP256 => {
                 "ecdsa p-256 sha-256 of {timestamp}{body} (public key)".into()
             }
@@ -106,6 +108,7 @@ pub(super) fn print(json: bool) -> i32 {
                         SecretForm::Base64 => "base64",
                         SecretForm::StandardWebhooks => "whsec_ base64",
                         SecretForm::PublicKey(KeyAlgorithm::Ed25519) => "ed25519 public key, hex",
+                        SecretForm::PublicKey(KeyAlgorithm::Ed25519Base64) => "ed25519 public key, base64",
                         SecretForm::PublicKey(KeyAlgorithm::EcdsaP256) => "p-256 public key, base64 DER",
                     },
                     "event_id": p.event_id.iter().map(|s| s.describe()).collect::<Vec<_>>(),

@@ -137,6 +137,7 @@ pub struct RawRoute {
     pub forward_headers: Option<Vec<Scalar>>,
     pub verify: Option<RawVerify>,
     pub public_url: Option<Scalar>,
+    pub verify_token: Option<RawSecret>,
     pub event_id: Option<RawSource>,
     pub event_type: Option<RawSource>,
     pub deliver: Option<RawDeliver>,

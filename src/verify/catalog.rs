@@ -35,6 +35,36 @@ pub struct Preset {
     pub docs: &'static str,
     /// Where the provider shows the secret to its user.
     pub secret_hint: &'static str,
+    /// The endpoint check the gateway answers itself (`pipeline/handshake.rs`).
+    pub handshake: Handshake,
+}
+
+/// A provider's endpoint check, answered by the gateway (docs/handshakes.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    None,
+    /// Slack: a signed POST `{"type":"url_verification","challenge":C}` gets `{"challenge":C}`.
+    SlackUrlVerification,
+    /// Zoom: a signed POST `{"event":"endpoint.url_validation","payload":{"plainToken":P}}`
+    /// gets `{"plainToken":P,"encryptedToken":hex HMAC-SHA256(secret, P)}`.
+    ZoomUrlValidation,
+    /// Twitch: a signed POST with `Twitch-Eventsub-Message-Type:
+    /// webhook_callback_verification` gets its body's `challenge`, as text.
+    TwitchCallback,
+    /// Meta: `GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C` gets C when T is
+    /// the route's `verify_token`.
+    MetaHubChallenge,
+    /// Okta: a GET with `X-Okta-Verification-Challenge: C` and the route's authorization
+    /// header gets `{"verification":C}`.
+    OktaVerification,
+    /// Dropbox, Nylas: `GET ?challenge=C` gets C, as text.
+    EchoChallenge,
+    /// X: `GET ?crc_token=T` gets `{"response_token":"sha256=" base64 HMAC-SHA256(secret, T)}`.
+    XCrc,
+    /// Microsoft Graph: `POST ?validationToken=T` gets T, as text.
+    GraphValidation,
+    /// Mailchimp: a GET on saving the webhook gets 200 once the URL's token matches.
+    ValidationGet,
 }
 
 /// A scheme family and its parameters (each family is a file of `verify/`).
@@ -130,13 +160,14 @@ pub static PRESETS: &[&Preset] = &[
     &keyed::CALENDLY,
     &public_key::DISCORD,
     &public_key::SENDGRID,
+    &public_key::TELNYX,
     &hmac::DOCUSIGN,
     &hmac::XERO,
     &hmac::ZENDESK,
-    &hmac::SQUARE,
-    &hmac::HUBSPOT,
-    &hmac::ZOOM,
-    &hmac::TWITCH,
+    &hmac_timed::SQUARE,
+    &hmac_timed::HUBSPOT,
+    &hmac_timed::ZOOM,
+    &hmac_timed::TWITCH,
     &hmac::LEMON_SQUEEZY,
     &url_signed::TWILIO,
     &url_signed::MANDRILL,
@@ -198,5 +229,7 @@ pub static PRESETS: &[&Preset] = &[
     &body_messaging::SEGMENT,
     &body_messaging::ATTIO,
     &body_messaging::OUTREACH,
+    &hmac::X,
+    &url_signed::MICROSOFT_GRAPH,
     &hmac::GENERIC_HMAC,
 ];

@@ -7,6 +7,10 @@
 //!   HMAC key, of `pspReference:originalReference:merchantAccountCode:merchantReference:
 //!   value:currency:eventCode:success` (an absent field is empty). Every item must verify.
 //!
+//! - Microsoft Graph: signs nothing; each `value[]` notification carries the
+//!   `clientState` the subscription was created with, compared in constant time (as
+//!   SHA-256 digests, like `token.rs`).
+//!
 //! The body is parsed here (the JSON stage parses it again later; these providers' bodies
 //! are small), and a body that is not JSON has no signature: `signature_missing`.
 
@@ -14,17 +18,22 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{b64, check_tolerance, Algorithm, Candidates, Mac, SignedRequest, VerifyError};
+use sha2::{Digest as _, Sha256};
+
+use super::{b64, check_tolerance, ct_eq, Algorithm, Candidates, Mac, SignedRequest, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InBodySpec {
     Mailgun,
     Adyen,
+    GraphClientState,
 }
 
 pub struct InBody {
     pub spec: InBodySpec,
     keys: Vec<Mac>,
+    /// SHA-256 of each secret, for the schemes that send the secret itself (Graph).
+    digests: Vec<[u8; 32]>,
 }
 
 /// Mailgun's own SDK accepts a signature for 15 minutes.
@@ -38,6 +47,7 @@ impl InBody {
                 .iter()
                 .map(|s| Mac::new(Algorithm::Sha256, s))
                 .collect(),
+            digests: secrets.iter().map(|s| Sha256::digest(s).into()).collect(),
         }
     }
 
@@ -51,6 +61,7 @@ impl InBody {
         match self.spec {
             InBodySpec::Mailgun => self.mailgun(&json, req.now),
             InBodySpec::Adyen => self.adyen(&json),
+            InBodySpec::GraphClientState => self.graph(&json),
         }
     }
 
@@ -58,6 +69,7 @@ impl InBody {
         match self.spec {
             InBodySpec::Mailgun => "body /signature",
             InBodySpec::Adyen => "body /notificationItems",
+            InBodySpec::GraphClientState => "body /value",
         }
     }
 
@@ -107,6 +119,29 @@ impl InBody {
         Ok(())
     }
 
+    fn graph(&self, json: &Value) -> Result<(), VerifyError> {
+        let items = json
+            .get("value")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+            .ok_or(VerifyError::Missing("body /value".into()))?;
+        for item in items {
+            let state = item
+                .get("clientState")
+                .and_then(Value::as_str)
+                .ok_or(VerifyError::Missing("clientState".into()))?;
+            let got: [u8; 32] = Sha256::digest(state.as_bytes()).into();
+            if !self
+                .digests
+                .iter()
+                .fold(false, |acc, k| acc | ct_eq(k, &got))
+            {
+                return Err(VerifyError::Mismatch);
+            }
+        }
+        Ok(())
+    }
+
     /// `hookgate sign`: the body with its signature filled in (Mailgun: a fresh token and
     /// `now`; Adyen: every item signed).
     pub fn sign_body(&self, key: &[u8], body: &[u8], now: i64) -> Option<Vec<u8>> {
@@ -140,6 +175,13 @@ impl InBody {
                     extra
                         .as_object_mut()?
                         .insert("hmacSignature".into(), sig.into());
+                }
+            }
+            InBodySpec::GraphClientState => {
+                let state = String::from_utf8_lossy(key).into_owned();
+                for item in json.get_mut("value")?.as_array_mut()? {
+                    item.as_object_mut()?
+                        .insert("clientState".into(), state.clone().into());
                 }
             }
         }

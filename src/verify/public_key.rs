@@ -6,7 +6,11 @@
 //!   in hex (Developer Portal > the application > General Information);
 //! - SendGrid (Event Webhook): ECDSA P-256 with SHA-256 over
 //!   `{X-Twilio-Email-Event-Webhook-Timestamp}{raw body}`, the signature base64 DER in
-//!   `X-Twilio-Email-Event-Webhook-Signature`, the key base64 DER (SubjectPublicKeyInfo).
+//!   `X-Twilio-Email-Event-Webhook-Signature`, the key base64 DER (SubjectPublicKeyInfo);
+//! - Telnyx: Ed25519 over `{telnyx-timestamp}|{raw body}`, signature and key base64.
+//!
+//! `hookgate sign` signs for these with a private key given on its command line (a
+//! provider's test key, or one made for a test): [`KeyAlgorithm::decode_private`].
 //!
 //! Timestamps are checked for freshness (5 minutes) like the HMAC schemes'.
 
@@ -23,12 +27,16 @@ pub struct PublicKeySpec {
     pub algorithm: KeyAlgorithm,
     pub signature_header: &'static str,
     pub timestamp_header: &'static str,
+    /// Between the timestamp and the body in the signed message (Telnyx: `|`).
+    pub joiner: &'static str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlgorithm {
     /// Key: 32 bytes, hex; signature: 64 bytes, hex.
     Ed25519,
+    /// Key: 32 bytes, base64; signature: 64 bytes, base64.
+    Ed25519Base64,
     /// Key: SubjectPublicKeyInfo DER, base64; signature: DER, base64.
     EcdsaP256,
 }
@@ -55,8 +63,12 @@ impl KeyAlgorithm {
                 Ok(k) if k.len() == 32 => Ok(k),
                 _ => Err("an Ed25519 public key is 64 hex digits (32 bytes)".into()),
             },
+            KeyAlgorithm::Ed25519Base64 => match B64.decode(text) {
+                Ok(k) if k.len() == 32 => Ok(k),
+                _ => Err("an Ed25519 public key is base64 of 32 bytes".into()),
+            },
             KeyAlgorithm::EcdsaP256 => {
-                let der = base64::engine::general_purpose::STANDARD
+                let der = B64
                     .decode(text)
                     .map_err(|_| "a P-256 public key is base64 of its DER SubjectPublicKeyInfo")?;
                 match der.strip_prefix(P256_SPKI_PREFIX) {
@@ -67,6 +79,51 @@ impl KeyAlgorithm {
         }
     }
 }
+
+impl KeyAlgorithm {
+    /// A private key from the command line (`hookgate sign --private-key`): an Ed25519
+    /// seed (32 bytes, hex or base64) or a P-256 key as base64 PKCS#8 DER.
+    pub fn decode_private(self, text: &str) -> Result<Vec<u8>, String> {
+        let text = text.trim();
+        match self {
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => hex::decode(text)
+                .ok()
+                .or_else(|| B64.decode(text).ok())
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| "an Ed25519 private key is its 32-byte seed, hex or base64".into()),
+            KeyAlgorithm::EcdsaP256 => B64
+                .decode(text)
+                .map_err(|_| "a P-256 private key is base64 of its PKCS#8 DER".into()),
+        }
+    }
+
+    fn sign(self, private: &[u8], message: &[u8]) -> Result<String, String> {
+        use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+        match self {
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => {
+                let pair = Ed25519KeyPair::from_seed_unchecked(private)
+                    .map_err(|_| "not an Ed25519 seed".to_string())?;
+                let sig = pair.sign(message);
+                Ok(if self == KeyAlgorithm::Ed25519 {
+                    hex::encode(sig.as_ref())
+                } else {
+                    B64.encode(sig.as_ref())
+                })
+            }
+            KeyAlgorithm::EcdsaP256 => {
+                let rng = ring::rand::SystemRandom::new();
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, private, &rng)
+                    .map_err(|_| "not a P-256 PKCS#8 private key".to_string())?;
+                let sig = pair
+                    .sign(&rng, message)
+                    .map_err(|_| "signing failed".to_string())?;
+                Ok(B64.encode(sig.as_ref()))
+            }
+        }
+    }
+}
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 impl PublicKey {
     pub fn new(spec: &'static PublicKeySpec, keys: &[Vec<u8>]) -> PublicKey {
@@ -87,17 +144,15 @@ impl PublicKey {
             .ok_or_else(|| VerifyError::Missing(spec.timestamp_header.into()))?;
         let when = parse_unix(ts)?;
         let sig = match spec.algorithm {
-            KeyAlgorithm::Ed25519 => hex::decode(sig.trim_ascii()),
-            KeyAlgorithm::EcdsaP256 => base64::engine::general_purpose::STANDARD
-                .decode(sig.trim_ascii())
-                .map_err(|_| hex::FromHexError::InvalidStringLength),
+            KeyAlgorithm::Ed25519 => hex::decode(sig.trim_ascii()).ok(),
+            KeyAlgorithm::Ed25519Base64 | KeyAlgorithm::EcdsaP256 => {
+                B64.decode(sig.trim_ascii()).ok()
+            }
         }
-        .map_err(|_| VerifyError::Malformed("the signature does not decode"))?;
-        let mut message = Vec::with_capacity(ts.len() + req.body.len());
-        message.extend_from_slice(ts);
-        message.extend_from_slice(req.body);
+        .ok_or(VerifyError::Malformed("the signature does not decode"))?;
+        let message = message(spec, ts, req.body);
         let alg: &dyn ring::signature::VerificationAlgorithm = match spec.algorithm {
-            KeyAlgorithm::Ed25519 => &ED25519,
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => &ED25519,
             KeyAlgorithm::EcdsaP256 => &ECDSA_P256_SHA256_ASN1,
         };
         // Public keys: which one matched is not secret, and the check is the library's.
@@ -112,17 +167,44 @@ impl PublicKey {
         check_tolerance(when, req.now, self.tolerance)
     }
 
+    /// The provider's headers for `body`, signed with `private` (see
+    /// [`KeyAlgorithm::decode_private`]).
+    pub fn sign(
+        &self,
+        private: &[u8],
+        body: &[u8],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, String> {
+        let ts = now.to_string();
+        let sig = self
+            .spec
+            .algorithm
+            .sign(private, &message(self.spec, ts.as_bytes(), body))?;
+        Ok(vec![
+            (self.spec.timestamp_header.into(), ts),
+            (self.spec.signature_header.into(), sig),
+        ])
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "{} signature in {} +timestamp ({} key(s))",
             match self.spec.algorithm {
-                KeyAlgorithm::Ed25519 => "ed25519",
+                KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => "ed25519",
                 KeyAlgorithm::EcdsaP256 => "ecdsa-p256",
             },
             self.spec.signature_header,
             self.keys.len()
         )
     }
+}
+
+fn message(spec: &PublicKeySpec, ts: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(ts.len() + spec.joiner.len() + body.len());
+    m.extend_from_slice(ts);
+    m.extend_from_slice(spec.joiner.as_bytes());
+    m.extend_from_slice(body);
+    m
 }
 
 #[cfg(test)]

@@ -223,6 +223,7 @@ const SIGNED_BY_RECIPE: &[&str] = &[
     "frame-io",
     "box",
     "telegram",
+    "x",
     "generic-hmac",
 ];
 
@@ -249,6 +250,7 @@ plain = {  # header, algorithm, encoding, prefix: the signature over the body
     "xero": ("x-xero-signature", hashlib.sha256, b64, ""),
     "generic-hmac": ("x-signature", hashlib.sha256, hexs, "sha256="),
     "lemon-squeezy": ("x-signature", hashlib.sha256, hexs, ""),
+    "x": ("x-twitter-webhooks-signature", hashlib.sha256, b64, "sha256="),
     "razorpay": ("x-razorpay-signature", hashlib.sha256, hexs, ""),
     "paystack": ("x-paystack-signature", hashlib.sha512, hexs, ""),
     "checkout-com": ("cko-signature", hashlib.sha256, hexs, ""),
@@ -412,7 +414,7 @@ fn requests_signed_by_each_providers_documented_recipe_are_accepted_and_tampered
 /// Public-key presets: signed with a fresh key pair by PyNaCl (Ed25519) or `cryptography`
 /// (ECDSA P-256), each signature first checked by the provider's own SDK verifier
 /// (discord-interactions, sendgrid), then sent to the real binary.
-const SIGNED_WITH_KEYS: &[&str] = &["discord", "sendgrid"];
+const SIGNED_WITH_KEYS: &[&str] = &["discord", "sendgrid", "telnyx"];
 
 const KEYS: &str = r#"
 import sys, json, base64
@@ -443,6 +445,19 @@ elif preset == "sendgrid":
         der = sk.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         assert EventWebhook(base64.b64encode(der).decode()).verify_signature(body.decode(), sig, ts), "sendgrid refused it"
         print("x-twilio-email-event-webhook-signature:", sig); print("x-twilio-email-event-webhook-timestamp:", ts)
+elif preset == "telnyx":
+    from nacl.signing import SigningKey
+    if cmd == "keygen":
+        sk = SigningKey.generate()
+        print(json.dumps({"private": sk.encode().hex(), "public": base64.b64encode(sk.verify_key.encode()).decode()}))
+    else:
+        sk = SigningKey(bytes.fromhex(sys.argv[3])); ts = sys.argv[4]; body = open(sys.argv[5], "rb").read()
+        sig = base64.b64encode(sk.sign(ts.encode() + b"|" + body).signature).decode()
+        headers = {"telnyx-signature-ed25519": sig, "telnyx-timestamp": ts}
+        if abs(int(ts) - __import__("time").time()) < 300:
+            from telnyx.lib.webhook_verification import verify_webhook_signature
+            verify_webhook_signature(body, headers, base64.b64encode(sk.verify_key.encode()).decode())
+        for k, v in headers.items(): print(f"{k}: {v}")
 "#;
 
 #[test]

@@ -18,6 +18,7 @@ pub const PROVEN: &[(&str, &str, &str)] = &[
     ("mailgun", "recipe, sdk verifier", ""),
     ("mandrill", "recipe", "body: any"),
     ("trello", "recipe", ""),
+    ("microsoft-graph", "recipe", ""),
     ("mailchimp", "recipe", "body: any"),
     ("postmark", "recipe", ""),
 ];
@@ -72,6 +73,11 @@ elif preset == "mandrill":
 elif preset == "trello":
     # Trello: the body, then the callback URL as registered; HMAC-SHA1, base64.
     headers["x-trello-webhook"] = b64(hmac.new(secret.encode(), (body + url).encode(), hashlib.sha1).digest())
+elif preset == "microsoft-graph":
+    # Graph signs nothing: each notification carries the subscription's clientState.
+    doc = json.loads(body)
+    for n in doc["value"]: n["clientState"] = secret
+    body = json.dumps(doc)
 elif preset == "mailchimp":
     from urllib.parse import urlencode
     query = urlencode({"token": secret})
@@ -113,6 +119,9 @@ fn body_for(preset: &str) -> &'static str {
             r#"{"live":"false","notificationItems":[{"NotificationRequestItem":{"amount":{"currency":"EUR","value":1130},"eventCode":"AUTHORISATION","merchantAccountCode":"TestMerchant","merchantReference":"ref-1","originalReference":"","pspReference":"7914073381342284","success":"true"}}]}"#
         }
         "mailgun" => r#"{"event-data":{"id":"ev-1","event":"delivered"}}"#,
+        "microsoft-graph" => {
+            r#"{"value":[{"subscriptionId":"s1","changeType":"created","resource":"Users/1"}]}"#
+        }
         _ => r#"{"event_id":"evt_1","type":"payment.created"}"#,
     }
 }

@@ -19,6 +19,7 @@ const PACKAGES: &[&str] = &[
     "hubspot-api-client==12.0.0",
     "squareup==46.0.0.20260916",
     "mailgun==1.10.0",
+    "telnyx==4.189.0",
 ];
 
 /// The venv's python, with [`PACKAGES`] installed.
@@ -31,7 +32,12 @@ pub fn python() -> PathBuf {
         let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
         let venv = PathBuf::from(home).join(".cache/hookgate-test-sdk-venv");
         let py = venv.join("bin/python");
-        let marker = venv.join(PACKAGES.join("+"));
+        // A marker per package list (hashed: the list outgrew a file name).
+        let marker = {
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(PACKAGES.join("+").as_bytes());
+            venv.join(format!("packages-{}", &hex::encode(digest)[..16]))
+        };
         if !marker.exists() {
             let ok = Command::new("python3")
                 .arg("-m")

@@ -211,6 +211,10 @@ impl Validator<'_> {
                 }
             }
         });
+        let verify_token = r.verify_token.as_ref().and_then(|s| {
+            self.secret(&format!("{p}.verify_token"), s)
+                .map(|t| Secret(t.into_bytes()))
+        });
         let mut event_id = Vec::new();
         if let Some(s) = &r.event_id {
             event_id.extend(self.source(&format!("{p}.event_id"), s, body_json));
@@ -260,6 +264,7 @@ impl Validator<'_> {
             queue,
             forward_headers,
             public_url,
+            verify_token,
             event_id,
             event_type,
             deliver,

@@ -5,7 +5,7 @@ use super::super::hmac::Encoding;
 use super::super::Algorithm::{Sha1, Sha256, Sha512};
 use super::hmac::body_hmac;
 use super::Src::{Header as H, Json as J};
-use super::{Preset, Scheme, SecretForm};
+use super::{Handshake, Preset, Scheme, SecretForm};
 
 pub const HEROKU: Preset = Preset {
     name: "heroku",
@@ -17,6 +17,7 @@ pub const HEROKU: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("heroku-webhook-id"), J("/id")],
     event_type: &[J("/resource")],
+    handshake: Handshake::None,
     docs: "https://devcenter.heroku.com/articles/app-webhooks#securing-webhook-requests",
     secret_hint: "the secret set with heroku webhooks:add --secret (or generated and shown once)",
 };
@@ -35,6 +36,7 @@ pub const CIRCLECI: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[H("circleci-event-type"), J("/type")],
+    handshake: Handshake::None,
     docs: "https://circleci.com/docs/outbound-webhooks/",
     secret_hint: "the webhook's Secret token (Project Settings > Webhooks > the webhook)",
 };
@@ -47,6 +49,7 @@ pub const GITEA: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-gitea-delivery")],
     event_type: &[H("x-gitea-event")],
+    handshake: Handshake::None,
     docs: "https://docs.gitea.com/usage/webhooks",
     secret_hint: "the Secret you type on the repository's webhook (Settings > Webhooks > the webhook); content type application/json",
 };
@@ -59,6 +62,7 @@ pub const GOGS: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-gogs-delivery")],
     event_type: &[H("x-gogs-event")],
+    handshake: Handshake::None,
     docs: "https://gogs.io/docs/features/webhook.html",
     secret_hint: "the Secret you type on the repository's webhook (Settings > Webhooks > the webhook); content type application/json",
 };
@@ -71,6 +75,7 @@ pub const TERRAFORM_CLOUD: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/notifications/0/trigger")],
+    handshake: Handshake::None,
     docs: "https://developer.hashicorp.com/terraform/cloud-docs/workspaces/settings/notifications#notification-authenticity",
     secret_hint: "the notification configuration's Token (Workspace > Settings > Notifications > the webhook)",
 };
@@ -82,6 +87,7 @@ pub const PULUMI: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("pulumi-webhook-id")],
     event_type: &[H("pulumi-webhook-kind")],
+    handshake: Handshake::None,
     docs: "https://www.pulumi.com/docs/pulumi-cloud/webhooks/",
     secret_hint: "the webhook's Secret (Organization or Stack Settings > Webhooks > the webhook)",
 };
@@ -93,6 +99,7 @@ pub const SONARQUBE: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/taskId")],
     event_type: &[J("/status")],
+    handshake: Handshake::None,
     docs: "https://docs.sonarsource.com/sonarqube-server/latest/project-administration/webhooks/",
     secret_hint: "the webhook's Secret (Project Settings > Webhooks, or Administration > Configuration > Webhooks)",
 };
@@ -104,6 +111,7 @@ pub const SNYK: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-snyk-transport-id")],
     event_type: &[H("x-snyk-event")],
+    handshake: Handshake::None,
     docs: "https://docs.snyk.io/snyk-api/using-specific-snyk-apis/webhooks-apis/validation-and-versioning-of-payloads",
     secret_hint: "the secret you pass when creating the webhook (POST /v1/org/{orgId}/webhooks)",
 };
@@ -115,6 +123,7 @@ pub const DISCOURSE: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-discourse-event-id")],
     event_type: &[H("x-discourse-event")],
+    handshake: Handshake::None,
     docs: "https://meta.discourse.org/t/configure-webhooks-that-trigger-on-discourse-events-to-integrate-with-external-services/49045",
     secret_hint: "the webhook's Secret (Admin > API > Webhooks > the webhook)",
 };
@@ -127,6 +136,7 @@ pub const STORYBLOK: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/action")],
+    handshake: Handshake::None,
     docs: "https://www.storyblok.com/docs/guide/in-depth/webhooks",
     secret_hint: "the Webhook secret you set (Space > Settings > Webhooks > the webhook)",
 };
@@ -138,6 +148,7 @@ pub const CAL_COM: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/triggerEvent")],
+    handshake: Handshake::None,
     docs: "https://cal.com/docs/developing/guides/automation/webhooks#verifying-the-authenticity-of-the-received-payload",
     secret_hint: "the Secret you set on the webhook (Settings > Developer > Webhooks > the webhook)",
 };
@@ -149,6 +160,7 @@ pub const ASANA: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/events/0/action")],
+    handshake: Handshake::None,
     docs: "https://developers.asana.com/docs/webhooks-guide",
     secret_hint: "the X-Hook-Secret value Asana sent in the handshake when the webhook was created (store it then)",
 };
@@ -161,6 +173,7 @@ pub const AIRTABLE: Preset = Preset {
     secret: SecretForm::Base64,
     event_id: &[],
     event_type: &[],
+    handshake: Handshake::None,
     docs: "https://airtable.com/developers/web/api/webhooks-overview",
     secret_hint: "the macSecretBase64 returned once by the create-webhook API call (POST /v0/bases/{baseId}/webhooks), base64",
 };
@@ -172,6 +185,7 @@ pub const CLICKUP: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://developer.clickup.com/docs/webhooksignature",
     secret_hint: "webhook.secret in the response of the Create Webhook API call (POST /api/v2/team/{team_id}/webhook)",
 };
@@ -183,6 +197,7 @@ pub const TODOIST: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-todoist-delivery-id")],
     event_type: &[J("/event_name")],
+    handshake: Handshake::None,
     docs: "https://developer.todoist.com/api/v1/#tag/Webhooks",
     secret_hint: "the app's Client secret (App Management Console > the app)",
 };

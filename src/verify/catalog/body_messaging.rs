@@ -5,7 +5,7 @@ use super::super::hmac::Encoding;
 use super::super::Algorithm::{Sha1, Sha256};
 use super::hmac::body_hmac;
 use super::Src::{Header as H, Json as J};
-use super::{Preset, SecretForm};
+use super::{Handshake, Preset, SecretForm};
 
 pub const HELP_SCOUT: Preset = Preset {
     name: "help-scout",
@@ -15,6 +15,7 @@ pub const HELP_SCOUT: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[H("x-helpscout-event")],
+    handshake: Handshake::None,
     docs: "https://developer.helpscout.com/webhooks/",
     secret_hint: "the Secret Key you set in the Webhooks app (Manage > Apps > Webhooks)",
 };
@@ -26,6 +27,7 @@ pub const NYLAS: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/type")],
+    handshake: Handshake::EchoChallenge,
     docs: "https://developer.nylas.com/docs/v3/notifications/webhooks/",
     secret_hint:
         "the webhook_secret in the Create Webhook Destination response (POST /v3/webhooks)",
@@ -39,6 +41,7 @@ pub const WEBEX: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/resource")],
+    handshake: Handshake::None,
     docs: "https://developer.webex.com/docs/receive-and-verify-webhooks",
     secret_hint: "the secret you set when creating the webhook (POST /v1/webhooks, field secret)",
 };
@@ -50,6 +53,7 @@ pub const LINE: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/events/0/webhookEventId")],
     event_type: &[J("/events/0/type")],
+    handshake: Handshake::None,
     docs: "https://developers.line.biz/en/reference/messaging-api/#signature-validation",
     secret_hint: "the channel secret (LINE Developers Console > the channel > Basic settings)",
 };
@@ -61,6 +65,7 @@ pub const VIBER: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/message_token")],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://developers.viber.com/docs/api/rest-bot-api/#callbacks",
     secret_hint: "the bot's authentication token (Viber Admin Panel > the bot)",
 };
@@ -72,6 +77,7 @@ pub const DROPBOX: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[],
+    handshake: Handshake::EchoChallenge,
     docs: "https://www.dropbox.com/developers/reference/webhooks",
     secret_hint: "the app's App secret (App Console > the app > Settings)",
 };
@@ -84,6 +90,7 @@ pub const SEGMENT: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/messageId")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://segment.com/docs/connections/destinations/catalog/actions-webhook/",
     secret_hint: "the destination's Shared Secret (Connections > Destinations > the Webhooks destination > Settings)",
 };
@@ -95,6 +102,7 @@ pub const ATTIO: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("idempotency-key")],
     event_type: &[J("/events/0/event_type")],
+    handshake: Handshake::None,
     docs: "https://docs.attio.com/rest-api/how-to/webhooks",
     secret_hint:
         "the webhook's secret (Workspace settings > Developers > the integration > Webhooks)",
@@ -107,6 +115,7 @@ pub const OUTREACH: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("outreach-webhook-id")],
     event_type: &[J("/meta/eventName")],
+    handshake: Handshake::None,
     docs: "https://developers.outreach.io/api/webhooks/",
     secret_hint:
         "the secret you set on the webhook (Settings > Webhooks, or POST /api/v2/webhooks)",

@@ -5,7 +5,7 @@ use super::super::hmac::Encoding;
 use super::super::Algorithm::{Sha256, Sha512};
 use super::hmac::body_hmac;
 use super::Src::{Header as H, Json as J};
-use super::{Preset, SecretForm};
+use super::{Handshake, Preset, SecretForm};
 
 pub const RAZORPAY: Preset = Preset {
     name: "razorpay",
@@ -14,6 +14,7 @@ pub const RAZORPAY: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-razorpay-event-id")],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://razorpay.com/docs/webhooks/validate-test/",
     secret_hint: "the secret you type when adding the webhook (Dashboard > Accounts & Settings > Webhooks); not the API key secret",
 };
@@ -26,6 +27,7 @@ pub const PAYSTACK: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://paystack.com/docs/payments/webhooks/#verify-event-origin",
     secret_hint:
         "the account's API Secret key (sk_live_… or sk_test_…) in Settings > API Keys & Webhooks",
@@ -38,6 +40,7 @@ pub const CHECKOUT_COM: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver",
     secret_hint: "the signature key you set on the webhook (Dashboard > Workflows > the webhook action)",
 };
@@ -50,6 +53,7 @@ pub const GOCARDLESS: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/events/0/resource_type")],
+    handshake: Handshake::None,
     docs: "https://developer.gocardless.com/getting-started/staying-up-to-date-with-webhooks/",
     secret_hint:
         "the endpoint's secret (Dashboard > Developers > Webhook endpoints > the endpoint)",
@@ -62,6 +66,7 @@ pub const WOOCOMMERCE: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-wc-webhook-delivery-id")],
     event_type: &[H("x-wc-webhook-topic")],
+    handshake: Handshake::None,
     docs: "https://woocommerce.com/document/webhooks/",
     secret_hint:
         "the webhook's Secret (WooCommerce > Settings > Advanced > Webhooks > the webhook)",
@@ -75,6 +80,7 @@ pub const SQUARESPACE: Preset = Preset {
     secret: SecretForm::Hex,
     event_id: &[J("/id")],
     event_type: &[J("/topic")],
+    handshake: Handshake::None,
     docs: "https://developers.squarespace.com/webhooks/verifying-notifications",
     secret_hint: "the subscription's secret, hex, returned by the Webhook Subscriptions API when the subscription is created or its secret rotated",
 };
@@ -86,6 +92,7 @@ pub const FASTSPRING: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/events/0/id")],
     event_type: &[J("/events/0/type")],
+    handshake: Handshake::None,
     docs: "https://developer.fastspring.com/docs/message-security",
     secret_hint: "the HMAC SHA256 Secret you set on the webhook URL (Developer Tools > Webhooks > Configuration)",
 };
@@ -97,6 +104,7 @@ pub const MODERN_TREASURY: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://docs.moderntreasury.com/platform/docs/verifying-webhooks",
     secret_hint: "the webhook key (app.moderntreasury.com > Developers > Webhooks)",
 };
@@ -111,6 +119,7 @@ pub const DWOLLA: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/topic")],
+    handshake: Handshake::None,
     docs: "https://developers.dwolla.com/docs/balance/webhooks",
     secret_hint:
         "the secret you passed when creating the webhook subscription (POST /webhook-subscriptions)",
@@ -123,6 +132,7 @@ pub const ONFIDO: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/payload/action")],
+    handshake: Handshake::None,
     docs: "https://documentation.identity.entrust.com/api/manual-webhook-signature-verification/",
     secret_hint:
         "the webhook's token, shown when it is created (Dashboard > Developers > Webhooks)",
@@ -135,6 +145,7 @@ pub const EASYPOST: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/description")],
+    handshake: Handshake::None,
     docs: "https://docs.easypost.com/guides/webhooks-guide",
     secret_hint: "the webhook_secret you set on the webhook (API or the dashboard's webhook settings); EasyPost NFKD-normalizes it, which leaves ASCII secrets unchanged",
 };
@@ -146,6 +157,7 @@ pub const PUSHER: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/events/0/name")],
+    handshake: Handshake::None,
     docs: "https://pusher.com/docs/channels/server_api/webhooks/",
     secret_hint: "the Channels app's secret (dashboard > the app > App Keys)",
 };
@@ -157,6 +169,7 @@ pub const SENDBIRD: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/category")],
+    handshake: Handshake::None,
     docs: "https://sendbird.com/docs/chat/platform-api/v3/webhook/webhook-overview",
     secret_hint:
         "the application's master API token (Dashboard > Settings > Application > General)",

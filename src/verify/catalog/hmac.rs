@@ -2,11 +2,11 @@
 
 use super::super::hmac::{
     Encoding,
-    TsFormat::{Millis, Rfc3339, Secs},
+    TsFormat::{Rfc3339, Secs},
 };
 use super::super::Algorithm::{self, Sha1, Sha256};
 use super::Src::{Header as H, Json as J};
-use super::{Preset, Scheme, SecretForm};
+use super::{Handshake, Preset, Scheme, SecretForm};
 
 /// The plainest HMAC scheme: the body, one signature in one of `headers`.
 pub(super) const fn body_hmac(
@@ -38,6 +38,7 @@ pub const GITHUB: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-github-delivery")],
     event_type: &[H("x-github-event")],
+    handshake: Handshake::None,
     docs: "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
     secret_hint: "the Secret you type in the repository's or organization's Settings > Webhooks",
 };
@@ -58,6 +59,7 @@ pub const SHOPIFY: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-shopify-event-id"), H("shopify-event-id")],
     event_type: &[H("x-shopify-topic"), H("shopify-topic")],
+    handshake: Handshake::None,
     docs: "https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-2-validate-the-origin-of-your-webhook-to-ensure-its-coming-from-shopify",
     secret_hint: "the app's client secret (Partner Dashboard > the app > API credentials)",
 };
@@ -75,6 +77,7 @@ pub const SLACK: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/event_id")],
     event_type: &[J("/event/type"), J("/type")],
+    handshake: Handshake::SlackUrlVerification,
     docs: "https://docs.slack.dev/authentication/verifying-requests-from-slack/",
     secret_hint: "the app's Signing Secret (api.slack.com/apps > the app > Basic Information)",
 };
@@ -99,6 +102,7 @@ pub const KONTENT: Preset = Preset {
         J("/message/type"),
         J("/notifications/0/message/object_type"),
     ],
+    handshake: Handshake::None,
     docs: "https://kontent.ai/learn/docs/webhooks/webhooks-management/verify-webhook-notifications",
     secret_hint: "the webhook's Secret in Kontent.ai's Project settings > Webhooks",
 };
@@ -116,6 +120,7 @@ pub const COINBASE_COMMERCE: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/event/id"), J("/id")],
     event_type: &[J("/event/type"), J("/type")],
+    handshake: Handshake::None,
     docs: "https://docs.cdp.coinbase.com/commerce/docs/webhooks-security",
     secret_hint: "the Shared Secret under Settings > Webhook subscriptions",
 };
@@ -128,6 +133,7 @@ pub const BITBUCKET: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-request-uuid")],
     event_type: &[H("x-event-key")],
+    handshake: Handshake::None,
     docs: "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/",
     secret_hint: "the Secret you set on the repository's webhook (Repository settings > Webhooks)",
 };
@@ -139,6 +145,7 @@ pub const JIRA: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-atlassian-webhook-identifier")],
     event_type: &[J("/webhookEvent")],
+    handshake: Handshake::None,
     docs: "https://developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks",
     secret_hint: "the Secret you set when creating the webhook (Jira settings > System > WebHooks)",
 };
@@ -151,6 +158,7 @@ pub const INTERCOM: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/topic")],
+    handshake: Handshake::None,
     docs: "https://developers.intercom.com/docs/webhooks/setting-up-webhooks",
     secret_hint: "the app's client_secret (Developer Hub > the app > Basic information)",
 };
@@ -162,6 +170,7 @@ pub const META: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/object")],
+    handshake: Handshake::MetaHubChallenge,
     docs: "https://developers.facebook.com/docs/graph-api/webhooks/getting-started",
     secret_hint: "the App Secret (App Dashboard > App settings > Basic)",
 };
@@ -173,6 +182,7 @@ pub const LINEAR: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("linear-delivery")],
     event_type: &[H("linear-event"), J("/type")],
+    handshake: Handshake::None,
     docs: "https://linear.app/developers/webhooks",
     secret_hint: "the webhook's signing secret (Settings > API > Webhooks > the webhook)",
 };
@@ -187,6 +197,7 @@ pub const TYPEFORM: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/event_id")],
     event_type: &[J("/event_type")],
+    handshake: Handshake::None,
     docs: "https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
     secret_hint: "the secret you set on the form's webhook (Connect > Webhooks > Edit)",
 };
@@ -204,6 +215,7 @@ pub const PAGERDUTY: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/event/id")],
     event_type: &[J("/event/event_type")],
+    handshake: Handshake::None,
     docs: "https://developer.pagerduty.com/docs/webhooks/webhook-signatures/",
     secret_hint: "the subscription's secret, shown once when the webhook subscription is created",
 };
@@ -215,6 +227,7 @@ pub const SENTRY: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("request-id")],
     event_type: &[H("sentry-hook-resource")],
+    handshake: Handshake::None,
     docs: "https://docs.sentry.io/organization/integrations/integration-platform/webhooks/",
     secret_hint:
         "the integration's Client Secret (Settings > Developer Settings > the integration)",
@@ -228,6 +241,7 @@ pub const VERCEL: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://vercel.com/docs/webhooks/webhooks-api#securing-webhooks",
     secret_hint: "the webhook's secret, shown once when it is created (Team settings > Webhooks)",
 };
@@ -247,6 +261,7 @@ pub const DOCUSIGN: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://developers.docusign.com/platform/webhooks/connect/validate/",
     secret_hint: "a Connect HMAC key (Settings > Connect > Connect Keys), shown once",
 };
@@ -258,6 +273,7 @@ pub const XERO: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/events/0/eventType")],
+    handshake: Handshake::None,
     docs: "https://developer.xero.com/documentation/guides/webhooks/overview/",
     secret_hint: "the app's Webhook key (developer.xero.com > My Apps > the app > Webhooks)",
 };
@@ -277,6 +293,7 @@ pub const ZENDESK: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("x-zendesk-webhook-invocation-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://developer.zendesk.com/documentation/webhooks/verifying/",
     secret_hint: "the webhook's signing secret (Admin Center > Apps and integrations > Webhooks > the webhook > Reveal secret)",
 };
@@ -294,82 +311,9 @@ pub const GENERIC_HMAC: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[],
+    handshake: Handshake::None,
     docs: "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md#signature-scheme",
     secret_hint: "the secret you share with the sender; it signs the body with HMAC-SHA256 into X-Signature: sha256=<hex>",
-};
-
-pub const SQUARE: Preset = Preset {
-    name: "square",
-    title: "Square",
-    // The notification URL exactly as configured on the subscription, then the body:
-    // behind a proxy, set the route's `public_url` to that URL.
-    scheme: Scheme::Hmac {
-        headers: &[("x-square-hmacsha256-signature", Sha256, "")],
-        encoding: Encoding::Base64,
-        signed: "{url}{body}",
-        timestamp: None,
-        separator: None,
-    },
-    secret: SecretForm::Text,
-    event_id: &[J("/event_id")],
-    event_type: &[J("/type")],
-    docs: "https://developer.squareup.com/docs/webhooks/step3validate",
-    secret_hint: "the subscription's Signature Key (Developer Console > the application > Webhooks > Subscriptions > the subscription)",
-};
-
-pub const HUBSPOT: Preset = Preset {
-    name: "hubspot",
-    title: "HubSpot (v3 signatures)",
-    scheme: Scheme::Hmac {
-        headers: &[("x-hubspot-signature-v3", Sha256, "")],
-        encoding: Encoding::Base64,
-        signed: "{method}{url}{body}{timestamp}",
-        timestamp: Some(("x-hubspot-request-timestamp", Millis, 300)),
-        separator: None,
-    },
-    secret: SecretForm::Text,
-    // A delivery is an array of events; the first one's id and type name it.
-    event_id: &[J("/0/eventId")],
-    event_type: &[J("/0/subscriptionType")],
-    docs: "https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation",
-    secret_hint: "the app's Client secret (developer account > Apps > the app > Auth)",
-};
-
-pub const ZOOM: Preset = Preset {
-    name: "zoom",
-    title: "Zoom",
-    scheme: Scheme::Hmac {
-        headers: &[("x-zm-signature", Sha256, "v0=")],
-        encoding: Encoding::Hex,
-        signed: "v0:{timestamp}:{body}",
-        timestamp: Some(("x-zm-request-timestamp", Secs, 300)),
-        separator: None,
-    },
-    secret: SecretForm::Text,
-    event_id: &[],
-    event_type: &[J("/event")],
-    docs: "https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events",
-    secret_hint: "the app's Secret Token (Zoom App Marketplace > the app > Features > Access)",
-};
-
-pub const TWITCH: Preset = Preset {
-    name: "twitch",
-    title: "Twitch EventSub",
-    scheme: Scheme::Hmac {
-        headers: &[("twitch-eventsub-message-signature", Sha256, "sha256=")],
-        encoding: Encoding::Hex,
-        signed: "{id}{timestamp}{body}",
-        // Twitch: "make sure the message isn't older than 10 minutes".
-        timestamp: Some(("twitch-eventsub-message-timestamp", Rfc3339, 600)),
-        separator: None,
-    },
-    secret: SecretForm::Text,
-    event_id: &[H("twitch-eventsub-message-id")],
-    event_type: &[H("twitch-eventsub-subscription-type")],
-    docs:
-        "https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message",
-    secret_hint:
-        "the secret you passed in transport.secret when creating the EventSub subscription",
 };
 
 pub const LEMON_SQUEEZY: Preset = Preset {
@@ -379,6 +323,22 @@ pub const LEMON_SQUEEZY: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[H("x-event-name"), J("/meta/event_name")],
+    handshake: Handshake::None,
     docs: "https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
     secret_hint: "the Signing secret you set on the webhook (Settings > Webhooks)",
+};
+
+pub const X: Preset = Preset {
+    name: "x",
+    title: "X (Account Activity API)",
+    scheme: body_hmac(
+        &[("x-twitter-webhooks-signature", Sha256, "sha256=")],
+        Encoding::Base64,
+    ),
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[],
+    handshake: Handshake::XCrc,
+    docs: "https://docs.x.com/x-api/webhooks/introduction",
+    secret_hint: "the app's API Key Secret (consumer secret) in the Developer Portal > the app > Keys and tokens",
 };

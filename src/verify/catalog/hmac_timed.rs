@@ -6,8 +6,8 @@ use super::super::hmac::{
     TsFormat::{Millis, Rfc3339, Secs},
 };
 use super::super::Algorithm::{Sha1, Sha256};
-use super::Src::Json as J;
-use super::{Preset, Scheme, SecretForm};
+use super::Src::{Header as H, Json as J};
+use super::{Handshake, Preset, Scheme, SecretForm};
 
 pub const REVOLUT: Preset = Preset {
     name: "revolut",
@@ -23,6 +23,7 @@ pub const REVOLUT: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://developer.revolut.com/docs/guides/manage-accounts/webhooks/verify-the-payload-signature",
     secret_hint: "the webhook's signing secret (wsk_…, used verbatim), returned when the webhook is created or retrieved through the API",
 };
@@ -40,6 +41,7 @@ pub const WEBFLOW: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/triggerType")],
+    handshake: Handshake::None,
     docs: "https://developers.webflow.com/data/docs/working-with-webhooks",
     secret_hint: "the OAuth app's Client Secret (Workspace settings > Apps & Integrations > App development), or the webhook's own signing secret",
 };
@@ -57,6 +59,7 @@ pub const FRONT: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://dev.frontapp.com/docs/application-webhooks",
     secret_hint: "the app's App secret (Settings > Developers > the app > Basic information)",
 };
@@ -74,6 +77,7 @@ pub const CUSTOMER_IO: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/event_id")],
     event_type: &[J("/metric")],
+    handshake: Handshake::None,
     docs: "https://docs.customer.io/api/webhooks/#section/Securely-Verifying-Requests",
     secret_hint: "the reporting webhook's signing key (Data & Integrations > Integrations > Reporting Webhooks > the webhook)",
 };
@@ -91,6 +95,7 @@ pub const FRAME_IO: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://developer.adobe.com/frameio/guides/Webhooks/",
     secret_hint: "the webhook's signing secret, returned once when the webhook is created",
 };
@@ -110,6 +115,7 @@ pub const TRELLO: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/action/id")],
     event_type: &[J("/action/type")],
+    handshake: Handshake::None,
     docs: "https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/",
     secret_hint: "the Power-Up's OAuth 1.0 secret (trello.com/power-ups/admin > the Power-Up > API key > Secret)",
 };
@@ -133,6 +139,85 @@ pub const BOX: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/trigger")],
+    handshake: Handshake::None,
     docs: "https://developer.box.com/guides/webhooks/v2/signatures-v2/",
     secret_hint: "the app's primary and secondary signature keys (Developer Console > the app > Webhooks > Manage signature keys)",
+};
+
+pub const SQUARE: Preset = Preset {
+    name: "square",
+    title: "Square",
+    // The notification URL exactly as configured on the subscription, then the body:
+    // behind a proxy, set the route's `public_url` to that URL.
+    scheme: Scheme::Hmac {
+        headers: &[("x-square-hmacsha256-signature", Sha256, "")],
+        encoding: Encoding::Base64,
+        signed: "{url}{body}",
+        timestamp: None,
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[J("/event_id")],
+    event_type: &[J("/type")],
+    handshake: Handshake::None,
+    docs: "https://developer.squareup.com/docs/webhooks/step3validate",
+    secret_hint: "the subscription's Signature Key (Developer Console > the application > Webhooks > Subscriptions > the subscription)",
+};
+
+pub const HUBSPOT: Preset = Preset {
+    name: "hubspot",
+    title: "HubSpot (v3 signatures)",
+    scheme: Scheme::Hmac {
+        headers: &[("x-hubspot-signature-v3", Sha256, "")],
+        encoding: Encoding::Base64,
+        signed: "{method}{url}{body}{timestamp}",
+        timestamp: Some(("x-hubspot-request-timestamp", Millis, 300)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    // A delivery is an array of events; the first one's id and type name it.
+    event_id: &[J("/0/eventId")],
+    event_type: &[J("/0/subscriptionType")],
+    handshake: Handshake::None,
+    docs: "https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation",
+    secret_hint: "the app's Client secret (developer account > Apps > the app > Auth)",
+};
+
+pub const ZOOM: Preset = Preset {
+    name: "zoom",
+    title: "Zoom",
+    scheme: Scheme::Hmac {
+        headers: &[("x-zm-signature", Sha256, "v0=")],
+        encoding: Encoding::Hex,
+        signed: "v0:{timestamp}:{body}",
+        timestamp: Some(("x-zm-request-timestamp", Secs, 300)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[J("/event")],
+    handshake: Handshake::ZoomUrlValidation,
+    docs: "https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events",
+    secret_hint: "the app's Secret Token (Zoom App Marketplace > the app > Features > Access)",
+};
+
+pub const TWITCH: Preset = Preset {
+    name: "twitch",
+    title: "Twitch EventSub",
+    scheme: Scheme::Hmac {
+        headers: &[("twitch-eventsub-message-signature", Sha256, "sha256=")],
+        encoding: Encoding::Hex,
+        signed: "{id}{timestamp}{body}",
+        // Twitch: "make sure the message isn't older than 10 minutes".
+        timestamp: Some(("twitch-eventsub-message-timestamp", Rfc3339, 600)),
+        separator: None,
+    },
+    secret: SecretForm::Text,
+    event_id: &[H("twitch-eventsub-message-id")],
+    event_type: &[H("twitch-eventsub-subscription-type")],
+    handshake: Handshake::TwitchCallback,
+    docs:
+        "https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message",
+    secret_hint:
+        "the secret you passed in transport.secret when creating the EventSub subscription",
 };

@@ -2,7 +2,7 @@
 
 use super::super::keyed::{KeyedSpec, STRIPE as STRIPE_SPEC};
 use super::Src::{Header as H, Json as J};
-use super::{Preset, Scheme, SecretForm};
+use super::{Handshake, Preset, Scheme, SecretForm};
 
 const MUX_SPEC: KeyedSpec = KeyedSpec {
     header: "mux-signature",
@@ -38,6 +38,7 @@ pub const STRIPE: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://docs.stripe.com/webhooks#verify-events",
     secret_hint: "the endpoint's Signing secret (whsec_…) in the Dashboard's Workbench > Webhooks",
 };
@@ -49,6 +50,7 @@ pub const PADDLE: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/event_id")],
     event_type: &[J("/event_type")],
+    handshake: Handshake::None,
     docs: "https://developer.paddle.com/webhooks/signature-verification",
     secret_hint: "the notification destination's secret key in Developer tools > Notifications",
 };
@@ -60,6 +62,7 @@ pub const MUX: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://www.mux.com/docs/core/verify-webhook-signatures",
     secret_hint: "the webhook's Signing Secret in the Mux Dashboard > Settings > Webhooks",
 };
@@ -71,6 +74,7 @@ pub const CALENDLY: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures",
     secret_hint: "the signing_key you give when creating the webhook subscription (or the OAuth app's webhook signing key)",
 };
@@ -109,6 +113,7 @@ pub const PERSONA: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/data/id")],
     event_type: &[J("/data/attributes/name")],
+    handshake: Handshake::None,
     docs: "https://docs.withpersona.com/docs/webhooks-best-practices",
     secret_hint:
         "the webhook's secret (wbhsec_…, used verbatim) in the Dashboard's Webhooks section",
@@ -122,6 +127,7 @@ pub const WORKOS: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/id")],
     event_type: &[J("/event")],
+    handshake: Handshake::None,
     docs: "https://workos.com/docs/events/data-syncing/webhooks",
     secret_hint: "the endpoint's webhook secret (WorkOS Dashboard > Webhooks > the endpoint)",
 };
@@ -135,6 +141,7 @@ pub const BUILDKITE: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[H("x-buildkite-event"), J("/event")],
+    handshake: Handshake::None,
     docs: "https://buildkite.com/docs/apis/webhooks/pipelines#webhook-signature",
     secret_hint: "the webhook's Token (Settings > Notification Services > the webhook), sent as an X-Buildkite-Signature HMAC",
 };

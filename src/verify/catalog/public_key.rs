@@ -3,18 +3,27 @@
 
 use super::super::public_key::{KeyAlgorithm, PublicKeySpec};
 use super::Src::Json as J;
-use super::{Preset, Scheme, SecretForm};
+use super::{Handshake, Preset, Scheme, SecretForm};
 
 const DISCORD_SPEC: PublicKeySpec = PublicKeySpec {
     algorithm: KeyAlgorithm::Ed25519,
     signature_header: "x-signature-ed25519",
     timestamp_header: "x-signature-timestamp",
+    joiner: "",
 };
 
 const SENDGRID_SPEC: PublicKeySpec = PublicKeySpec {
     algorithm: KeyAlgorithm::EcdsaP256,
     signature_header: "x-twilio-email-event-webhook-signature",
     timestamp_header: "x-twilio-email-event-webhook-timestamp",
+    joiner: "",
+};
+
+const TELNYX_SPEC: PublicKeySpec = PublicKeySpec {
+    algorithm: KeyAlgorithm::Ed25519Base64,
+    signature_header: "telnyx-signature-ed25519",
+    timestamp_header: "telnyx-timestamp",
+    joiner: "|",
 };
 
 pub const DISCORD: Preset = Preset {
@@ -24,6 +33,7 @@ pub const DISCORD: Preset = Preset {
     secret: SecretForm::PublicKey(KeyAlgorithm::Ed25519),
     event_id: &[J("/id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint-validating-security-request-headers",
     secret_hint: "the application's Public Key, 64 hex digits (Developer Portal > the application > General Information)",
 };
@@ -35,6 +45,19 @@ pub const SENDGRID: Preset = Preset {
     secret: SecretForm::PublicKey(KeyAlgorithm::EcdsaP256),
     event_id: &[J("/0/sg_event_id")],
     event_type: &[J("/0/event")],
+    handshake: Handshake::None,
     docs: "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features",
     secret_hint: "the Verification Key shown when Signed Event Webhook is enabled (Settings > Mail Settings > Event Webhook), base64",
+};
+
+pub const TELNYX: Preset = Preset {
+    name: "telnyx",
+    title: "Telnyx",
+    scheme: Scheme::PublicKey(&TELNYX_SPEC),
+    secret: SecretForm::PublicKey(KeyAlgorithm::Ed25519Base64),
+    event_id: &[J("/data/id")],
+    event_type: &[J("/data/event_type")],
+    handshake: Handshake::None,
+    docs: "https://developers.telnyx.com/docs/messaging/messages/receiving-webhooks",
+    secret_hint: "the account's Public Key, base64 (Mission Control Portal > Account Settings > Keys & Credentials > Public Key)",
 };

@@ -1,7 +1,7 @@
 //! The catalog's presets of one family: Standard Webhooks and the providers built on it (`verify/standard_webhooks.rs`).
 
 use super::Src::{Header as H, Json as J};
-use super::{Preset, Scheme, SecretForm};
+use super::{Handshake, Preset, Scheme, SecretForm};
 
 pub const STANDARD_WEBHOOKS: Preset = Preset {
     name: "standard-webhooks",
@@ -10,6 +10,7 @@ pub const STANDARD_WEBHOOKS: Preset = Preset {
     secret: SecretForm::StandardWebhooks,
     event_id: &[H("webhook-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs:
         "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
     secret_hint: "the sender's signing secret, whsec_ and base64",
@@ -22,6 +23,7 @@ pub const SVIX: Preset = Preset {
     secret: SecretForm::StandardWebhooks,
     event_id: &[H("svix-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://docs.svix.com/receiving/verifying-payloads/how-manual",
     secret_hint: "the endpoint's Signing Secret (whsec_…) in the sender's Svix app portal",
 };
@@ -33,6 +35,7 @@ pub const CLERK: Preset = Preset {
     secret: SecretForm::StandardWebhooks,
     event_id: &[H("svix-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://clerk.com/docs/webhooks/sync-data",
     secret_hint: "the endpoint's Signing Secret (whsec_…) in the Clerk Dashboard > Webhooks",
 };
@@ -44,6 +47,7 @@ pub const RESEND: Preset = Preset {
     secret: SecretForm::StandardWebhooks,
     event_id: &[H("svix-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests",
     secret_hint: "the webhook's Signing Secret (whsec_…) in Resend's Webhooks page",
 };
@@ -55,6 +59,7 @@ pub const OPENAI: Preset = Preset {
     secret: SecretForm::StandardWebhooks,
     event_id: &[H("webhook-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://platform.openai.com/docs/guides/webhooks",
     secret_hint: "the endpoint's signing secret (whsec_…), shown once when it is created (platform.openai.com > project Settings > Webhooks)",
 };
@@ -66,6 +71,7 @@ pub const REPLICATE: Preset = Preset {
     secret: SecretForm::StandardWebhooks,
     event_id: &[H("webhook-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://replicate.com/docs/topics/webhooks/verify-webhook",
     secret_hint: "the account's webhook signing key (whsec_…), from GET https://api.replicate.com/v1/webhooks/default/secret",
 };
@@ -77,6 +83,7 @@ pub const LIVEBLOCKS: Preset = Preset {
     secret: SecretForm::StandardWebhooks,
     event_id: &[H("webhook-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://liveblocks.io/docs/platform/webhooks",
     secret_hint: "the endpoint's Signing secret (whsec_…) in the project's Webhooks tab",
 };
@@ -88,6 +95,7 @@ pub const SUPABASE: Preset = Preset {
     secret: SecretForm::StandardWebhooks,
     event_id: &[H("webhook-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://supabase.com/docs/guides/auth/auth-hooks",
     secret_hint: "the hook's secret (v1,whsec_…, written as shown) from Authentication > Hooks > Generate secret",
 };
@@ -101,6 +109,7 @@ pub const POLAR: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("webhook-id")],
     event_type: &[J("/type")],
+    handshake: Handshake::None,
     docs: "https://docs.polar.sh/integrate/webhooks/delivery",
     secret_hint:
         "the endpoint's secret (Organization Settings > Webhooks > the endpoint), used as text",

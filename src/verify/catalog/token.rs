@@ -3,7 +3,7 @@
 
 use super::super::token::TokenIn;
 use super::Src::{Header as H, Json as J};
-use super::{Preset, Scheme, SecretForm};
+use super::{Handshake, Preset, Scheme, SecretForm};
 
 pub const GITLAB: Preset = Preset {
     name: "gitlab",
@@ -12,6 +12,7 @@ pub const GITLAB: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("idempotency-key")],
     event_type: &[H("x-gitlab-event")],
+    handshake: Handshake::None,
     docs: "https://docs.gitlab.com/user/project/integrations/webhooks/",
     secret_hint: "the Secret token you type in the project's Settings > Webhooks",
 };
@@ -24,6 +25,7 @@ pub const OKTA: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/eventId")],
     event_type: &[J("/eventType")],
+    handshake: Handshake::OktaVerification,
     docs: "https://developer.okta.com/docs/concepts/event-hooks/",
     secret_hint: "the Authentication field value you set on the event hook (Workflow > Event Hooks > the hook), written here exactly as there",
 };
@@ -36,6 +38,7 @@ pub const POSTMARK: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/MessageID")],
     event_type: &[J("/RecordType")],
+    handshake: Handshake::None,
     docs: "https://postmarkapp.com/developer/webhooks/webhooks-overview",
     secret_hint: "the user:password you put in the webhook URL (https://user:password@host/path) in the server's Webhooks settings; written here as user:password",
 };
@@ -48,6 +51,7 @@ pub const MAILCHIMP: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[],
+    handshake: Handshake::ValidationGet,
     docs: "https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/",
     secret_hint: "a random string you choose and append to the webhook URL as ?token=... (Audience > Settings > Webhooks)",
 };
@@ -59,6 +63,7 @@ pub const TELEGRAM: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/update_id")],
     event_type: &[],
+    handshake: Handshake::None,
     docs: "https://core.telegram.org/bots/api#setwebhook",
     secret_hint: "the secret_token you pass to setWebhook (1-256 of A-Z, a-z, 0-9, _ and -)",
 };

@@ -5,7 +5,7 @@ use super::super::in_body::InBodySpec;
 use super::super::url_signed::FormSpec;
 use super::super::Algorithm::Sha1;
 use super::Src::{Header as H, Json as J};
-use super::{Preset, Scheme, SecretForm};
+use super::{Handshake, Preset, Scheme, SecretForm};
 
 pub const TWILIO: Preset = Preset {
     name: "twilio",
@@ -18,6 +18,7 @@ pub const TWILIO: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[H("i-twilio-idempotency-token")],
     event_type: &[],
+    handshake: Handshake::None,
     docs: "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
     secret_hint: "the account's Auth Token (Console > Account > API keys & tokens)",
 };
@@ -33,6 +34,7 @@ pub const MANDRILL: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[],
     event_type: &[],
+    handshake: Handshake::None,
     docs: "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/#authenticating-webhook-requests",
     secret_hint: "the webhook's Key (Mandrill > Settings > Webhooks)",
 };
@@ -44,6 +46,7 @@ pub const MAILGUN: Preset = Preset {
     secret: SecretForm::Text,
     event_id: &[J("/event-data/id")],
     event_type: &[J("/event-data/event")],
+    handshake: Handshake::None,
     docs: "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks",
     secret_hint: "the HTTP webhook signing key (Sending > Webhooks, or Account > API Security)",
 };
@@ -56,6 +59,21 @@ pub const ADYEN: Preset = Preset {
     // A retried notification is the same body: its hash names it.
     event_id: &[],
     event_type: &[J("/notificationItems/0/NotificationRequestItem/eventCode")],
+    handshake: Handshake::None,
     docs: "https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures/",
     secret_hint: "the webhook's HMAC key, hex, generated in the Customer Area (Developers > Webhooks > the webhook > Security)",
+};
+
+pub const MICROSOFT_GRAPH: Preset = Preset {
+    name: "microsoft-graph",
+    title: "Microsoft Graph (change notifications)",
+    // Graph signs nothing: each notification carries the clientState the subscription
+    // was created with, compared in constant time.
+    scheme: Scheme::InBody(InBodySpec::GraphClientState),
+    secret: SecretForm::Text,
+    event_id: &[],
+    event_type: &[J("/value/0/changeType")],
+    handshake: Handshake::GraphValidation,
+    docs: "https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks",
+    secret_hint: "the clientState you set when creating the subscription (POST /subscriptions)",
 };

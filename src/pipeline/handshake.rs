@@ -1,0 +1,218 @@
+//! Handshakes: the requests a provider sends to check an endpoint before (or while)
+//! delivering to it, answered by the gateway so the application never sees them. Which
+//! one a route answers is its preset's (`catalog::Handshake`). A handshake is never
+//! queued; it is counted under the outcome `handshake`, after the route's allowlist and
+//! rate limit, like any request.
+//!
+//! Where the provider signs the handshake (Slack, Zoom, Twitch) or authenticates it
+//! (Okta's header, Mailchimp's URL token, Meta's verify token), it is answered only once
+//! that check passed. Dropbox, Nylas, X and Microsoft Graph send theirs unsigned: the
+//! answer is all the protocol allows anyone to learn (docs/handshakes.md says what each
+//! exposes). Echoed values are bounded ([`MAX_CHALLENGE`]) and sent as `text/plain`
+//! with `nosniff`, so an echo cannot become a page in a browser.
+
+use bytes::Bytes;
+use http::{header, request::Parts, HeaderValue, Method, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::{json, Value};
+
+use super::Rejection;
+use crate::config::Route;
+use crate::verify::catalog::Handshake;
+use crate::verify::{ct_eq, Algorithm, Mac, SignedRequest};
+
+/// The longest challenge echoed or signed; providers send tens of bytes.
+pub const MAX_CHALLENGE: usize = 512;
+
+fn kind(route: &Route) -> Handshake {
+    route
+        .provider
+        .map_or(Handshake::None, |p| p.preset().handshake)
+}
+
+/// Does the route answer this method as a handshake (a GET, where the provider checks
+/// an endpoint with one)?
+pub fn accepts(route: &Route, method: &Method) -> bool {
+    *method == Method::GET
+        && matches!(
+            kind(route),
+            Handshake::MetaHubChallenge
+                | Handshake::OktaVerification
+                | Handshake::EchoChallenge
+                | Handshake::XCrc
+                | Handshake::ValidationGet
+        )
+}
+
+/// Answer a handshake GET (see [`accepts`]).
+pub fn get(route: &Route, parts: &Parts, now: i64) -> Result<Response<Full<Bytes>>, Rejection> {
+    let query = parts.uri.query().unwrap_or("");
+    let param = |name: &str| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let verify = || verify(route, parts, b"", now);
+    match kind(route) {
+        Handshake::MetaHubChallenge => {
+            let token = param("hub.verify_token").ok_or(Rejection::SignatureMissing(
+                crate::verify::VerifyError::Missing("hub.verify_token".into()),
+            ))?;
+            let expected = route.verify_token.as_ref().map(|s| s.0.as_slice());
+            if param("hub.mode").as_deref() != Some("subscribe")
+                || !expected.is_some_and(|e| ct_eq(e, token.as_bytes()))
+            {
+                return Err(Rejection::SignatureInvalid(
+                    crate::verify::VerifyError::Mismatch,
+                ));
+            }
+            text(&challenge(param("hub.challenge"))?)
+        }
+        Handshake::OktaVerification => {
+            verify()?;
+            let c = parts
+                .headers
+                .get("x-okta-verification-challenge")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            json_answer(&json!({ "verification": challenge(c)? }))
+        }
+        Handshake::EchoChallenge => text(&challenge(param("challenge"))?),
+        Handshake::XCrc => {
+            let token = challenge(param("crc_token"))?;
+            let key = route.secrets.first().ok_or(Rejection::BadRequest)?;
+            let mut mac = Mac::new(Algorithm::Sha256, &key.0);
+            mac.update(token.as_bytes());
+            let sig = crate::verify::b64(mac.finish().as_bytes());
+            json_answer(&json!({ "response_token": format!("sha256={sig}") }))
+        }
+        Handshake::ValidationGet => {
+            verify()?;
+            Ok(Response::new(Full::new(Bytes::new())))
+        }
+        _ => Err(Rejection::MethodNotAllowed),
+    }
+}
+
+/// A POST that is the route's handshake: its answer (after the route's verification
+/// where the provider signs it), or `None` for an ordinary event.
+pub fn post(
+    route: &Route,
+    parts: &Parts,
+    body: &[u8],
+    url: &str,
+    now: i64,
+) -> Option<Result<Response<Full<Bytes>>, Rejection>> {
+    let answer = match kind(route) {
+        Handshake::SlackUrlVerification => {
+            let doc = json_with(body, b"url_verification")?;
+            if doc.get("type")?.as_str()? != "url_verification" {
+                return None;
+            }
+            let c = doc
+                .get("challenge")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            signed(route, parts, body, url, now)
+                .and_then(|()| challenge(c))
+                .and_then(|c| json_answer(&json!({ "challenge": c })))
+        }
+        Handshake::ZoomUrlValidation => {
+            let doc = json_with(body, b"endpoint.url_validation")?;
+            if doc.get("event")?.as_str()? != "endpoint.url_validation" {
+                return None;
+            }
+            let plain = doc
+                .pointer("/payload/plainToken")?
+                .as_str()
+                .map(str::to_string);
+            signed(route, parts, body, url, now)
+                .and_then(|()| challenge(plain))
+                .and_then(|p| {
+                    let key = route.secrets.first().ok_or(Rejection::BadRequest)?;
+                    let mut mac = Mac::new(Algorithm::Sha256, &key.0);
+                    mac.update(p.as_bytes());
+                    let encrypted = hex::encode(mac.finish().as_bytes());
+                    json_answer(&json!({ "plainToken": p, "encryptedToken": encrypted }))
+                })
+        }
+        Handshake::TwitchCallback => {
+            let t = parts.headers.get("twitch-eventsub-message-type")?;
+            if t.as_bytes() != b"webhook_callback_verification" {
+                return None;
+            }
+            signed(route, parts, body, url, now).and_then(|()| {
+                let doc: Value =
+                    serde_json::from_slice(body).map_err(|_| Rejection::InvalidJson)?;
+                text(&challenge(
+                    doc.get("challenge")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                )?)
+            })
+        }
+        Handshake::GraphValidation => {
+            let q = parts.uri.query()?;
+            let token = url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "validationToken")
+                .map(|(_, v)| v.into_owned())?;
+            challenge(Some(token)).and_then(|t| text(&t))
+        }
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// The body as JSON, only when it holds `marker` (most requests are events: no parse).
+fn json_with(body: &[u8], marker: &[u8]) -> Option<Value> {
+    if !body.windows(marker.len()).any(|w| w == marker) {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
+fn signed(route: &Route, parts: &Parts, body: &[u8], url: &str, now: i64) -> Result<(), Rejection> {
+    route.verifier.verify(&SignedRequest {
+        headers: &parts.headers,
+        body,
+        url,
+        method: parts.method.as_str(),
+        query: parts.uri.query().unwrap_or(""),
+        now,
+    })?;
+    Ok(())
+}
+
+fn verify(route: &Route, parts: &Parts, body: &[u8], now: i64) -> Result<(), Rejection> {
+    signed(route, parts, body, "", now)
+}
+
+/// A challenge present and of reasonable size, else `bad_request`.
+fn challenge(c: Option<String>) -> Result<String, Rejection> {
+    c.filter(|c| !c.is_empty() && c.len() <= MAX_CHALLENGE)
+        .ok_or(Rejection::BadRequest)
+}
+
+fn text(s: &str) -> Result<Response<Full<Bytes>>, Rejection> {
+    let mut r = Response::new(Full::new(Bytes::copy_from_slice(s.as_bytes())));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    *r.status_mut() = StatusCode::OK;
+    Ok(r)
+}
+
+fn json_answer(v: &Value) -> Result<Response<Full<Bytes>>, Rejection> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
