@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 
 use http::HeaderMap;
+
+pub mod sets;
 use ipnet::IpNet;
 
 /// The client address. `X-Forwarded-For` is believed only from `trusted` peers, and

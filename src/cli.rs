@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config};
 
 mod dead;
+mod ips;
 mod providers;
 mod store;
 
@@ -64,6 +65,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The providers' published webhook IP ranges, which `allow_ips` can name.
+    Ips {
+        #[command(subcommand)]
+        command: IpsCommand,
+    },
     /// Inspect the embedded store.
     Store {
         /// Store folder [default: store.path of the configuration]
@@ -73,6 +79,22 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IpsCommand {
+    /// The sets shipped with this binary: name, provider, size, when taken, source.
+    List,
+    /// Fetch every provider's published list and write them all (or nothing) as JSON,
+    /// for the configuration's `ip_sets:`.
+    Update {
+        /// Write here (atomically) instead of to stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Read a set from another URL, e.g. a mirror: NAME=URL (repeatable).
+        #[arg(long = "source", value_name = "NAME=URL")]
+        sources: Vec<String>,
     },
 }
 
@@ -165,6 +187,10 @@ pub fn main() -> i32 {
         Command::Serve(c) => serve(&c.config, c.dev),
         Command::Check(c) => check(&c.config, c.dev),
         Command::Providers { json } => providers::print(json),
+        Command::Ips { command } => match command {
+            IpsCommand::List => ips::list(),
+            IpsCommand::Update { out, sources } => ips::update(out.as_deref(), &sources),
+        },
         Command::Sign {
             config,
             route,

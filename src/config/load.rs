@@ -13,6 +13,7 @@ use ipnet::IpNet;
 
 mod broker;
 mod deliver;
+mod ip_sets;
 mod limits;
 mod locate;
 mod route;
@@ -109,6 +110,7 @@ fn load_text(
         warnings: Vec::new(),
         dev,
         default_secrets: Vec::new(),
+        ip_sets: crate::allowlist::sets::Sets::default(),
     };
     let cfg = v.config(raw, path);
     if v.errors.is_empty() {
@@ -129,6 +131,8 @@ struct Validator<'a> {
     warnings: Vec<String>,
     dev: bool,
     default_secrets: Vec<String>,
+    /// The named IP sets `allow_ips` may use (`ip_sets:`, else the shipped ones).
+    ip_sets: crate::allowlist::sets::Sets,
 }
 
 impl Validator<'_> {
@@ -253,6 +257,9 @@ impl Validator<'_> {
                 Duration::from_secs(25),
             ),
         };
+        if let Some(f) = &raw.ip_sets {
+            self.load_ip_sets(f);
+        }
         let mut trusted_proxies = Vec::new();
         for (i, p) in raw.trusted_proxies.iter().flatten().enumerate() {
             if let Some(n) = self.net(&format!("trusted_proxies[{i}]"), p) {

@@ -52,6 +52,7 @@ pub struct RawConfig {
     pub limits: Option<RawLimits>,
     pub shutdown: Option<RawShutdown>,
     pub trusted_proxies: Option<Vec<Scalar>>,
+    pub ip_sets: Option<Scalar>,
     pub store: Option<RawStore>,
     pub broker: Option<RawBroker>,
     pub log: Option<RawLog>,

@@ -19,6 +19,7 @@ mod hardening_limits;
 mod hostile;
 mod interop;
 mod interop_schemes;
+mod ip_sets;
 mod proxy;
 mod rabbit;
 mod reload;

@@ -139,9 +139,7 @@ impl Validator<'_> {
         if let Some(ips) = &r.allow_ips {
             let mut nets = Vec::new();
             for (i, s) in ips.iter().enumerate() {
-                if let Some(n) = self.net(&format!("{p}.allow_ips[{i}]"), s) {
-                    nets.push(n);
-                }
+                nets.extend(self.allow_item(&format!("{p}.allow_ips[{i}]"), s));
             }
             if ips.is_empty() {
                 self.err(
