@@ -55,9 +55,15 @@ pub fn run(
         ),
     };
     let key = match (&r.verifier, key) {
-        (Verifier::PublicKey(_), Key { private: None, .. }) => anyhow::bail!(
+        (Verifier::PublicKey(_) | Verifier::Certificate(_), Key { private: None, .. }) => anyhow::bail!(
             "route {route:?} verifies the provider's public-key signature; give a private key to sign with: --private-key KEY"
         ),
+        (Verifier::Certificate(_), Key { private: Some(p), .. }) => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(p.trim())
+                .map_err(|_| anyhow::anyhow!("an RSA private key is base64 of its PKCS#8 DER"))?
+        }
         (Verifier::PublicKey(_), Key { private: Some(p), .. }) => match r.provider.map(|p| p.preset().secret) {
             Some(SecretForm::PublicKey(alg)) => alg.decode_private(p).map_err(anyhow::Error::msg)?,
             _ => anyhow::bail!("route {route:?} has no public-key preset"),
@@ -107,7 +113,8 @@ fn sign(
         query: None,
     };
     Ok(match verifier {
-        Verifier::PublicKey(p) => plain(p.sign(key, body, now).map_err(anyhow::Error::msg)?),
+        Verifier::PublicKey(p) => plain(p.sign(key, body, now, id).map_err(anyhow::Error::msg)?),
+        Verifier::Certificate(c) => plain(c.sign(key, body, now, id).map_err(anyhow::Error::msg)?),
         Verifier::InBody(s) => Signed {
             headers: Vec::new(),
             body: Some(s.sign_body(key, body, now).ok_or_else(|| {

@@ -7,7 +7,9 @@
 //! Rejections produced (through `pipeline`): `signature_missing`, `signature_invalid`,
 //! `timestamp_out_of_tolerance`. No error carries an expected MAC or a secret.
 
+pub(crate) mod canonical;
 pub(crate) mod catalog;
+pub(crate) mod certificate;
 pub(crate) mod hmac;
 pub(crate) mod in_body;
 pub(crate) mod keyed;
@@ -17,14 +19,15 @@ pub(crate) mod standard_webhooks;
 mod template;
 pub(crate) mod token;
 pub(crate) mod url_signed;
+mod verifier;
 
 pub use self::hmac::{HmacScheme, HmacSpec};
 pub use keyed::Keyed;
 pub use presets::Provider;
 pub use standard_webhooks::StandardWebhooks;
 pub use token::Token;
+pub use verifier::Verifier;
 
-use std::fmt;
 use std::time::Duration;
 
 use ::hmac::{Hmac, Mac as _};
@@ -63,121 +66,6 @@ pub struct SignedRequest<'a> {
 impl SignedRequest<'_> {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.get(name).map(|v| v.as_bytes())
-    }
-}
-
-/// A compiled verification scheme with its secrets.
-pub enum Verifier {
-    /// `verify: none`: explicitly unauthenticated.
-    None,
-    Hmac(HmacScheme),
-    Token(Token),
-    Keyed(Keyed),
-    PublicKey(public_key::PublicKey),
-    StandardWebhooks(StandardWebhooks),
-    FormSigned(url_signed::FormSigned),
-    InBody(in_body::InBody),
-}
-
-impl fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Verifier::None => "Verifier::None",
-            Verifier::Hmac(_) => "Verifier::Hmac(<redacted>)",
-            Verifier::Token(_) => "Verifier::Token(<redacted>)",
-            Verifier::Keyed(_) => "Verifier::Keyed(<redacted>)",
-            Verifier::PublicKey(_) => "Verifier::PublicKey",
-            Verifier::StandardWebhooks(_) => "Verifier::StandardWebhooks(<redacted>)",
-            Verifier::FormSigned(_) => "Verifier::FormSigned(<redacted>)",
-            Verifier::InBody(_) => "Verifier::InBody(<redacted>)",
-        })
-    }
-}
-
-impl Verifier {
-    pub fn hmac(spec: HmacSpec, secrets: Vec<Vec<u8>>) -> Verifier {
-        Verifier::Hmac(HmacScheme::new(spec, &secrets))
-    }
-
-    pub fn verify(&self, req: &SignedRequest) -> Result<(), VerifyError> {
-        match self {
-            Verifier::None => Ok(()),
-            Verifier::Hmac(s) => s.verify(req),
-            Verifier::Token(s) => s.verify(req),
-            Verifier::Keyed(s) => s.verify(req),
-            Verifier::PublicKey(s) => s.verify(req),
-            Verifier::StandardWebhooks(s) => s.verify(req),
-            Verifier::FormSigned(s) => s.verify(req),
-            Verifier::InBody(s) => s.verify(req),
-        }
-    }
-
-    /// Headers that make `body` valid under this scheme, signed with `key` (already
-    /// decoded the way the scheme decodes secrets). `id` is used where the scheme signs one.
-    pub fn sign(
-        &self,
-        key: &[u8],
-        body: &[u8],
-        url: &str,
-        now: i64,
-        id: &str,
-    ) -> Vec<(String, String)> {
-        match self {
-            Verifier::None => Vec::new(),
-            Verifier::Hmac(s) => s.sign(key, body, url, now, id),
-            Verifier::Token(s) => s.sign(key),
-            Verifier::Keyed(s) => s.sign(key, body, now),
-            // Signing needs the provider's private key, which a route does not hold.
-            Verifier::PublicKey(_) => Vec::new(),
-            Verifier::StandardWebhooks(s) => s.sign(key, body, now, id),
-            Verifier::FormSigned(s) => s.sign(key, body, url),
-            // The signature goes in the body: see `sign_body`.
-            Verifier::InBody(_) => Vec::new(),
-        }
-    }
-
-    /// Whether the scheme signs the request URL (only then is it computed).
-    pub fn needs_url(&self) -> bool {
-        match self {
-            Verifier::Hmac(s) => s
-                .spec
-                .template
-                .iter()
-                .any(|p| matches!(p, self::hmac::Part::Url)),
-            Verifier::FormSigned(_) => true,
-            _ => false,
-        }
-    }
-
-    /// A short description for `hookgate check`.
-    pub fn describe(&self) -> String {
-        match self {
-            Verifier::None => "NONE (unauthenticated)".into(),
-            Verifier::Hmac(s) => s.describe(),
-            Verifier::Token(s) => s.describe(),
-            Verifier::FormSigned(s) => format!(
-                "{:?} base64 of the URL and sorted form fields in {} ({} secret(s))",
-                s.spec.algorithm,
-                s.spec.header,
-                s.secrets()
-            ),
-            Verifier::InBody(s) => format!(
-                "{:?} signature in the body ({} secret(s))",
-                s.spec,
-                s.secrets()
-            ),
-            Verifier::PublicKey(s) => s.describe(),
-            Verifier::Keyed(s) => format!(
-                "hmac-sha256 hex in {} {}=/{}= ({} secret(s))",
-                s.spec.header,
-                s.spec.ts_key,
-                s.spec.sig_key,
-                s.keys.len()
-            ),
-            Verifier::StandardWebhooks(s) => {
-                format!("{}-signature v1 ({} secret(s))", s.prefix, s.keys.len())
-            }
-        }
     }
 }
 

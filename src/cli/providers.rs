@@ -39,7 +39,8 @@ fn scheme(p: &Preset) -> String {
             }
         ),
         Scheme::Keyed(k) => format!(
-            "hmac-sha256 hex of {{timestamp}}{}{{body}}, {}=…{}{}=…",
+            "hmac-sha256 {} of {{timestamp}}{}{{body}}, {}=…{}{}=…",
+            if k.base64url { "base64url" } else { "hex" },
             k.joiner,
             k.ts_key,
             char::from(k.separator),
@@ -47,9 +48,13 @@ fn scheme(p: &Preset) -> String {
         ),
         Scheme::StandardWebhooks { .. } => "standard webhooks v1 (hmac-sha256)".into(),
         Scheme::PublicKey(k) => match k.algorithm {
-            KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => {
-                format!("ed25519 of {{timestamp}}{}{{body}} (public key)", k.joiner)
-            }
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => match k.id_header {
+                Some(_) => format!(
+                    "ed25519 of {{id}}{j}{{timestamp}}{j}{{body}} (public key)",
+                    j = k.joiner
+                ),
+                None => format!("ed25519 of {{timestamp}}{}{{body}} (public key)", k.joiner),
+            },
             KeyAlgorithm::EcdsaP256 => {
                 "ecdsa p-256 sha-256 of {timestamp}{body} (public key)".into()
             }
@@ -62,6 +67,12 @@ fn scheme(p: &Preset) -> String {
             alg(f.algorithm)
         ),
         Scheme::InBody(s) => format!("signature inside the body ({s:?})").to_lowercase(),
+        Scheme::Certificate => {
+            "rsa-sha256 of {id}|{time}|{webhook_id}|{crc32 of body} (pinned certificate)".into()
+        }
+        Scheme::Canonical => {
+            "hmac-sha256 hex of {method}\\n{path}\\n{signed headers}\\n{body}".into()
+        }
     }
 }
 
@@ -84,10 +95,29 @@ fn headers(p: &Preset) -> Vec<String> {
         Scheme::Token(TokenIn::Basic) => vec!["authorization".into()],
         Scheme::Token(TokenIn::Query(_)) | Scheme::InBody(_) => Vec::new(),
         Scheme::Form(f) => vec![f.header.to_string()],
-        Scheme::PublicKey(k) => vec![
-            k.signature_header.to_string(),
-            k.timestamp_header.to_string(),
-        ],
+        Scheme::Certificate => [
+            "paypal-transmission-sig",
+            "paypal-transmission-id",
+            "paypal-transmission-time",
+        ]
+        .map(String::from)
+        .to_vec(),
+        Scheme::Canonical => [
+            "x-contentful-signature",
+            "x-contentful-signed-headers",
+            "x-contentful-timestamp",
+        ]
+        .map(String::from)
+        .to_vec(),
+        Scheme::PublicKey(k) => [
+            Some(k.signature_header),
+            Some(k.timestamp_header),
+            k.id_header,
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::to_string)
+        .collect(),
     }
 }
 
@@ -105,6 +135,7 @@ pub(super) fn print(json: bool) -> i32 {
                     "secret": match p.secret {
                         SecretForm::Text => "text",
                         SecretForm::Hex => "hex",
+                        SecretForm::Certificate => "certificate, PEM",
                         SecretForm::Base64 => "base64",
                         SecretForm::StandardWebhooks => "whsec_ base64",
                         SecretForm::PublicKey(KeyAlgorithm::Ed25519) => "ed25519 public key, hex",

@@ -139,6 +139,7 @@ pub struct RawRoute {
     pub verify: Option<RawVerify>,
     pub public_url: Option<Scalar>,
     pub verify_token: Option<RawSecret>,
+    pub webhook_id: Option<Scalar>,
     pub event_id: Option<RawSource>,
     pub event_type: Option<RawSource>,
     pub deliver: Option<RawDeliver>,

@@ -94,6 +94,11 @@ pub enum Scheme {
     Form(&'static super::url_signed::FormSpec),
     /// `in_body.rs`: the signature inside the JSON body (Mailgun, Adyen).
     InBody(super::in_body::InBodySpec),
+    /// `canonical.rs`: a signed canonical request (Contentful).
+    Canonical,
+    /// `certificate.rs`: RSA against a pinned certificate, over the route's `webhook_id`
+    /// (PayPal).
+    Certificate,
 }
 
 /// How a configured secret becomes key bytes.
@@ -107,6 +112,8 @@ pub enum SecretForm {
     Hex,
     /// Base64, decoded to bytes (Airtable's macSecretBase64).
     Base64,
+    /// A PEM certificate to trust (PayPal's, pinned).
+    Certificate,
     /// The provider's public key, in that algorithm's form.
     PublicKey(super::public_key::KeyAlgorithm),
 }
@@ -142,6 +149,7 @@ pub static PRESETS: &[&Preset] = &[
     &hmac::SLACK,
     &standard_webhooks::STANDARD_WEBHOOKS,
     &standard_webhooks::SVIX,
+    &public_key::STANDARD_WEBHOOKS_V1A,
     &hmac::KONTENT,
     &standard_webhooks::CLERK,
     &standard_webhooks::RESEND,
@@ -179,6 +187,7 @@ pub static PRESETS: &[&Preset] = &[
     &keyed::PERSONA,
     &keyed::WORKOS,
     &keyed::BUILDKITE,
+    &keyed::SANITY,
     &standard_webhooks::OPENAI,
     &standard_webhooks::REPLICATE,
     &standard_webhooks::LIVEBLOCKS,
@@ -230,6 +239,8 @@ pub static PRESETS: &[&Preset] = &[
     &body_messaging::ATTIO,
     &body_messaging::OUTREACH,
     &hmac::X,
+    &url_signed::CONTENTFUL,
+    &url_signed::PAYPAL,
     &url_signed::MICROSOFT_GRAPH,
     &hmac::GENERIC_HMAC,
 ];

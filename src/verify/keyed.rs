@@ -19,8 +19,10 @@ pub struct KeyedSpec {
     pub sig_key: &'static str,
     /// Between the timestamp and the body in the signed content.
     pub joiner: &'static str,
-    /// The timestamp is in milliseconds (WorkOS), not seconds.
+    /// The timestamp is in milliseconds (WorkOS, Sanity), not seconds.
     pub millis: bool,
+    /// Signatures are base64url without padding (Sanity), not hex.
+    pub base64url: bool,
 }
 
 pub const STRIPE: KeyedSpec = KeyedSpec {
@@ -30,6 +32,7 @@ pub const STRIPE: KeyedSpec = KeyedSpec {
     sig_key: "v1",
     joiner: ".",
     millis: false,
+    base64url: false,
 };
 
 pub struct Keyed {
@@ -78,7 +81,23 @@ impl Keyed {
         let ts = if spec.millis { ts.div_euclid(1000) } else { ts };
         let mut candidates = Candidates::new();
         for sig in &sigs[..n] {
-            candidates.push(sig, false);
+            if spec.base64url {
+                // To the standard alphabet, on the stack (a SHA-256 MAC is 43 characters).
+                let mut buf = [0u8; 96];
+                let Some(dst) = buf.get_mut(..sig.len()) else {
+                    continue;
+                };
+                for (d, s) in dst.iter_mut().zip(sig.iter()) {
+                    *d = match s {
+                        b'-' => b'+',
+                        b'_' => b'/',
+                        c => *c,
+                    };
+                }
+                candidates.push(dst, true);
+            } else {
+                candidates.push(sig, false);
+            }
         }
         let signed = |mac: &mut Mac| {
             mac.update(t);
@@ -98,7 +117,12 @@ impl Keyed {
         mac.update(t.as_bytes());
         mac.update(spec.joiner.as_bytes());
         mac.update(body);
-        let sig = hex::encode(mac.finish().as_bytes());
+        let sig = if spec.base64url {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finish().as_bytes())
+        } else {
+            hex::encode(mac.finish().as_bytes())
+        };
         let sep = char::from(spec.separator);
         vec![(
             spec.header.into(),

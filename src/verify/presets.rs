@@ -55,6 +55,7 @@ impl Provider {
             SecretForm::StandardWebhooks => StandardWebhooks::decode_secret(s),
             SecretForm::Text => Ok(s.as_bytes().to_vec()),
             SecretForm::Hex => hex::decode(s.trim()).map_err(|_| "the secret must be hex".into()),
+            SecretForm::Certificate => super::certificate::decode_certificate(s),
             SecretForm::Base64 => {
                 use base64::Engine as _;
                 base64::engine::general_purpose::STANDARD
@@ -109,6 +110,10 @@ impl Provider {
             Scheme::Token(place) => Verifier::Token(Token::new(*place, &secrets)),
             Scheme::Form(spec) => Verifier::FormSigned(FormSigned::new(spec, &secrets)),
             Scheme::InBody(spec) => Verifier::InBody(InBody::new(*spec, &secrets)),
+            Scheme::Canonical => Verifier::Canonical(super::canonical::Canonical::new(&secrets)),
+            Scheme::Certificate => {
+                Verifier::Certificate(super::certificate::Certificate::new(&secrets))
+            }
         }
     }
 

@@ -7,7 +7,9 @@
 //! - SendGrid (Event Webhook): ECDSA P-256 with SHA-256 over
 //!   `{X-Twilio-Email-Event-Webhook-Timestamp}{raw body}`, the signature base64 DER in
 //!   `X-Twilio-Email-Event-Webhook-Signature`, the key base64 DER (SubjectPublicKeyInfo);
-//! - Telnyx: Ed25519 over `{telnyx-timestamp}|{raw body}`, signature and key base64.
+//! - Telnyx: Ed25519 over `{telnyx-timestamp}|{raw body}`, signature and key base64;
+//! - Standard Webhooks v1a: Ed25519 over `{webhook-id}.{webhook-timestamp}.{raw body}`,
+//!   signatures `v1a,<base64>` separated by spaces, the key `whpk_<base64>`.
 //!
 //! `hookgate sign` signs for these with a private key given on its command line (a
 //! provider's test key, or one made for a test): [`KeyAlgorithm::decode_private`].
@@ -29,6 +31,12 @@ pub struct PublicKeySpec {
     pub timestamp_header: &'static str,
     /// Between the timestamp and the body in the signed message (Telnyx: `|`).
     pub joiner: &'static str,
+    /// A message id signed before the timestamp, `{id}{joiner}{ts}{joiner}{body}`
+    /// (Standard Webhooks v1a).
+    pub id_header: Option<&'static str>,
+    /// Each signature's version prefix; the header may hold several, space-separated
+    /// (entries with another prefix are skipped). Empty: one bare signature.
+    pub sig_prefix: &'static str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +71,7 @@ impl KeyAlgorithm {
                 Ok(k) if k.len() == 32 => Ok(k),
                 _ => Err("an Ed25519 public key is 64 hex digits (32 bytes)".into()),
             },
-            KeyAlgorithm::Ed25519Base64 => match B64.decode(text) {
+            KeyAlgorithm::Ed25519Base64 => match B64.decode(text.trim_start_matches("whpk_")) {
                 Ok(k) if k.len() == 32 => Ok(k),
                 _ => Err("an Ed25519 public key is base64 of 32 bytes".into()),
             },
@@ -86,9 +94,14 @@ impl KeyAlgorithm {
     pub fn decode_private(self, text: &str) -> Result<Vec<u8>, String> {
         let text = text.trim();
         match self {
+            // Standard Webhooks writes secret keys `whsk_` + base64 of seed and public key.
             KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => hex::decode(text)
                 .ok()
-                .or_else(|| B64.decode(text).ok())
+                .or_else(|| B64.decode(text.trim_start_matches("whsk_")).ok())
+                .map(|mut k| {
+                    k.truncate(32);
+                    k
+                })
                 .filter(|k| k.len() == 32)
                 .ok_or_else(|| "an Ed25519 private key is its 32-byte seed, hex or base64".into()),
             KeyAlgorithm::EcdsaP256 => B64
@@ -143,23 +156,33 @@ impl PublicKey {
             .header(spec.timestamp_header)
             .ok_or_else(|| VerifyError::Missing(spec.timestamp_header.into()))?;
         let when = parse_unix(ts)?;
-        let sig = match spec.algorithm {
-            KeyAlgorithm::Ed25519 => hex::decode(sig.trim_ascii()).ok(),
-            KeyAlgorithm::Ed25519Base64 | KeyAlgorithm::EcdsaP256 => {
-                B64.decode(sig.trim_ascii()).ok()
-            }
+        let id = match spec.id_header {
+            Some(h) => req
+                .header(h)
+                .ok_or_else(|| VerifyError::Missing(h.into()))?,
+            None => b"",
+        };
+        let sigs: Vec<Vec<u8>> = sig
+            .split(|b| *b == b' ')
+            .filter_map(|entry| entry.trim_ascii().strip_prefix(spec.sig_prefix.as_bytes()))
+            .filter_map(|entry| match spec.algorithm {
+                KeyAlgorithm::Ed25519 => hex::decode(entry).ok(),
+                KeyAlgorithm::Ed25519Base64 | KeyAlgorithm::EcdsaP256 => B64.decode(entry).ok(),
+            })
+            .take(8)
+            .collect();
+        if sigs.is_empty() {
+            return Err(VerifyError::Malformed("the signature does not decode"));
         }
-        .ok_or(VerifyError::Malformed("the signature does not decode"))?;
-        let message = message(spec, ts, req.body);
+        let message = message(spec, id, ts, req.body);
         let alg: &dyn ring::signature::VerificationAlgorithm = match spec.algorithm {
             KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => &ED25519,
             KeyAlgorithm::EcdsaP256 => &ECDSA_P256_SHA256_ASN1,
         };
         // Public keys: which one matched is not secret, and the check is the library's.
         let ok = self.keys.iter().any(|k| {
-            UnparsedPublicKey::new(alg, k)
-                .verify(&message, &sig)
-                .is_ok()
+            let key = UnparsedPublicKey::new(alg, k);
+            sigs.iter().any(|sig| key.verify(&message, sig).is_ok())
         });
         if !ok {
             return Err(VerifyError::Mismatch);
@@ -174,16 +197,25 @@ impl PublicKey {
         private: &[u8],
         body: &[u8],
         now: i64,
+        id: &str,
     ) -> Result<Vec<(String, String)>, String> {
+        let spec = self.spec;
         let ts = now.to_string();
-        let sig = self
-            .spec
+        let id = if spec.id_header.is_some() { id } else { "" };
+        let sig = spec
             .algorithm
-            .sign(private, &message(self.spec, ts.as_bytes(), body))?;
-        Ok(vec![
-            (self.spec.timestamp_header.into(), ts),
-            (self.spec.signature_header.into(), sig),
-        ])
+            .sign(private, &message(spec, id.as_bytes(), ts.as_bytes(), body))?;
+        let mut headers = vec![
+            (spec.timestamp_header.into(), ts),
+            (
+                spec.signature_header.into(),
+                format!("{}{sig}", spec.sig_prefix),
+            ),
+        ];
+        if let Some(h) = spec.id_header {
+            headers.push((h.into(), id.to_string()));
+        }
+        Ok(headers)
     }
 
     pub fn describe(&self) -> String {
@@ -199,8 +231,12 @@ impl PublicKey {
     }
 }
 
-fn message(spec: &PublicKeySpec, ts: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(ts.len() + spec.joiner.len() + body.len());
+fn message(spec: &PublicKeySpec, id: &[u8], ts: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(id.len() + ts.len() + 2 * spec.joiner.len() + body.len());
+    if spec.id_header.is_some() {
+        m.extend_from_slice(id);
+        m.extend_from_slice(spec.joiner.as_bytes());
+    }
     m.extend_from_slice(ts);
     m.extend_from_slice(spec.joiner.as_bytes());
     m.extend_from_slice(body);

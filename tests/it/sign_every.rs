@@ -17,6 +17,17 @@ print("ed-seed-b64", b64(bytes(ed))); print("ed-pub-b64", b64(ed.verify_key.enco
 p = ec.generate_private_key(ec.SECP256R1())
 print("p256-pkcs8", b64(p.private_bytes(s.Encoding.DER, s.PrivateFormat.PKCS8, s.NoEncryption())))
 print("p256-spki", b64(p.public_key().public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo)))
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes
+import datetime
+k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.test")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key()).serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1)).sign(k, hashes.SHA256())
+print("rsa-pkcs8", b64(k.private_bytes(s.Encoding.DER, s.PrivateFormat.PKCS8, s.NoEncryption())))
+print("rsa-cert-pem-b64", b64(cert.public_bytes(s.Encoding.PEM)))
 "#;
 
 #[test]
@@ -33,6 +44,7 @@ fn hookgate_sign_makes_a_request_every_preset_accepts() {
     let presets: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let mut yaml = String::from("listen: 127.0.0.1:{PORT}\nadmin: { listen: 127.0.0.1:{ADMIN} }\nstore: { path: \"{STORE}\" }\nroutes:\n");
     let mut private = std::collections::HashMap::new();
+    let certs = tempfile::tempdir().unwrap();
     for p in &presets {
         let name = p["name"].as_str().unwrap();
         let (secret, key) = match p["secret"].as_str().unwrap() {
@@ -42,15 +54,33 @@ fn hookgate_sign_makes_a_request_every_preset_accepts() {
             "ed25519 public key, hex" => (keys["ed-pub-hex"].clone(), Some("ed-seed-hex")),
             "ed25519 public key, base64" => (keys["ed-pub-b64"].clone(), Some("ed-seed-b64")),
             "p-256 public key, base64 DER" => (keys["p256-spki"].clone(), Some("p256-pkcs8")),
+            "certificate, PEM" => {
+                use base64::Engine as _;
+                let pem = base64::engine::general_purpose::STANDARD
+                    .decode(&keys["rsa-cert-pem-b64"])
+                    .unwrap();
+                let file = certs.path().join(format!("{name}.pem"));
+                std::fs::write(&file, pem).unwrap();
+                (format!("FILE:{}", file.display()), Some("rsa-pkcs8"))
+            }
             _ => (format!("{name}-secret"), None),
         };
         if let Some(k) = key {
             private.insert(name.to_string(), keys[k].clone());
         }
         let form = matches!(name, "twilio" | "mandrill" | "mailchimp");
+        let secret = match secret.strip_prefix("FILE:") {
+            Some(f) => format!("{{ file: \"{f}\" }}"),
+            None => format!("\"{secret}\""),
+        };
         yaml.push_str(&format!(
-            "  - {{ name: {name}, path: /{name}, provider: {name}, secrets: [\"{secret}\"]{} }}\n",
-            if form { ", body: any" } else { "" }
+            "  - {{ name: {name}, path: /{name}, provider: {name}, secrets: [{secret}]{}{} }}\n",
+            if form { ", body: any" } else { "" },
+            if name == "paypal" {
+                ", webhook_id: WH-SIGN-1"
+            } else {
+                ""
+            }
         ));
     }
     let g = Gateway::start(&yaml);

@@ -36,6 +36,13 @@ impl Validator<'_> {
         }
         match self.ip_sets.get(&t) {
             Some(nets) => nets,
+            // What looks like an address is reported as one.
+            None if t.contains(['.', ':', '/']) => {
+                if let Err(m) = parse_net(&t) {
+                    self.err(path, m);
+                }
+                Vec::new()
+            }
             None => {
                 let known = self.ip_sets.names().join(", ");
                 self.err(

@@ -56,13 +56,7 @@ impl Validator<'_> {
             match Provider::parse(&t) {
                 Some(pr) => Some(pr),
                 None => {
-                    self.err(
-                        &pp,
-                        format!(
-                            "unknown provider {t:?}; known: {}",
-                            Provider::names().collect::<Vec<_>>().join(", ")
-                        ),
-                    );
+                    self.err(&pp, unknown_provider(&t));
                     None
                 }
             }
@@ -209,6 +203,17 @@ impl Validator<'_> {
                 }
             }
         });
+        let mut verifier = verifier;
+        if let Some(Verifier::Certificate(c)) = verifier.as_mut() {
+            match r
+                .webhook_id
+                .as_ref()
+                .and_then(|s| self.text(&format!("{p}.webhook_id"), s))
+            {
+                Some(id) => c.webhook_id = id,
+                None => self.err(p, "PayPal signs the webhook's id: set `webhook_id` to it"),
+            }
+        }
         let verify_token = r.verify_token.as_ref().and_then(|s| {
             self.secret(&format!("{p}.verify_token"), s)
                 .map(|t| Secret(t.into_bytes()))
@@ -303,4 +308,41 @@ pub(super) fn reserved_header(name: &str) -> bool {
         "proxy-",
     ];
     EXACT.contains(&name) || PREFIX.iter().any(|p| name.starts_with(p))
+}
+
+/// "unknown provider" with the nearest names, since the catalog is too long to list.
+fn unknown_provider(t: &str) -> String {
+    let mut near: Vec<(usize, &str)> = Provider::names()
+        .map(|n| (edit_distance(t, n), n))
+        .filter(|(d, n)| *d <= 2 || n.starts_with(t) || t.starts_with(n))
+        .collect();
+    near.sort();
+    let names: Vec<&str> = near.iter().take(3).map(|(_, n)| *n).collect();
+    let count = Provider::names().count();
+    if names.is_empty() {
+        format!("unknown provider {t:?}; `hookgate providers` lists the {count} known")
+    } else {
+        format!(
+            "unknown provider {t:?}; did you mean {}? (`hookgate providers` lists the {count} known)",
+            names.join(", ")
+        )
+    }
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

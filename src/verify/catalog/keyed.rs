@@ -11,6 +11,7 @@ const MUX_SPEC: KeyedSpec = KeyedSpec {
     sig_key: "v1",
     joiner: ".",
     millis: false,
+    base64url: false,
 };
 
 const PADDLE_SPEC: KeyedSpec = KeyedSpec {
@@ -20,6 +21,7 @@ const PADDLE_SPEC: KeyedSpec = KeyedSpec {
     sig_key: "h1",
     joiner: ":",
     millis: false,
+    base64url: false,
 };
 
 const CALENDLY_SPEC: KeyedSpec = KeyedSpec {
@@ -29,6 +31,7 @@ const CALENDLY_SPEC: KeyedSpec = KeyedSpec {
     sig_key: "v1",
     joiner: ".",
     millis: false,
+    base64url: false,
 };
 
 pub const STRIPE: Preset = Preset {
@@ -86,6 +89,7 @@ const PERSONA_SPEC: KeyedSpec = KeyedSpec {
     sig_key: "v1",
     joiner: ".",
     millis: false,
+    base64url: false,
 };
 
 const WORKOS_SPEC: KeyedSpec = KeyedSpec {
@@ -95,6 +99,7 @@ const WORKOS_SPEC: KeyedSpec = KeyedSpec {
     sig_key: "v1",
     joiner: ".",
     millis: true,
+    base64url: false,
 };
 
 const BUILDKITE_SPEC: KeyedSpec = KeyedSpec {
@@ -104,6 +109,7 @@ const BUILDKITE_SPEC: KeyedSpec = KeyedSpec {
     sig_key: "signature",
     joiner: ".",
     millis: false,
+    base64url: false,
 };
 
 pub const PERSONA: Preset = Preset {
@@ -144,4 +150,29 @@ pub const BUILDKITE: Preset = Preset {
     handshake: Handshake::None,
     docs: "https://buildkite.com/docs/apis/webhooks/pipelines#webhook-signature",
     secret_hint: "the webhook's Token (Settings > Notification Services > the webhook), sent as an X-Buildkite-Signature HMAC",
+};
+
+const SANITY_SPEC: KeyedSpec = KeyedSpec {
+    header: "sanity-webhook-signature",
+    separator: b',',
+    ts_key: "t",
+    sig_key: "v1",
+    joiner: ".",
+    millis: true,
+    base64url: true,
+};
+
+pub const SANITY: Preset = Preset {
+    name: "sanity",
+    title: "Sanity (GROQ-powered webhooks)",
+    // `t=<ms>,v1=<base64url>`; the body is the webhook's GROQ projection, so no fixed
+    // event id or type: name them with the route's `event_id` / `event_type`.
+    scheme: Scheme::Keyed(&SANITY_SPEC),
+    secret: SecretForm::Text,
+    event_id: &[H("idempotency-key")],
+    event_type: &[H("sanity-operation")],
+    handshake: Handshake::None,
+    docs: "https://www.sanity.io/docs/webhooks",
+    secret_hint:
+        "the Secret you set on the webhook (sanity.io/manage > the project > API > Webhooks)",
 };

@@ -2,7 +2,7 @@
 //! The route's `secrets` hold the provider's public key.
 
 use super::super::public_key::{KeyAlgorithm, PublicKeySpec};
-use super::Src::Json as J;
+use super::Src::{Header as H, Json as J};
 use super::{Handshake, Preset, Scheme, SecretForm};
 
 const DISCORD_SPEC: PublicKeySpec = PublicKeySpec {
@@ -10,6 +10,8 @@ const DISCORD_SPEC: PublicKeySpec = PublicKeySpec {
     signature_header: "x-signature-ed25519",
     timestamp_header: "x-signature-timestamp",
     joiner: "",
+    id_header: None,
+    sig_prefix: "",
 };
 
 const SENDGRID_SPEC: PublicKeySpec = PublicKeySpec {
@@ -17,6 +19,8 @@ const SENDGRID_SPEC: PublicKeySpec = PublicKeySpec {
     signature_header: "x-twilio-email-event-webhook-signature",
     timestamp_header: "x-twilio-email-event-webhook-timestamp",
     joiner: "",
+    id_header: None,
+    sig_prefix: "",
 };
 
 const TELNYX_SPEC: PublicKeySpec = PublicKeySpec {
@@ -24,6 +28,17 @@ const TELNYX_SPEC: PublicKeySpec = PublicKeySpec {
     signature_header: "telnyx-signature-ed25519",
     timestamp_header: "telnyx-timestamp",
     joiner: "|",
+    id_header: None,
+    sig_prefix: "",
+};
+
+const STANDARD_WEBHOOKS_V1A_SPEC: PublicKeySpec = PublicKeySpec {
+    algorithm: KeyAlgorithm::Ed25519Base64,
+    signature_header: "webhook-signature",
+    timestamp_header: "webhook-timestamp",
+    joiner: ".",
+    id_header: Some("webhook-id"),
+    sig_prefix: "v1a,",
 };
 
 pub const DISCORD: Preset = Preset {
@@ -60,4 +75,16 @@ pub const TELNYX: Preset = Preset {
     handshake: Handshake::None,
     docs: "https://developers.telnyx.com/docs/messaging/messages/receiving-webhooks",
     secret_hint: "the account's Public Key, base64 (Mission Control Portal > Account Settings > Keys & Credentials > Public Key)",
+};
+
+pub const STANDARD_WEBHOOKS_V1A: Preset = Preset {
+    name: "standard-webhooks-v1a",
+    title: "Standard Webhooks (v1a, Ed25519)",
+    scheme: Scheme::PublicKey(&STANDARD_WEBHOOKS_V1A_SPEC),
+    secret: SecretForm::PublicKey(KeyAlgorithm::Ed25519Base64),
+    event_id: &[H("webhook-id")],
+    event_type: &[J("/type")],
+    handshake: Handshake::None,
+    docs: "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md#signature-scheme",
+    secret_hint: "the sender's public key, whpk_ and base64 of the 32-byte Ed25519 key",
 };

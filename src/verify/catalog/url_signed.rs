@@ -1,5 +1,6 @@
-//! The catalog's presets of two families: the URL and sorted form fields signed
-//! (`verify/url_signed.rs`), and the signature inside the body (`verify/in_body.rs`).
+//! The catalog's presets of the families that sign more than headers and a body: the
+//! URL and sorted form fields (`verify/url_signed.rs`), the signature inside the body
+//! (`verify/in_body.rs`), a canonical request (`verify/canonical.rs`).
 
 use super::super::in_body::InBodySpec;
 use super::super::url_signed::FormSpec;
@@ -76,4 +77,33 @@ pub const MICROSOFT_GRAPH: Preset = Preset {
     handshake: Handshake::GraphValidation,
     docs: "https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks",
     secret_hint: "the clientState you set when creating the subscription (POST /subscriptions)",
+};
+
+pub const CONTENTFUL: Preset = Preset {
+    name: "contentful",
+    title: "Contentful",
+    // The method, path, the headers it names and the body; the path is the one
+    // Contentful called (the route's `public_url`'s path behind a rewriting proxy).
+    scheme: Scheme::Canonical,
+    secret: SecretForm::Text,
+    event_id: &[H("x-contentful-idempotency-key")],
+    event_type: &[H("x-contentful-topic")],
+    handshake: Handshake::None,
+    docs: "https://www.contentful.com/developers/docs/webhooks/request-verification/",
+    secret_hint: "the space's webhook signing secret, 64 characters (Settings > Webhooks > Settings > Enable request verification)",
+};
+
+pub const PAYPAL: Preset = Preset {
+    name: "paypal",
+    title: "PayPal (REST webhooks)",
+    // RSA over the transmission id and time, the route's `webhook_id` and the body's
+    // CRC32, checked against the pinned certificate in `secrets`; the certificate URL
+    // in the request is never fetched.
+    scheme: Scheme::Certificate,
+    secret: SecretForm::Certificate,
+    event_id: &[J("/id")],
+    event_type: &[J("/event_type")],
+    handshake: Handshake::None,
+    docs: "https://developer.paypal.com/api/rest/webhooks/rest/#link-verifysignature",
+    secret_hint: "PayPal's signing certificate, PEM, downloaded once from the PAYPAL-CERT-URL of a delivery you trust; and the webhook's ID (Developer Dashboard > Apps & Credentials > the app > Webhooks) as the route's webhook_id",
 };
