@@ -49,7 +49,8 @@ impl Admin {
                 (
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                     "application/json",
-                    Bytes::from(body),
+                    // A newline ends every JSON answer (a shell prompt after curl).
+                    Bytes::from(body + "\n"),
                 )
             }
             "/healthz" => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
@@ -71,6 +72,23 @@ impl Admin {
                         "text/plain",
                         Bytes::from(format!("ready (WARNING, --dev: secrets taken from ${{VAR:-default}} defaults, which anyone who read the file can sign with: {paths})\n")),
                     )
+                } else if let Some(why) = self.app.handoff.broker_refused() {
+                    // Spooling (ready) or refusing (not): either way, say why.
+                    let status = if ready {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    let state = if ready {
+                        "ready, spooling"
+                    } else {
+                        "not ready"
+                    };
+                    (
+                        status,
+                        "text/plain",
+                        Bytes::from(format!("{state}: {why}\n")),
+                    )
                 } else if ready {
                     (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
                 } else if self.draining.load(Ordering::Relaxed) {
@@ -89,10 +107,20 @@ impl Admin {
             }
             "/metrics" => {
                 self.app.metrics.ready.set(i64::from(self.ready()));
+                let om = crate::metrics::exposition::wants_openmetrics(
+                    req.headers()
+                        .get(http::header::ACCEPT)
+                        .and_then(|v| v.to_str().ok()),
+                );
+                let ctype = if om {
+                    crate::metrics::exposition::OPENMETRICS
+                } else {
+                    crate::metrics::exposition::CLASSIC
+                };
                 (
                     StatusCode::OK,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    Bytes::from(self.app.metrics.encode()),
+                    ctype,
+                    Bytes::from(self.app.metrics.encode(om)),
                 )
             }
             _ => (

@@ -84,12 +84,35 @@ pub enum ConnectError {
     /// The broker answered but the topology cannot be set up: needs a human.
     #[error("{0}")]
     Topology(String),
+    /// The broker refused the URL's credentials (ACCESS_REFUSED) or virtual host
+    /// (NOT_ALLOWED): a configuration error, not an outage.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A connection error as what it is: the broker refusing the login or the virtual host
+/// is [`ConnectError::Refused`], anything else is the broker being unreachable.
+fn classify(e: lapin::Error, cfg: &BrokerConfig) -> ConnectError {
+    if let lapin::ErrorKind::ProtocolError(amqp) = e.kind() {
+        let what = match amqp.get_id() {
+            403 => Some("the credentials"),
+            530 => Some("the virtual host"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return ConnectError::Refused(format!(
+                "the broker refused {what} of {} ({}); check broker.url",
+                cfg.redacted_url(),
+                amqp.get_message()
+            ));
+        }
+    }
+    ConnectError::Unreachable(e.to_string())
 }
 
 /// A connection to the configured broker (its CA, a small `frame_max`), named `name`
 /// in the broker's management UI.
 pub(crate) async fn open(cfg: &BrokerConfig, name: &str) -> Result<Connection, ConnectError> {
-    let unreachable = |e: lapin::Error| ConnectError::Unreachable(e.to_string());
     let props = ConnectionProperties::default().with_connection_name(name.into());
     // Validated at load; lapin's parse errors can quote the URL, so never shown.
     let mut uri: AMQPUri = cfg
@@ -116,7 +139,7 @@ pub(crate) async fn open(cfg: &BrokerConfig, name: &str) -> Result<Connection, C
     tokio::time::timeout(Duration::from_secs(10), connect)
         .await
         .map_err(|_| ConnectError::Unreachable("connection attempt timed out".into()))?
-        .map_err(unreachable)
+        .map_err(|e| classify(e, cfg))
 }
 
 pub struct Broker {
@@ -134,6 +157,8 @@ pub struct Broker {
     pub connected_notify: Notify,
     metrics: Arc<Metrics>,
     stopping: AtomicBool,
+    /// Set while the broker refuses the credentials or the virtual host.
+    refused: std::sync::Mutex<Option<String>>,
 }
 
 impl Broker {
@@ -158,10 +183,11 @@ impl Broker {
             connected_notify: Notify::new(),
             metrics,
             stopping: AtomicBool::new(false),
+            refused: std::sync::Mutex::new(None),
         });
         let first = match broker.connect().await {
             Ok(c) => Some(c),
-            Err(ConnectError::Topology(e)) => return Err(ConnectError::Topology(e)),
+            Err(e @ (ConnectError::Topology(_) | ConnectError::Refused(_))) => return Err(e),
             Err(e) => {
                 tracing::warn!(broker = %broker.cfg.redacted_url(), error = %e, "broker unreachable at start; serving and reconnecting");
                 None
@@ -169,6 +195,14 @@ impl Broker {
         };
         tokio::spawn(broker.clone().supervise(first));
         Ok(broker)
+    }
+
+    /// Why the broker last refused the connection, while it does.
+    pub fn refused(&self) -> Option<String> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn connected(&self) -> bool {
@@ -216,10 +250,19 @@ impl Broker {
                         let wait = delay.mul_f64(0.5 + fastrand::f64());
                         match &e {
                             ConnectError::Topology(_) => {
-                                tracing::error!(error = %e, "broker topology refused; retrying in {wait:?}")
+                                tracing::error!(error = %e, retry_in = %crate::human(wait), "broker topology refused; retrying")
                             }
                             ConnectError::Unreachable(_) => {
-                                tracing::warn!(error = %e, "broker connection failed; retrying in {wait:?}")
+                                tracing::warn!(error = %e, retry_in = %crate::human(wait), "broker connection failed; retrying")
+                            }
+                            ConnectError::Refused(m) => {
+                                // Rotated credentials, a deleted vhost: keep retrying (the
+                                // fix may come without a restart), and say so in /readyz
+                                // and the metric, not only here.
+                                self.metrics.broker_refused.set(1);
+                                *self.refused.lock().unwrap_or_else(|p| p.into_inner()) =
+                                    Some(m.clone());
+                                tracing::error!(error = %e, retry_in = %crate::human(wait), "broker refused the connection; retrying")
                             }
                         }
                         tokio::time::sleep(wait).await;
@@ -229,6 +272,8 @@ impl Broker {
                 },
             };
             delay = Duration::from_millis(100);
+            self.metrics.broker_refused.set(0);
+            *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = None;
             let mut events = conn.events_listener();
             self.blocked.store(false, Ordering::Relaxed);
             self.channels.store(Some(Arc::new(ch)));

@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct ConfigArg {
-    /// Configuration file [default: $HOOKGATE_CONFIG, then hookgate.yaml]
+    /// The configuration file; $HOOKGATE_CONFIG names it when -c is not given.
     #[arg(short, long, env = "HOOKGATE_CONFIG", default_value = "hookgate.yaml")]
     config: PathBuf,
     /// Development: allow secrets taken from `${VAR:-default}` defaults (warned at
@@ -35,7 +35,22 @@ struct ConfigArg {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
-    Serve(ConfigArg),
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Log level, over the configuration's log.level (RUST_LOG still wins): error,
+        /// warn, info, debug, trace.
+        #[arg(long, value_name = "LEVEL")]
+        log_level: Option<String>,
+        /// Log format, over the configuration's log.format.
+        #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+        log_format: Option<String>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Validate the configuration and print its routes.
     Check(ConfigArg),
     /// Print the headers that make a request valid for a route.
@@ -58,6 +73,10 @@ enum Command {
         /// Print a ready curl command for this URL.
         #[arg(long)]
         curl: Option<String>,
+        /// The event type, sent in the provider's event-type header where it has one
+        /// (e.g. X-GitHub-Event), so the event is typed like a real delivery.
+        #[arg(long, default_value = "test")]
+        event_type: String,
     },
     /// List the provider presets (name, scheme, headers, documentation).
     Providers {
@@ -72,10 +91,18 @@ enum Command {
     },
     /// Inspect the embedded store.
     Store {
-        /// Store folder [default: store.path of the configuration]
-        #[arg(long)]
+        /// The store's folder [default: the configuration's store.path]
+        #[arg(long, global = true)]
         path: Option<PathBuf>,
-        #[arg(short, long, env = "HOOKGATE_CONFIG", default_value = "hookgate.yaml")]
+        /// The configuration file (for store.path and the broker; secrets are not
+        /// read); $HOOKGATE_CONFIG names it when -c is not given.
+        #[arg(
+            short,
+            long,
+            global = true,
+            env = "HOOKGATE_CONFIG",
+            default_value = "hookgate.yaml"
+        )]
         config: PathBuf,
         #[command(subcommand)]
         command: StoreCommand,
@@ -102,8 +129,10 @@ enum IpsCommand {
 enum StoreCommand {
     /// List the newest accepted events.
     List {
+        /// Only this route's events.
         #[arg(long)]
         route: Option<String>,
+        /// At most this many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: usize,
         /// One JSON object per line.
@@ -114,7 +143,10 @@ enum StoreCommand {
         spool: bool,
     },
     /// Show an event (metadata and body) by id.
-    Show { id: String },
+    Show {
+        /// The event id (the `id` column of `list`, the message_id in the broker).
+        id: String,
+    },
     /// Dead letters: events a destination did not take within `max_attempts`.
     Dead {
         #[command(subcommand)]
@@ -124,11 +156,13 @@ enum StoreCommand {
     /// first; e.g. after moving from the embedded store to RabbitMQ. Events stay in
     /// the store; consumers dedup on message_id.
     Replay {
+        /// Only this route's events.
         #[arg(long)]
         route: Option<String>,
         /// Only events after this sequence number (the `seq` column of `list`).
         #[arg(long, default_value_t = 0)]
         after: i64,
+        /// At most this many events [default: all].
         #[arg(long)]
         limit: Option<usize>,
     },
@@ -140,6 +174,7 @@ enum DeadCommand {
     List {
         #[command(flatten)]
         filter: DeadArgs,
+        /// At most this many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: usize,
         /// One JSON object per line.
@@ -149,7 +184,9 @@ enum DeadCommand {
     /// Show the dead letters of an event id: every attempt's time, status and error,
     /// and the body.
     Show {
+        /// The event id.
         id: String,
+        /// Only this destination's dead letter.
         #[arg(long)]
         destination: Option<String>,
     },
@@ -157,6 +194,7 @@ enum DeadCommand {
     /// from the store, else at its next start. Give an id, or --route/--destination
     /// with --all.
     Replay {
+        /// The event id to deliver again.
         id: Option<String>,
         #[command(flatten)]
         filter: DeadArgs,
@@ -184,7 +222,21 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Serve(c) => serve(&c.config, c.dev),
+        Command::Serve {
+            config,
+            log_level,
+            log_format,
+        } => serve(&config.config, config.dev, log_level, log_format),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "hookgate",
+                &mut std::io::stdout(),
+            );
+            0
+        }
         Command::Check(c) => check(&c.config, c.dev),
         Command::Providers { json } => providers::print(json),
         Command::Ips { command } => match command {
@@ -198,6 +250,7 @@ pub fn main() -> i32 {
             secret,
             private_key,
             curl,
+            event_type,
         } => {
             let Some(cfg) = load(&config.config, config.dev) else {
                 return 1;
@@ -206,7 +259,14 @@ pub fn main() -> i32 {
                 secret: secret.as_deref(),
                 private: private_key.as_deref(),
             };
-            match crate::sign::run(&cfg, &route, body.as_deref(), key, curl.as_deref()) {
+            match crate::sign::run(
+                &cfg,
+                &route,
+                body.as_deref(),
+                key,
+                curl.as_deref(),
+                &event_type,
+            ) {
                 Ok(out) => {
                     print!("{out}");
                     0
@@ -235,7 +295,23 @@ fn runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runti
 }
 
 fn load(path: &std::path::Path, dev: bool) -> Option<Config> {
-    match config::load_mode(path, dev) {
+    report(path, config::load_mode(path, dev))
+}
+
+/// The configuration for reading the store: the routes' secrets are not needed.
+fn load_inspect(path: &std::path::Path) -> Option<Config> {
+    report(path, config::load_for_inspection(path))
+}
+
+fn report(path: &std::path::Path, loaded: Result<Config, config::ConfigErrors>) -> Option<Config> {
+    if !path.exists() {
+        eprintln!(
+            "hookgate: no configuration at {}: give one with -c FILE or $HOOKGATE_CONFIG (config.example.yaml is a start)",
+            path.display()
+        );
+        return None;
+    }
+    match loaded {
         Ok(c) => Some(c),
         Err(errors) => {
             eprintln!("{errors}");
@@ -249,8 +325,23 @@ fn load(path: &std::path::Path, dev: bool) -> Option<Config> {
     }
 }
 
-fn serve(path: &std::path::Path, dev: bool) -> i32 {
-    let Some(cfg) = load(path, dev) else { return 1 };
+fn serve(
+    path: &std::path::Path,
+    dev: bool,
+    log_level: Option<String>,
+    log_format: Option<String>,
+) -> i32 {
+    let Some(mut cfg) = load(path, dev) else {
+        return 1;
+    };
+    if let Some(level) = log_level {
+        cfg.log.level = level;
+    }
+    match log_format.as_deref() {
+        Some("json") => cfg.log.format = config::LogFormat::Json,
+        Some("text") => cfg.log.format = config::LogFormat::Text,
+        _ => {}
+    }
     crate::telemetry::init(&cfg.log);
     let Some(rt) = runtime(tokio::runtime::Builder::new_multi_thread()) else {
         return 2;
@@ -258,8 +349,8 @@ fn serve(path: &std::path::Path, dev: bool) -> i32 {
     match rt.block_on(crate::gateway::run(cfg)) {
         Ok(()) => 0,
         Err(e) => {
+            // Once: the log goes to stderr.
             tracing::error!("{e:#}");
-            eprintln!("hookgate: {e:#}");
             2
         }
     }
@@ -313,7 +404,7 @@ fn check(path: &std::path::Path, dev: bool) -> i32 {
     }
     match &cfg.broker {
         Some(b) => println!(
-            "  broker: {} exchange={} when_unavailable={:?}",
+            "  broker: {} exchange={} when_unavailable={}",
             b.redacted_url(),
             b.exchange,
             b.when_unavailable

@@ -8,7 +8,9 @@ mod raw;
 pub mod units;
 
 pub use deliver::{glob, Backoff, CaFile, Destination, Proxy};
-pub use load::{load, load_mode, load_str, worst_body_memory, ConfigError, ConfigErrors};
+pub use load::{
+    load, load_for_inspection, load_mode, load_str, worst_body_memory, ConfigError, ConfigErrors,
+};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +31,10 @@ pub struct Config {
     /// The file this was loaded from.
     pub source: PathBuf,
     pub listen: SocketAddr,
+    /// Where `listen` is set (`listen, hookgate.yaml:3:9`), for errors about it.
+    pub listen_at: String,
     pub admin_listen: SocketAddr,
+    pub admin_at: String,
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
     pub shutdown: ShutdownConfig,
@@ -149,6 +154,16 @@ impl std::fmt::Debug for BrokerConfig {
 pub enum WhenUnavailable {
     Spool,
     Reject,
+}
+
+impl std::fmt::Display for WhenUnavailable {
+    /// As the configuration spells it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WhenUnavailable::Spool => "spool",
+            WhenUnavailable::Reject => "reject",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

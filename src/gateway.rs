@@ -53,8 +53,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         admission: crate::admission::Admission::new(&config.limits),
         delivery,
     });
-    let listener = server::bind(config.listen, "listen").await?;
-    let admin_listener = server::bind(config.admin_listen, "admin.listen").await?;
+    let listener = server::bind(config.listen, &config.listen_at).await?;
+    let admin_listener = server::bind(config.admin_listen, &config.admin_at).await?;
     // Where `hookgate store` finds this gateway's API while it holds the store.
     if let Ok(addr) = admin_listener.local_addr() {
         let file = crate::store::admin_file(&config.store.path);
@@ -89,9 +89,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let app = app.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut summary = crate::pipeline::RejectionSummary::default();
             loop {
                 tick.tick().await;
-                app.runtime.load().housekeeping();
+                let rt = app.runtime.load();
+                rt.housekeeping();
+                summary.log(&rt);
             }
         });
     }
@@ -123,7 +126,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     let shutdown = app.runtime.load().config.shutdown.clone();
-    tracing::info!(delay = ?shutdown.delay, grace = ?shutdown.grace, "shutting down: /readyz now 503");
+    tracing::info!(delay = %crate::human(shutdown.delay), grace = %crate::human(shutdown.grace), "shutting down: /readyz now 503");
     admin.draining.store(true, Ordering::Relaxed);
     tokio::time::sleep(shutdown.delay).await;
     let _ = stop_tx.send(true);

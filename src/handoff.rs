@@ -101,6 +101,11 @@ impl Handoff {
 
     /// Events can be handed off durably right now (and their ids recorded: a ledger
     /// that refuses writes for good is not ready with a broker either).
+    /// Why the broker refuses the connection, while it does (for `/readyz`).
+    pub fn broker_refused(&self) -> Option<String> {
+        self.broker.as_ref().and_then(|(b, _, _)| b.refused())
+    }
+
     pub fn ready(&self) -> bool {
         match &self.broker {
             None => self.store.healthy(),

@@ -54,6 +54,22 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A duration for people: `0s`, `81ms`, `2.5s`, `1m 30s` (logs and messages; JSON log
+/// lines carry it as a field of its own).
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        "0s".into()
+    } else if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        let s = format!("{:.1}", d.as_secs_f64());
+        format!("{}s", s.trim_end_matches(".0"))
+    } else {
+        humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    }
+}
+
 /// RFC 3339 with milliseconds, UTC.
 pub fn rfc3339_ms(ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+pub(crate) mod exposition;
+mod process;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -35,6 +38,8 @@ pub struct RouteLabel {
 
 pub struct Metrics {
     registry: Registry,
+    /// `process_*`, unprefixed, as every Prometheus client library names them.
+    process: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Family<RouteLabel, Histogram>,
     dedup_hits: Family<RouteLabel, Counter>,
@@ -49,6 +54,7 @@ pub struct Metrics {
     pub in_flight: Gauge,
     pub connections: Gauge,
     pub broker_connected: Gauge,
+    pub broker_refused: Gauge,
     pub spool_depth: Gauge,
     pub store_bytes: Gauge,
     pub ready: Gauge,
@@ -148,6 +154,12 @@ impl Metrics {
             "1 when connected to the broker",
             broker_connected.clone(),
         );
+        let broker_refused = Gauge::default();
+        registry.register(
+            "broker_refused",
+            "1 while the broker refuses the configured credentials or virtual host",
+            broker_refused.clone(),
+        );
         let spool_depth = Gauge::default();
         registry.register(
             "spool_depth",
@@ -172,10 +184,21 @@ impl Metrics {
             "1 when the last configuration reload was refused",
             config_reload_failed.clone(),
         );
+        registry.register(
+            "build",
+            "hookgate's version (the value is always 1)",
+            prometheus_client::metrics::info::Info::new(vec![(
+                "version",
+                env!("CARGO_PKG_VERSION"),
+            )]),
+        );
         let delivery = crate::deliver::metrics::DeliveryMetrics::register(&mut registry);
+        let mut process = Registry::default();
+        process.register_collector(Box::new(process::Process));
         Metrics {
             delivery,
             registry,
+            process,
             requests,
             duration,
             dedup_hits,
@@ -188,6 +211,7 @@ impl Metrics {
             in_flight,
             connections,
             broker_connected,
+            broker_refused,
             spool_depth,
             store_bytes,
             ready,
@@ -219,17 +243,23 @@ impl Metrics {
     ];
 
     /// The handles of one route's series, resolved once (no label lookup per request).
-    pub fn route(&self, route: &str) -> RouteMetrics {
+    /// Only the outcomes the route can have are created at start (`possible`): a series
+    /// that can never move is noise in every dashboard.
+    pub fn route(&self, route: &str, possible: &[&'static str]) -> RouteMetrics {
         RouteMetrics {
+            route: route.to_string(),
+            family: self.requests.clone(),
             outcomes: Self::OUTCOMES
                 .iter()
                 .map(|o| {
-                    self.requests
-                        .get_or_create(&RequestLabels {
-                            route: route.to_string(),
-                            outcome: o,
-                        })
-                        .clone()
+                    possible.contains(o).then(|| {
+                        self.requests
+                            .get_or_create(&RequestLabels {
+                                route: route.to_string(),
+                                outcome: o,
+                            })
+                            .clone()
+                    })
                 })
                 .collect(),
             duration: self
@@ -312,25 +342,62 @@ impl Metrics {
         }
     }
 
-    pub fn encode(&self) -> String {
+    /// The exposition: OpenMetrics, or the classic text format (see `exposition`).
+    pub fn encode(&self, openmetrics: bool) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        let _ = encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, &self.process))
+            .and_then(|()| encode_eof(&mut out));
+        if openmetrics {
+            out
+        } else {
+            exposition::to_classic(&out)
+        }
     }
 }
 
 /// One route's request metrics.
 pub struct RouteMetrics {
-    outcomes: Vec<Counter>,
+    route: String,
+    family: Family<RequestLabels, Counter>,
+    /// By [`Metrics::OUTCOMES`] index; `None` for an outcome not expected of the route.
+    outcomes: Vec<Option<Counter>>,
     duration: Histogram,
     dedup_hits: Counter,
 }
 
 impl RouteMetrics {
+    /// The route's count of each outcome so far (those created at start).
+    pub fn counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Metrics::OUTCOMES
+            .iter()
+            .zip(&self.outcomes)
+            .filter_map(|(o, c)| c.as_ref().map(|c| (*o, c.get())))
+    }
+
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
     pub fn request(&self, outcome: &'static str, elapsed: Duration) {
-        if let Some(i) = Metrics::OUTCOMES.iter().position(|o| *o == outcome) {
-            self.outcomes[i].inc();
+        match Metrics::OUTCOMES.iter().position(|o| *o == outcome) {
+            Some(i) => match &self.outcomes[i] {
+                Some(c) => {
+                    c.inc();
+                }
+                // Not expected of this route: counted all the same, through the family.
+                None => {
+                    self.family
+                        .get_or_create(&RequestLabels {
+                            route: self.route.clone(),
+                            outcome: Metrics::OUTCOMES[i],
+                        })
+                        .inc();
+                }
+            },
+            None => debug_assert!(false, "unlisted outcome {outcome:?}"),
         }
         self.duration.observe(elapsed.as_secs_f64());
         if outcome == "duplicate" {
@@ -346,7 +413,7 @@ mod tests {
     #[test]
     fn every_publish_result_has_a_series_from_the_start_and_counts() {
         let m = Metrics::new();
-        let text = m.encode();
+        let text = m.encode(false);
         for r in Metrics::PUBLISH_RESULTS {
             assert!(
                 text.contains(&format!(
@@ -358,7 +425,7 @@ mod tests {
         m.publish("nack", Duration::from_millis(1));
         m.publish("ack", Duration::from_millis(1));
         m.publish("ack", Duration::from_millis(1));
-        let text = m.encode();
+        let text = m.encode(false);
         assert!(text.contains("hookgate_broker_publishes_total{result=\"nack\"} 1"));
         assert!(text.contains("hookgate_broker_publishes_total{result=\"ack\"} 2"));
         assert!(text.contains("hookgate_broker_publish_duration_seconds_count 2"));

@@ -27,7 +27,7 @@ mod inspect;
 mod rejection;
 
 pub use inspect::inspect;
-pub use rejection::Rejection;
+pub use rejection::{Rejection, RejectionSummary};
 
 /// The configuration and the live state built from it (rate-limit buckets), swapped
 /// whole on reload.
@@ -43,8 +43,12 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(config: Arc<Config>, m: &Metrics) -> Runtime {
-        let metrics = config.routes.iter().map(|r| m.route(&r.name)).collect();
-        let unrouted = m.route("none");
+        let metrics = config
+            .routes
+            .iter()
+            .map(|r| m.route(&r.name, &Rejection::possible(r)))
+            .collect();
+        let unrouted = m.route("none", &["not_found"]);
         let by_path = config
             .routes
             .iter()
@@ -69,6 +73,11 @@ impl Runtime {
             limiters,
             proxies,
         }
+    }
+
+    /// Every route's request metrics (the unmatched paths' last).
+    pub fn route_metrics(&self) -> impl Iterator<Item = &RouteMetrics> {
+        self.metrics.iter().chain(std::iter::once(&self.unrouted))
     }
 
     pub fn housekeeping(&self) {
@@ -109,9 +118,21 @@ where
         https,
         route: None,
         source: peer.ip(),
+        delivery: None,
     };
     let result = run(&app, &rt, req, &mut cx).await;
-    let Context { route, source, .. } = cx;
+    let Context {
+        route,
+        source,
+        delivery,
+        ..
+    } = cx;
+    // The provider's delivery id (e.g. X-GitHub-Delivery), to match a provider's
+    // dashboard entry to a log line.
+    let delivery = delivery
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
     let (name, metrics) = match route {
         Some(i) => (&*rt.config.routes[i].name, &rt.metrics[i]),
         None => ("none", &rt.unrouted),
@@ -132,6 +153,7 @@ where
                 Stored::Duplicate => "duplicate",
             };
             metrics.request(label, started.elapsed());
+            tracing::debug!(route = name, source_ip = %source, delivery, id = %id, outcome = label, "kept");
             // The id is printable ASCII (see `event`), but may hold quotes: JSON-escape it.
             let mut body = Vec::with_capacity(32 + id.len());
             body.extend_from_slice(br#"{"status":""#);
@@ -143,7 +165,7 @@ where
                 body.truncate(at);
                 body.extend_from_slice(br#""""#);
             }
-            body.push(b'}');
+            body.extend_from_slice(b"}\n");
             let mut r = Response::new(Full::new(Bytes::from(body)));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -156,7 +178,7 @@ where
             if let Rejection::Unavailable { cause, .. } = &rej {
                 app.metrics.unavailable(name, cause);
             }
-            tracing::debug!(route = name, source_ip = %source, peer = %peer, code = rej.code(), reason = %rej.reason(), "rejected");
+            tracing::debug!(route = name, source_ip = %source, peer = %peer, delivery, code = rej.code(), reason = %rej.reason(), "rejected");
             rej.response()
         }
     }
@@ -181,6 +203,8 @@ struct Context {
     route: Option<usize>,
     /// The client as the checks saw it (after trusted X-Forwarded-For).
     source: std::net::IpAddr,
+    /// The provider's delivery id header, read only when debug logging is on.
+    delivery: Option<HeaderValue>,
 }
 
 /// Counts a request in `in_flight_requests` until dropped (also when the client goes away).
@@ -217,6 +241,11 @@ where
         .ok_or(Rejection::NotFound)?;
     let route: &Route = &cfg.routes[idx];
     cx.route = Some(idx);
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        if let Some(crate::event::Source::Header(h)) = route.event_id.first() {
+            cx.delivery = req.headers().get(h).cloned();
+        }
+    }
     let handshake_get = handshake::accepts(route, req.method());
     if req.method() != Method::POST && !handshake_get {
         return Err(Rejection::MethodNotAllowed);

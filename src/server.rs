@@ -167,7 +167,7 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!(grace = ?grace, "grace period over with requests still in flight");
+        tracing::warn!(grace = %crate::human(grace), "grace period over with requests still in flight");
     }
 }
 

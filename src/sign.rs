@@ -36,6 +36,7 @@ pub fn run(
     body: Option<&str>,
     key: Key,
     curl: Option<&str>,
+    event_type: &str,
 ) -> anyhow::Result<String> {
     let r = cfg
         .routes
@@ -78,7 +79,11 @@ pub fn run(
             .map(|s| s.0.clone())
             .ok_or_else(|| anyhow::anyhow!("route {route:?} has no secret (verify: none?)"))?,
     };
-    render(cfg, r, &bytes, &key, body_file, curl)
+    let mut out = render(cfg, r, &bytes, &key, body_file, curl, event_type)?;
+    if body.is_none() && curl.is_none() {
+        out.push_str("\nsigned the body {} (give one with --body FILE)\n");
+    }
+    Ok(out)
 }
 
 fn fresh_id(body: &[u8]) -> String {
@@ -153,6 +158,7 @@ pub fn render(
     key: &[u8],
     body_file: Option<&str>,
     curl: Option<&str>,
+    event_type: &str,
 ) -> anyhow::Result<String> {
     let id = fresh_id(body);
     let url = match (&r.public_url, curl) {
@@ -182,6 +188,14 @@ pub fn render(
         }
     }
     headers.extend(signed.headers);
+    if let Some(Source::Header(h)) = r.event_type.first() {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(h.as_str()))
+        {
+            headers.push((h.to_string(), event_type.to_string()));
+        }
+    }
     let mut out = String::new();
     match curl {
         None => {

@@ -77,7 +77,13 @@ impl Spool {
         let mut reader = Some(self.store.reader());
         // Entries up to here were confirmed; their deletion may still be in the writer's queue.
         let mut last_seq = 0i64;
+        // Whether a drain is under way, for its start and end lines.
+        let mut draining = false;
         loop {
+            if draining && self.total() == 0 {
+                draining = false;
+                tracing::info!("spool drained: every spooled event is in the broker");
+            }
             if self.total() == 0 || !broker.connected() {
                 tokio::select! {
                     _ = self.wake.notified() => {}
@@ -85,6 +91,13 @@ impl Spool {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
                 continue;
+            }
+            if !draining {
+                draining = true;
+                tracing::info!(
+                    events = self.total(),
+                    "broker connected; draining the spool"
+                );
             }
             let r = reader
                 .take()

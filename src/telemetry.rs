@@ -24,6 +24,9 @@ const CAPS: &[(&str, LevelFilter)] = &[
     ("amq_protocol_types", LevelFilter::INFO),
     ("amq_protocol_uri", LevelFilter::INFO),
     ("pinky_swear", LevelFilter::INFO),
+    // lapin's own recovery gives up ("aborting recovery") while hookgate's reconnect
+    // loop keeps trying and logs each attempt: that line would say the opposite.
+    ("lapin::io_loop", LevelFilter::OFF),
 ];
 
 fn caps() -> Targets {
@@ -33,10 +36,22 @@ fn caps() -> Targets {
     )
 }
 
+/// The filter for `spec` (`RUST_LOG`, else `log.level`). A bare level (`debug`) is
+/// hookgate's: dependencies stay at `warn`, so `RUST_LOG=debug` shows what hookgate did,
+/// not the storage engine's and the HTTP stack's internals. Directives naming targets
+/// (`debug,hyper=debug`) are taken as written.
+pub fn directives(spec: &str) -> String {
+    let spec = spec.trim();
+    if spec.parse::<LevelFilter>().is_ok() {
+        format!("warn,hookgate={spec}")
+    } else {
+        format!("{spec},fjall=warn,lsm_tree=warn")
+    }
+}
+
 pub fn init(cfg: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("{},fjall=warn,lsm_tree=warn", cfg.level)))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.level.clone());
+    let filter = EnvFilter::try_new(directives(&spec)).unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
@@ -53,6 +68,16 @@ pub fn init(cfg: &LogConfig) {
 mod tests {
     use super::*;
     use tracing::Level;
+
+    #[test]
+    fn a_bare_level_is_hookgates_and_dependencies_stay_at_warn() {
+        assert_eq!(directives("debug"), "warn,hookgate=debug");
+        assert_eq!(directives(" info "), "warn,hookgate=info");
+        assert_eq!(
+            directives("debug,hyper=debug"),
+            "debug,hyper=debug,fjall=warn,lsm_tree=warn"
+        );
+    }
 
     #[test]
     fn caps_hold_for_submodules() {

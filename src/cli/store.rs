@@ -22,6 +22,8 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
         Err(code) => return code,
     };
     let mut out = std::io::stdout().lock();
+    // Whether a filter or an id matched nothing: a script can tell by the exit code.
+    let mut nothing = false;
     let result = match command {
         StoreCommand::List {
             route,
@@ -30,19 +32,32 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
             spool,
         } => {
             let table = if spool { Table::Spool } else { Table::Events };
-            reader
-                .list(table, route.as_deref(), limit)
-                .map(|events| print_list(&mut out, &events, json))
+            reader.list(table, route.as_deref(), limit).map(|events| {
+                if events.is_empty() {
+                    match &route {
+                        Some(r) => {
+                            eprintln!("no events for route {r:?}");
+                            nothing = true;
+                        }
+                        None => eprintln!("the store holds no events"),
+                    }
+                }
+                print_list(&mut out, &events, json)
+            })
         }
         StoreCommand::Replay { .. } | StoreCommand::Dead { .. } => unreachable!("handled above"),
         StoreCommand::Show { id } => reader.show(&id).map(|events| {
             if events.is_empty() {
                 eprintln!("no event with id {id:?}");
+                nothing = true;
             }
             print_show(&mut out, &events)
         }),
     };
-    exit_code(result)
+    match exit_code(result) {
+        0 if nothing => 1,
+        code => code,
+    }
 }
 
 /// The store of `--path`, or of the configuration, opened for reading; else the exit
@@ -53,8 +68,7 @@ pub(super) fn open_reader(
 ) -> Result<crate::store::Reader, i32> {
     let dir = match path {
         Some(p) => p,
-        // The store's commands verify nothing: a secret's default is no risk here.
-        None => match load(config, true) {
+        None => match load_inspect(config) {
             Some(c) => c.store.path,
             None => return Err(1),
         },
@@ -89,28 +103,34 @@ pub(super) fn print_list(
     events: &[crate::store::StoredEvent],
     json: bool,
 ) -> std::io::Result<()> {
-    if !json {
+    if json {
+        for e in events {
+            writeln!(out, "{}", serde_json::to_string(e).unwrap_or_default())?;
+        }
+        return out.flush();
+    }
+    // Columns as wide as their widest value, so long routes and types stay aligned.
+    let width = |f: &dyn Fn(&crate::store::StoredEvent) -> usize, title: &str| {
+        events.iter().map(f).max().unwrap_or(0).max(title.len())
+    };
+    let route_w = width(&|e| e.route.len(), "route");
+    let type_w = width(&|e| e.event_type.as_deref().map_or(1, str::len), "type");
+    writeln!(
+        out,
+        "{:>8}  {:<24}  {:<route_w$}  {:<type_w$}  {:>7}  id",
+        "seq", "received_at", "route", "type", "bytes"
+    )?;
+    for e in events {
         writeln!(
             out,
-            "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  id",
-            "seq", "received_at", "route", "type", "bytes"
+            "{:>8}  {:<24}  {:<route_w$}  {:<type_w$}  {:>7}  {}",
+            e.seq,
+            e.received_at,
+            e.route,
+            e.event_type.as_deref().unwrap_or("-"),
+            e.body_len,
+            e.id
         )?;
-    }
-    for e in events {
-        if json {
-            writeln!(out, "{}", serde_json::to_string(e).unwrap_or_default())?;
-        } else {
-            writeln!(
-                out,
-                "{:>8}  {:<24}  {:<12}  {:<20}  {:>7}  {}",
-                e.seq,
-                e.received_at,
-                e.route,
-                e.event_type.as_deref().unwrap_or("-"),
-                e.body_len,
-                e.id
-            )?;
-        }
     }
     out.flush()
 }
@@ -140,7 +160,7 @@ pub(super) fn replay(
     after: i64,
     limit: Option<usize>,
 ) -> i32 {
-    let Some(cfg) = load(config, true) else {
+    let Some(cfg) = load_inspect(config) else {
         return 1;
     };
     let Some(broker_cfg) = cfg.broker.clone() else {

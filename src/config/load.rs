@@ -34,9 +34,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     load_mode(path, false)
 }
 
+/// [`load`] for commands that read the store and never verify a request (`hookgate
+/// store`): routes' secrets and verify tokens are neither read nor required, so the
+/// store can be inspected without the secrets' variables set. Never serve with it.
+pub fn load_for_inspection(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with(path, true, true)
+}
+
 /// [`load`]; with `dev`, a secret taken from a `${VAR:-default}` default is a warning
 /// instead of an error (`--dev`: the example configuration's placeholders are public).
 pub fn load_mode(path: &Path, dev: bool) -> Result<Config, ConfigErrors> {
+    load_with(path, dev, false)
+}
+
+fn load_with(path: &Path, dev: bool, inspect: bool) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -47,7 +58,7 @@ pub fn load_mode(path: &Path, dev: bool) -> Result<Config, ConfigErrors> {
             message: format!("cannot read configuration: {e}"),
         }])
     })?;
-    load_text(&text, path, &|k| std::env::var(k).ok(), dev)
+    load_text(&text, path, &|k| std::env::var(k).ok(), dev, inspect)
 }
 
 /// Load from text; `path` names the file in errors and anchors relative paths.
@@ -56,7 +67,7 @@ pub fn load_str(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    load_text(text, path, env, false)
+    load_text(text, path, env, false, false)
 }
 
 fn load_text(
@@ -64,6 +75,7 @@ fn load_text(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     dev: bool,
+    inspect: bool,
 ) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
     let locs = match locate(text) {
@@ -109,6 +121,7 @@ fn load_text(
         files: vec![path.to_path_buf()],
         warnings: Vec::new(),
         dev,
+        inspect,
         default_secrets: Vec::new(),
         ip_sets: crate::allowlist::sets::Sets::default(),
     };
@@ -130,6 +143,8 @@ struct Validator<'a> {
     files: Vec<PathBuf>,
     warnings: Vec<String>,
     dev: bool,
+    /// `load_for_inspection`: secrets are not read.
+    inspect: bool,
     default_secrets: Vec<String>,
     /// The named IP sets `allow_ips` may use (`ip_sets:`, else the shipped ones).
     ip_sets: crate::allowlist::sets::Sets,
@@ -354,10 +369,17 @@ impl Validator<'_> {
                 }
             }
         }
+        let at = |key: &str| match self.locs.get(key) {
+            Some((line, col)) => format!("{key}, {}:{line}:{col}", self.file),
+            None => format!("{key}, default"),
+        };
+        let (listen_at, admin_at) = (at("listen"), at("admin.listen"));
         Config {
             source: source.to_path_buf(),
             listen,
+            listen_at,
             admin_listen,
+            admin_at,
             tls,
             limits,
             shutdown,

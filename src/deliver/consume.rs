@@ -45,7 +45,7 @@ pub async fn run(
             return;
         }
         if let Err(e) = result {
-            tracing::warn!(route = %route, queue = %queue, error = %e, retry_in = %humantime::format_duration(delay), "delivery consumer disconnected; reconnecting");
+            tracing::warn!(route = %route, queue = %queue, error = %e, retry_in = %crate::human(delay), "delivery consumer disconnected; reconnecting");
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

@@ -142,8 +142,8 @@ pub fn post(
                 return None;
             }
             signed(route, parts, body, url, now).and_then(|()| {
-                let doc: Value =
-                    serde_json::from_slice(body).map_err(|_| Rejection::InvalidJson)?;
+                let doc: Value = serde_json::from_slice(body)
+                    .map_err(|e| Rejection::InvalidJson(e.to_string()))?;
                 text(&challenge(
                     doc.get("challenge")
                         .and_then(Value::as_str)
@@ -209,7 +209,7 @@ fn text(s: &str) -> Result<Response<Full<Bytes>>, Rejection> {
 }
 
 fn json_answer(v: &Value) -> Result<Response<Full<Bytes>>, Rejection> {
-    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string() + "\n")));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -37,16 +37,18 @@ pub fn inspect(
     } else if route.json_tree {
         Some(
             serde_json::from_slice::<serde_json::Value>(&body)
-                .map_err(|_| Rejection::InvalidJson)?,
+                .map_err(|e| Rejection::InvalidJson(e.to_string()))?,
         )
     } else {
         // Only validity is needed: check it without building a tree, with the same
         // nesting limit the tree parser has.
         if nesting_depth(&body) > MAX_JSON_DEPTH {
-            return Err(Rejection::InvalidJson);
+            return Err(Rejection::InvalidJson(format!(
+                "nested deeper than {MAX_JSON_DEPTH} levels"
+            )));
         }
         serde_json::from_slice::<serde::de::IgnoredAny>(&body)
-            .map_err(|_| Rejection::InvalidJson)?;
+            .map_err(|e| Rejection::InvalidJson(e.to_string()))?;
         None
     };
     if let (Some(schema), Some(j)) = (&route.schema, &json) {

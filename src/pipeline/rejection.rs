@@ -25,7 +25,8 @@ pub enum Rejection {
     SignatureMissing(VerifyError),
     SignatureInvalid(VerifyError),
     TimestampOutOfTolerance(VerifyError),
-    InvalidJson,
+    /// Where the parser stopped (`expected value at line 1 column 5`; never the bytes).
+    InvalidJson(String),
     SchemaViolation(Vec<Detail>),
     /// Not taken now: `cause` is one of `Metrics::UNAVAILABLE_CAUSES` (the log line's
     /// `cause` and the `hookgate_unavailable_total` label), `detail` says more.
@@ -73,7 +74,7 @@ impl Rejection {
             Rejection::SignatureMissing(_) => StatusCode::UNAUTHORIZED,
             Rejection::SignatureInvalid(_) => StatusCode::UNAUTHORIZED,
             Rejection::TimestampOutOfTolerance(_) => StatusCode::UNAUTHORIZED,
-            Rejection::InvalidJson => StatusCode::BAD_REQUEST,
+            Rejection::InvalidJson(_) => StatusCode::BAD_REQUEST,
             Rejection::SchemaViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Rejection::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -94,7 +95,7 @@ impl Rejection {
             Rejection::SignatureMissing(_) => "signature_missing",
             Rejection::SignatureInvalid(_) => "signature_invalid",
             Rejection::TimestampOutOfTolerance(_) => "timestamp_out_of_tolerance",
-            Rejection::InvalidJson => "invalid_json",
+            Rejection::InvalidJson(_) => "invalid_json",
             Rejection::SchemaViolation(_) => "schema_violation",
             Rejection::Unavailable { .. } => "unavailable",
             Rejection::BadGateway(_) => "bad_gateway",
@@ -109,7 +110,12 @@ impl Rejection {
             | Rejection::SignatureInvalid(e)
             | Rejection::TimestampOutOfTolerance(e) => e.to_string(),
             Rejection::Unavailable { cause, detail, .. } => format!("{cause}: {detail}"),
-            Rejection::SchemaViolation(d) => format!("{} schema error(s)", d.len()),
+            Rejection::SchemaViolation(d) => d
+                .iter()
+                .map(|d| format!("{}: {}", d.pointer, d.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Rejection::InvalidJson(at) => format!("invalid JSON: {at}"),
             Rejection::BadGateway(e) => format!("bad_gateway: {e}"),
             other => other.code().to_string(),
         }
@@ -142,11 +148,89 @@ impl Rejection {
 }
 
 pub(super) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    // A newline ends every JSON answer (a shell prompt after curl).
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string() + "\n")));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+impl Rejection {
+    /// The outcomes a request to `route` can have, answered or refused (the metric series
+    /// created at start): `not_found` is never a route's, a proxy route's answers are
+    /// the application's, and a check the route does not make cannot refuse.
+    pub fn possible(route: &crate::config::Route) -> Vec<&'static str> {
+        use crate::verify::Verifier;
+        let mut o = vec![
+            "method_not_allowed",
+            "body_too_large",
+            "request_timeout",
+            "bad_request",
+            "unavailable",
+        ];
+        if route.proxy.is_some() {
+            o.extend(["proxied", "bad_gateway", "gateway_timeout"]);
+        } else {
+            o.extend(["accepted", "duplicate"]);
+        }
+        if route.allow_ips.is_some() {
+            o.push("ip_not_allowed");
+        }
+        if route.rate_limit.is_some() {
+            o.push("rate_limited");
+        }
+        if !matches!(route.verifier, Verifier::None) {
+            o.extend([
+                "signature_missing",
+                "signature_invalid",
+                "timestamp_out_of_tolerance",
+            ]);
+        }
+        if route.body_json {
+            o.push("invalid_json");
+        }
+        if route.schema.is_some() {
+            o.push("schema_violation");
+        }
+        if route
+            .provider
+            .is_some_and(|p| p.preset().handshake != crate::verify::catalog::Handshake::None)
+        {
+            o.push("handshake");
+        }
+        o
+    }
+}
+
+/// The `info` line a minute that says what was refused (one line per route with
+/// refusals, counts by reason), where one debug line per request would flood the log
+/// under attack. Read from the request counters: nothing on the request path.
+#[derive(Default)]
+pub struct RejectionSummary {
+    seen: std::collections::HashMap<(String, &'static str), u64>,
+}
+
+impl RejectionSummary {
+    pub fn log(&mut self, rt: &super::Runtime) {
+        for m in rt.route_metrics() {
+            let mut refused = Vec::new();
+            for (outcome, n) in m.counts() {
+                let before = self
+                    .seen
+                    .insert((m.route().to_string(), outcome), n)
+                    .unwrap_or(0);
+                let is_refusal =
+                    !matches!(outcome, "accepted" | "duplicate" | "proxied" | "handshake");
+                if is_refusal && n > before {
+                    refused.push(format!("{outcome}={}", n - before));
+                }
+            }
+            if !refused.is_empty() {
+                tracing::info!(route = m.route(), refused = %refused.join(" "), "requests refused in the last minute (RUST_LOG=debug logs each)");
+            }
+        }
+    }
 }

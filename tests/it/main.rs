@@ -8,6 +8,7 @@ mod common;
 
 mod app;
 mod broker;
+mod broker_refused;
 mod broker_tls;
 mod cli;
 mod deliver;
@@ -20,6 +21,7 @@ mod hostile;
 mod interop;
 mod interop_schemes;
 mod ip_sets;
+mod metrics_format;
 mod node_sdk;
 mod proxy;
 mod rabbit;

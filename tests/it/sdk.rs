@@ -20,6 +20,7 @@ const PACKAGES: &[&str] = &[
     "squareup==46.0.0.20260916",
     "mailgun==1.10.0",
     "telnyx==4.189.0",
+    "prometheus_client==0.21.1",
 ];
 
 /// The venv's python, with [`PACKAGES`] installed.

@@ -80,7 +80,13 @@ impl Validator<'_> {
             );
         }
         let mut secrets = Vec::new();
-        for (i, s) in r.secrets.iter().flatten().enumerate() {
+        // Inspecting the store needs no secret: they are not read (nor required).
+        let raw_secrets = if self.inspect {
+            None
+        } else {
+            r.secrets.as_ref()
+        };
+        for (i, s) in raw_secrets.into_iter().flatten().enumerate() {
             let sp = format!("{p}.secrets[{i}]");
             if let Some(text) = self.secret(&sp, s) {
                 let decoded = match provider {
@@ -93,7 +99,9 @@ impl Validator<'_> {
                 }
             }
         }
-        let verifier = if verify_none {
+        let verifier = if self.inspect {
+            Some(Verifier::None)
+        } else if verify_none {
             if r.secrets.as_ref().is_some_and(|s| !s.is_empty()) {
                 self.err(
                     &format!("{p}.secrets"),
@@ -214,10 +222,14 @@ impl Validator<'_> {
                 None => self.err(p, "PayPal signs the webhook's id: set `webhook_id` to it"),
             }
         }
-        let verify_token = r.verify_token.as_ref().and_then(|s| {
-            self.secret(&format!("{p}.verify_token"), s)
-                .map(|t| Secret(t.into_bytes()))
-        });
+        let verify_token = r
+            .verify_token
+            .as_ref()
+            .filter(|_| !self.inspect)
+            .and_then(|s| {
+                self.secret(&format!("{p}.verify_token"), s)
+                    .map(|t| Secret(t.into_bytes()))
+            });
         let mut event_id = Vec::new();
         if let Some(s) = &r.event_id {
             event_id.extend(self.source(&format!("{p}.event_id"), s, body_json));
