@@ -206,8 +206,10 @@ enum DeadCommand {
 
 #[derive(clap::Args)]
 struct DeadArgs {
+    /// Only this route's dead letters.
     #[arg(long)]
     route: Option<String>,
+    /// Only this destination's dead letters.
     #[arg(long)]
     destination: Option<String>,
 }
@@ -382,7 +384,11 @@ fn check(path: &std::path::Path, dev: bool) -> i32 {
             ),
             None => {
                 checks.push("dedup");
-                let mut t = format!("queue: {}", r.queue);
+                // Without a broker there is no queue: events stay in the store.
+                let mut t = match &cfg.broker {
+                    Some(b) => format!("queue: {} (exchange {})", r.queue, b.exchange),
+                    None => "kept in the store".to_string(),
+                };
                 for d in &r.deliver {
                     t.push_str(&format!("; deliver {} -> {}", d.name, d.url));
                 }

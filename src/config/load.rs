@@ -363,7 +363,8 @@ impl Validator<'_> {
                             );
                         }
                     }
-                    if let Some(route) = self.route(&p, r) {
+                    let exchange = broker.as_ref().map_or("hookgate", |b| b.exchange.as_str());
+                    if let Some(route) = self.route(&p, r, exchange) {
                         routes.push(Arc::new(route));
                     }
                 }

@@ -54,6 +54,8 @@ fn check_accepts_the_shipped_example_with_dev_and_refuses_its_placeholders_witho
             ("STRIPE_WEBHOOK_SECRET", "whsec_b"),
             ("SLACK_SIGNING_SECRET", "c"),
             ("ACME_SECRET", "d"),
+            ("CLERK_WEBHOOK_SECRET", "whsec_ZQ=="),
+            ("TWILIO_AUTH_TOKEN", "e"),
         ])
         .output()
         .unwrap();

@@ -23,6 +23,7 @@ mod interop_schemes;
 mod ip_sets;
 mod metrics_format;
 mod node_sdk;
+mod operator;
 mod proxy;
 mod rabbit;
 mod reload;

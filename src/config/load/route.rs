@@ -11,7 +11,7 @@ use crate::schema::Schema;
 use crate::verify::{Provider, Verifier};
 
 impl Validator<'_> {
-    pub(super) fn route(&mut self, p: &str, r: RawRoute) -> Option<Route> {
+    pub(super) fn route(&mut self, p: &str, r: RawRoute, exchange: &str) -> Option<Route> {
         let errors_before = self.errors.len();
         let name = match &r.name {
             None => {
@@ -177,7 +177,9 @@ impl Validator<'_> {
         let queue = self.parsed(
             &format!("{p}.queue"),
             r.queue.as_ref(),
-            format!("hookgate.{name}"),
+            // Named after the exchange it is bound to: `hookgate.github` by default,
+            // `acme.github` with `broker.exchange: acme`.
+            format!("{exchange}.{name}"),
             |t| {
                 if t.is_empty() || t.len() > 200 || t.starts_with("amq.") {
                     Err("a queue name is 1-200 bytes and does not start with amq.".into())
