@@ -1,5 +1,6 @@
 //! Micro-benchmarks: each signature scheme over a 1.5 KB body, JSON parse + schema, and
-//! the whole I/O-free ingress (`pipeline::inspect`: signature, JSON, schema, event id).
+//! the whole I/O-free ingress (`pipeline::inspect`: signature, JSON, schema, event id),
+//! and the cost of per-stage timing.
 //!   cargo bench --bench micro
 // Benchmarks and tests may unwrap: a failure ends the run with its message.
 #![allow(clippy::unwrap_used)]
@@ -126,5 +127,22 @@ fn ingress(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, schemes, json_and_schema, ingress);
+/// What per-stage timing adds to a request: five clock reads and five histogram
+/// observations (`pipeline::Timer`), next to the I/O-free ingress above as reference.
+fn stage_timing(c: &mut Criterion) {
+    let m = hookgate::metrics::Metrics::new();
+    let mut g = c.benchmark_group("stage timing");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("five laps (one request's stages)", |b| {
+        b.iter(|| {
+            let mut t = hookgate::pipeline::Timer::start(&m, std::time::Instant::now());
+            for s in hookgate::pipeline::Stage::ALL {
+                t.lap(black_box(s));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, schemes, json_and_schema, ingress, stage_timing);
 criterion_main!(benches);

@@ -31,7 +31,7 @@ pub(crate) mod event;
 pub(crate) mod gateway;
 pub(crate) mod handoff;
 pub(crate) mod journal;
-pub(crate) mod metrics;
+pub mod metrics;
 pub mod pipeline;
 pub(crate) mod ratelimit;
 mod robustness;

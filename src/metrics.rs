@@ -32,6 +32,11 @@ pub struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabel {
+    pub stage: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabel {
     pub route: String,
 }
@@ -60,6 +65,8 @@ pub struct Metrics {
     pub ready: Gauge,
     pub config_reload_failed: Gauge,
     pub delivery: crate::deliver::metrics::DeliveryMetrics,
+    /// `stage_duration_seconds`, one histogram per `pipeline::Stage`, in its order.
+    stages: Vec<Histogram>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -192,11 +199,28 @@ impl Metrics {
                 env!("CARGO_PKG_VERSION"),
             )]),
         );
+        let stage_family = Family::<StageLabel, Histogram>::new_with_constructor(
+            (|| Histogram::new(latency_buckets())) as fn() -> Histogram,
+        );
+        registry.register(
+            "stage_duration_seconds",
+            "Time a request spent in each pipeline stage (admission, body, verify, parse, handoff)",
+            stage_family.clone(),
+        );
+        let stages = crate::pipeline::Stage::ALL
+            .iter()
+            .map(|s| {
+                stage_family
+                    .get_or_create(&StageLabel { stage: s.label() })
+                    .clone()
+            })
+            .collect();
         let delivery = crate::deliver::metrics::DeliveryMetrics::register(&mut registry);
         let mut process = Registry::default();
         process.register_collector(Box::new(process::Process));
         Metrics {
             delivery,
+            stages,
             registry,
             process,
             requests,
@@ -308,6 +332,13 @@ impl Metrics {
                 cause,
             })
             .inc();
+    }
+
+    /// One request's time in pipeline stage `index` (`pipeline::Stage as usize`).
+    pub fn stage(&self, index: usize, elapsed: Duration) {
+        if let Some(h) = self.stages.get(index) {
+            h.observe(elapsed.as_secs_f64());
+        }
     }
 
     pub fn store_commit(&self, elapsed: Duration, events: usize) {

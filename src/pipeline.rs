@@ -25,9 +25,11 @@ use crate::{allowlist, now_ms};
 mod handshake;
 mod inspect;
 mod rejection;
+mod timing;
 
 pub use inspect::inspect;
 pub use rejection::{Rejection, RejectionSummary};
+pub use timing::{Stage, Timer};
 
 /// The configuration and the live state built from it (rate-limit buckets), swapped
 /// whole on reload.
@@ -120,7 +122,7 @@ where
         source: peer.ip(),
         delivery: None,
     };
-    let result = run(&app, &rt, req, &mut cx).await;
+    let result = run(&app, &rt, req, &mut cx, started).await;
     let Context {
         route,
         source,
@@ -228,6 +230,7 @@ async fn run<B>(
     rt: &Runtime,
     req: Request<B>,
     cx: &mut Context,
+    started: Instant,
 ) -> Result<Answer, Rejection>
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -290,8 +293,11 @@ where
         .admission
         .admit(client, declared)
         .map_err(Rejection::from)?;
+    let mut timer = timing::Timer::start(&app.metrics, started);
+    timer.lap(Stage::Admission);
     let (parts, body) = req.into_parts();
     let body = crate::body::read(body, &cfg.limits, &mut ticket, declared).await?;
+    timer.lap(Stage::Body);
     // 4-6: the checks that need no I/O
     let url = if route.verifier.needs_url() {
         let url = match &route.public_url {
@@ -326,7 +332,10 @@ where
     if let Some(answer) = handshake::post(route, &parts, &body, &url, now / 1000) {
         return answer.map(Answer::Handshake);
     }
-    let ev = inspect(route, &parts, body, &url, now, ip)?;
+    inspect::verify(route, &parts, &body, &url, now)?;
+    timer.lap(Stage::Verify);
+    let ev = inspect::event(route, &parts, body, now, ip)?;
+    timer.lap(Stage::Parse);
     // 7a. a proxy route: the application answers, nothing is kept
     if let (Some(p), Some(client)) = (&route.proxy, &rt.proxies[idx]) {
         let origin = proxy::Origin {
@@ -339,7 +348,9 @@ where
     }
     let id = ev.id.clone();
     // 7. dedup + durable hand-off
-    match app.handoff.submit(ev).await {
+    let handed = app.handoff.submit(ev).await;
+    timer.lap(Stage::Handoff);
+    match handed {
         Ok(o) => Ok(Answer::Kept(o, id)),
         Err(e) => {
             tracing::warn!(route = %route.name, cause = e.cause(), error = %e, "durable hand-off failed; answering 503");

@@ -19,18 +19,38 @@ pub fn inspect(
     now_ms: i64,
     ip: std::net::IpAddr,
 ) -> Result<Event, Rejection> {
-    let headers = &request.headers;
-    let method = request.method.as_str();
-    let query = request.uri.query().unwrap_or("");
-    // 4. signature (+ timestamp)
+    verify(route, request, &body, url, now_ms)?;
+    event(route, request, body, now_ms, ip)
+}
+
+/// Stage 4: the signature (+ timestamp) over the raw bytes.
+pub fn verify(
+    route: &Route,
+    request: &http::request::Parts,
+    body: &[u8],
+    url: &str,
+    now_ms: i64,
+) -> Result<(), Rejection> {
     route.verifier.verify(&SignedRequest {
-        headers,
-        body: &body,
+        headers: &request.headers,
+        body,
         url,
-        method,
-        query,
+        method: request.method.as_str(),
+        query: request.uri.query().unwrap_or(""),
         now: now_ms / 1000,
     })?;
+    Ok(())
+}
+
+/// Stages 5 and 6: JSON parse, schema, then the event id and type.
+pub fn event(
+    route: &Route,
+    request: &http::request::Parts,
+    body: Bytes,
+    now_ms: i64,
+    ip: std::net::IpAddr,
+) -> Result<Event, Rejection> {
+    let headers = &request.headers;
     // 5. JSON and schema
     let json = if !route.body_json {
         None

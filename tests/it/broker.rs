@@ -361,6 +361,16 @@ fn broker_outage_with_spool_every_event_arrives_once_in_order() {
         assert!(Instant::now() < deadline, "spool not drained");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The drain's start and end are logged, for an operator watching the recovery.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !g.logs().contains("spool drained") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logs = g.logs();
+    assert!(
+        logs.contains("broker connected; draining the spool") && logs.contains("spool drained"),
+        "{logs}"
+    );
     let total: usize = per_client.iter().map(Vec::len).sum();
     let msgs = rabbit.take_all(&n.queue, total, Duration::from_secs(10));
     let ids: Vec<String> = msgs.iter().map(Msg::id).collect();

@@ -43,6 +43,14 @@ fn metrics_parse_as_classic_text_and_as_openmetrics_with_every_type() {
         "listen: 127.0.0.1:{PORT}\nadmin: { listen: 127.0.0.1:{ADMIN} }\nstore: { path: \"{STORE}\" }\nroutes:\n  - { name: github, path: /github, provider: github, secrets: [s] }\n",
     );
     g.post("/nowhere", &[], b"{}");
+    let sig = {
+        use hmac::Mac as _;
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s").unwrap();
+        m.update(b"{}");
+        format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+    };
+    let r = g.post("/github", &[("x-hub-signature-256", &sig)], b"{}");
+    assert_eq!(r.status, 200);
     let classic = request(g.admin, "GET", "/metrics", &[], b"");
     assert_eq!(
         classic.header("content-type"),
@@ -60,6 +68,7 @@ fn metrics_parse_as_classic_text_and_as_openmetrics_with_every_type() {
         ("process_resident_memory_bytes", "gauge"),
         ("process_open_fds", "gauge"),
         ("process_start_time_seconds", "gauge"),
+        ("hookgate_stage_duration_seconds", "histogram"),
     ] {
         assert_eq!(f[name], kind, "classic: {name} in {f}");
     }
@@ -93,6 +102,15 @@ fn metrics_parse_as_classic_text_and_as_openmetrics_with_every_type() {
         "hookgate_build_info{{version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION")
     )));
+    // The accepted request went through every stage once.
+    for stage in ["admission", "body", "verify", "parse", "handoff"] {
+        assert!(
+            text.contains(&format!(
+                "hookgate_stage_duration_seconds_count{{stage=\"{stage}\"}} 1"
+            )),
+            "{stage} in\n{text}"
+        );
+    }
     // Only series that can move: no route has `not_found`, route `none` has nothing else.
     for (present, line) in [
         (
@@ -101,7 +119,7 @@ fn metrics_parse_as_classic_text_and_as_openmetrics_with_every_type() {
         ),
         (
             true,
-            r#"hookgate_requests_total{route="github",outcome="accepted"} 0"#,
+            r#"hookgate_requests_total{route="github",outcome="accepted"} 1"#,
         ),
         (
             false,

@@ -232,6 +232,20 @@ fn cli_errors_say_what_to_do_and_completions_print_a_script() {
         err.contains("(listen, ") && err.contains("same-port.yaml:1:9"),
         "{err}"
     );
+    // --log-format and --log-level over the configuration's (RUST_LOG unset).
+    let out = Command::new(BIN)
+        .args(["serve", "--log-format", "json", "--log-level", "warn", "-c"])
+        .arg(&cfg)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let levels: Vec<String> = err
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["level"].to_string())
+        .collect();
+    assert!(levels.contains(&"\"ERROR\"".to_string()), "{err}");
+    assert!(!levels.contains(&"\"INFO\"".to_string()), "--log-level warn: {err}");
     // Every option of every command has a description.
     for cmd in [
         vec!["serve"],
