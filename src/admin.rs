@@ -30,16 +30,21 @@ impl Admin {
     fn answer<B>(&self, req: &Request<B>, peer: std::net::IpAddr) -> Response<Full<Bytes>> {
         let (status, ctype, body) = match req.uri().path() {
             p if p.starts_with("/api/") => {
+                let header = |h: http::header::HeaderName| {
+                    req.headers().get(h).and_then(|v| v.to_str().ok())
+                };
+                let config = self.app.runtime.load().config.clone();
                 let call = crate::api::Call {
                     peer,
                     method: req.method(),
                     path: p,
                     query: req.uri().query(),
-                    json: req
-                        .headers()
-                        .get(http::header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
+                    json: header(http::header::CONTENT_TYPE)
                         .is_some_and(|v| v.starts_with("application/json")),
+                    authorization: header(http::header::AUTHORIZATION),
+                    origin: header(http::header::ORIGIN),
+                    host: header(http::header::HOST),
+                    token: config.admin_token.as_ref().map(|t| t.0.as_slice()),
                 };
                 let (status, body) = crate::api::answer(
                     self.app.handoff.store(),

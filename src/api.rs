@@ -5,8 +5,11 @@
 //! with the fields `hookgate store list --json` prints and the body as `body_base64`.
 //! It exists because the spool lives in the store's database, which only the gateway
 //! that serves from it can open; `hookgate store` asks it there. Event bodies are
-//! personal data: until the admin port has a token, the API answers loopback clients
-//! only (403 otherwise), whatever `admin.listen` says.
+//! personal data: without `admin.token` the API answers loopback clients only (403
+//! otherwise), whatever `admin.listen` says; with it, any client presenting it as
+//! `Authorization: Bearer …` (401 otherwise, loopback included). State-changing calls
+//! are POSTs with a JSON content type, refused from a page of another origin (`Origin`
+//! not matching `Host`), and logged with the caller's address.
 //!
 //! Dead letters: `GET /api/v1/dead?[route=R][&destination=D][&id=X][&limit=N]` lists
 //! them, newest first; `POST /api/v1/dead/replay?...` (same filters, `Content-Type:
@@ -30,17 +33,68 @@ pub struct Call<'a> {
     pub query: Option<&'a str>,
     /// The request said `Content-Type: application/json`.
     pub json: bool,
+    pub authorization: Option<&'a str>,
+    pub origin: Option<&'a str>,
+    pub host: Option<&'a str>,
+    /// `admin.token`, when configured.
+    pub token: Option<&'a [u8]>,
+}
+
+/// Who may call: with `admin.token`, whoever presents it as a bearer token (compared in
+/// constant time); without, loopback clients only. `None` when allowed, else the answer.
+fn authorize(c: &Call) -> Option<(u16, String)> {
+    match c.token {
+        Some(token) => {
+            let given = c
+                .authorization
+                .and_then(|a| {
+                    a.strip_prefix("Bearer ")
+                        .or_else(|| a.strip_prefix("bearer "))
+                })
+                .map(str::trim);
+            let ok = given.is_some_and(|g| {
+                use sha2::Digest as _;
+                crate::verify::ct_eq(&sha2::Sha256::digest(g), &sha2::Sha256::digest(token))
+            });
+            (!ok).then(|| {
+                (
+                    401,
+                    r#"{"error":"unauthorized: send Authorization: Bearer <admin.token>"}"#.into(),
+                )
+            })
+        }
+        None if c.peer.is_loopback() => None,
+        None => Some((
+            403,
+            r#"{"error":"without admin.token the API answers loopback clients only"}"#.into(),
+        )),
+    }
+}
+
+/// A state-changing call from a page of another origin (a browser sends `Origin`) is
+/// refused: cross-site request forgery.
+fn same_origin(c: &Call) -> bool {
+    match (c.origin, c.host) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host),
+        (Some(_), None) => false,
+    }
 }
 
 /// The answer to an API request: status and JSON body.
 pub fn answer(store: &Store, delivery: Option<&Delivery>, c: Call) -> (u16, String) {
-    if !c.peer.is_loopback() {
-        return (
-            403,
-            r#"{"error":"the API answers loopback clients only"}"#.into(),
-        );
+    if let Some(refused) = authorize(&c) {
+        return refused;
     }
     let get = c.method == http::Method::GET;
+    if !get {
+        if !same_origin(&c) {
+            return (403, r#"{"error":"cross-origin request refused"}"#.into());
+        }
+        tracing::info!(peer = %c.peer, method = %c.method, path = c.path, query = c.query.unwrap_or(""), "admin API call");
+    }
     match c.path {
         "/api/v1/spool" if get => spool(store, c.query),
         "/api/v1/dead" if get => dead::list(store, c.query),
@@ -118,9 +172,13 @@ pub fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<V
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
+    // With `admin.token` on the gateway, the CLI presents $HOOKGATE_ADMIN_TOKEN.
+    let auth = std::env::var("HOOKGATE_ADMIN_TOKEN")
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;

@@ -13,19 +13,21 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use futures_util::StreamExt;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
-use lapin::uri::AMQPUri;
-use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
+use lapin::{Channel, Confirmation, Connection};
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
 use crate::event::Event;
 use crate::metrics::Metrics;
 
+mod connect;
 mod message;
 pub(crate) use message::event_of;
 mod topology;
 pub(crate) use topology::declare_destination;
 
+pub(crate) use connect::open;
+pub use connect::ConnectError;
 use message::*;
 use topology::*;
 
@@ -75,71 +77,6 @@ impl PublishError {
             PublishError::Amqp(_) => "error",
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error("cannot reach the broker: {0}")]
-    Unreachable(String),
-    /// The broker answered but the topology cannot be set up: needs a human.
-    #[error("{0}")]
-    Topology(String),
-    /// The broker refused the URL's credentials (ACCESS_REFUSED) or virtual host
-    /// (NOT_ALLOWED): a configuration error, not an outage.
-    #[error("{0}")]
-    Refused(String),
-}
-
-/// A connection error as what it is: the broker refusing the login or the virtual host
-/// is [`ConnectError::Refused`], anything else is the broker being unreachable.
-fn classify(e: lapin::Error, cfg: &BrokerConfig) -> ConnectError {
-    if let lapin::ErrorKind::ProtocolError(amqp) = e.kind() {
-        let what = match amqp.get_id() {
-            403 => Some("the credentials"),
-            530 => Some("the virtual host"),
-            _ => None,
-        };
-        if let Some(what) = what {
-            return ConnectError::Refused(format!(
-                "the broker refused {what} of {} ({}); check broker.url",
-                cfg.redacted_url(),
-                amqp.get_message()
-            ));
-        }
-    }
-    ConnectError::Unreachable(e.to_string())
-}
-
-/// A connection to the configured broker (its CA, a small `frame_max`), named `name`
-/// in the broker's management UI.
-pub(crate) async fn open(cfg: &BrokerConfig, name: &str) -> Result<Connection, ConnectError> {
-    let props = ConnectionProperties::default().with_connection_name(name.into());
-    // Validated at load; lapin's parse errors can quote the URL, so never shown.
-    let mut uri: AMQPUri = cfg
-        .url
-        .parse()
-        .map_err(|_: String| ConnectError::Topology("broker.url is not a valid AMQP URL".into()))?;
-    // lapin keeps two I/O buffers of 32 frames each; at RabbitMQ's default 128 KiB
-    // frame_max that is 8 MiB resident for good. Webhook bodies are small; larger
-    // ones are simply sent as several frames. A frame_max in the URL wins.
-    uri.query.frame_max.get_or_insert(FRAME_MAX);
-    let connect = async {
-        match &cfg.ca {
-            None => Connection::connect_uri(uri, props).await,
-            Some(pem) => {
-                let tls = lapin::tcp::OwnedTLSConfig {
-                    identity: None,
-                    cert_chain: Some(pem.clone()),
-                };
-                let rt = lapin::runtime::default_runtime()?;
-                Connection::connect_uri_with_config(uri, props, tls, rt).await
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), connect)
-        .await
-        .map_err(|_| ConnectError::Unreachable("connection attempt timed out".into()))?
-        .map_err(|e| classify(e, cfg))
 }
 
 pub struct Broker {

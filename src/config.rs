@@ -35,6 +35,8 @@ pub struct Config {
     pub listen_at: String,
     pub admin_listen: SocketAddr,
     pub admin_at: String,
+    /// `admin.token`: the bearer token the admin API asks of its callers (never logged).
+    pub admin_token: Option<Secret>,
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
     pub shutdown: ShutdownConfig,

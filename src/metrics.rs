@@ -6,6 +6,9 @@ use std::time::Duration;
 
 pub(crate) mod exposition;
 mod process;
+mod route;
+
+pub use route::RouteMetrics;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -266,41 +269,6 @@ impl Metrics {
         "gateway_timeout",
     ];
 
-    /// The handles of one route's series, resolved once (no label lookup per request).
-    /// Only the outcomes the route can have are created at start (`possible`): a series
-    /// that can never move is noise in every dashboard.
-    pub fn route(&self, route: &str, possible: &[&'static str]) -> RouteMetrics {
-        RouteMetrics {
-            route: route.to_string(),
-            family: self.requests.clone(),
-            outcomes: Self::OUTCOMES
-                .iter()
-                .map(|o| {
-                    possible.contains(o).then(|| {
-                        self.requests
-                            .get_or_create(&RequestLabels {
-                                route: route.to_string(),
-                                outcome: o,
-                            })
-                            .clone()
-                    })
-                })
-                .collect(),
-            duration: self
-                .duration
-                .get_or_create(&RouteLabel {
-                    route: route.to_string(),
-                })
-                .clone(),
-            dedup_hits: self
-                .dedup_hits
-                .get_or_create(&RouteLabel {
-                    route: route.to_string(),
-                })
-                .clone(),
-        }
-    }
-
     /// Every `cause` of a 503: the gateway's limits (`admission`), the broker's answers
     /// with `when_unavailable: reject` (`handoff`), the store's failures (`store`).
     pub const UNAVAILABLE_CAUSES: &'static [&'static str] = &[
@@ -385,54 +353,6 @@ impl Metrics {
             out
         } else {
             exposition::to_classic(&out)
-        }
-    }
-}
-
-/// One route's request metrics.
-pub struct RouteMetrics {
-    route: String,
-    family: Family<RequestLabels, Counter>,
-    /// By [`Metrics::OUTCOMES`] index; `None` for an outcome not expected of the route.
-    outcomes: Vec<Option<Counter>>,
-    duration: Histogram,
-    dedup_hits: Counter,
-}
-
-impl RouteMetrics {
-    /// The route's count of each outcome so far (those created at start).
-    pub fn counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        Metrics::OUTCOMES
-            .iter()
-            .zip(&self.outcomes)
-            .filter_map(|(o, c)| c.as_ref().map(|c| (*o, c.get())))
-    }
-
-    pub fn route(&self) -> &str {
-        &self.route
-    }
-
-    pub fn request(&self, outcome: &'static str, elapsed: Duration) {
-        match Metrics::OUTCOMES.iter().position(|o| *o == outcome) {
-            Some(i) => match &self.outcomes[i] {
-                Some(c) => {
-                    c.inc();
-                }
-                // Not expected of this route: counted all the same, through the family.
-                None => {
-                    self.family
-                        .get_or_create(&RequestLabels {
-                            route: self.route.clone(),
-                            outcome: Metrics::OUTCOMES[i],
-                        })
-                        .inc();
-                }
-            },
-            None => debug_assert!(false, "unlisted outcome {outcome:?}"),
-        }
-        self.duration.observe(elapsed.as_secs_f64());
-        if outcome == "duplicate" {
-            self.dedup_hits.inc();
         }
     }
 }

@@ -63,6 +63,7 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Option<Scalar>,
+    pub token: Option<RawSecret>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod admin_token;
 mod app;
 mod broker;
 mod broker_refused;

@@ -245,7 +245,10 @@ fn cli_errors_say_what_to_do_and_completions_print_a_script() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["level"].to_string())
         .collect();
     assert!(levels.contains(&"\"ERROR\"".to_string()), "{err}");
-    assert!(!levels.contains(&"\"INFO\"".to_string()), "--log-level warn: {err}");
+    assert!(
+        !levels.contains(&"\"INFO\"".to_string()),
+        "--log-level warn: {err}"
+    );
     // Every option of every command has a description.
     for cmd in [
         vec!["serve"],
