@@ -11,6 +11,7 @@ mod check;
 mod dead;
 mod ips;
 mod providers;
+mod replay;
 mod store;
 
 use check::check;
@@ -134,6 +135,15 @@ enum StoreCommand {
         /// Only this route's events.
         #[arg(long)]
         route: Option<String>,
+        /// Only events of this type (`*` globs: 'pull_request*').
+        #[arg(long = "type", value_name = "TYPE")]
+        event_type: Option<String>,
+        /// Only events received since: an RFC 3339 time or a duration ago (2h, 30m).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Only events received before: an RFC 3339 time or a duration ago.
+        #[arg(long, value_name = "WHEN")]
+        until: Option<String>,
         /// At most this many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -157,17 +167,37 @@ enum StoreCommand {
     /// Publish stored events to the configuration's broker (with confirms), oldest
     /// first; e.g. after moving from the embedded store to RabbitMQ. Events stay in
     /// the store; consumers dedup on message_id.
-    Replay {
-        /// Only this route's events.
-        #[arg(long)]
-        route: Option<String>,
-        /// Only events after this sequence number (the `seq` column of `list`).
-        #[arg(long, default_value_t = 0)]
-        after: i64,
-        /// At most this many events [default: all].
-        #[arg(long)]
-        limit: Option<usize>,
-    },
+    Replay(ReplayArgs),
+}
+
+/// `hookgate store replay`'s selection and pace.
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// Only this route's events.
+    #[arg(long)]
+    route: Option<String>,
+    /// Only events of this type (`*` globs).
+    #[arg(long = "type", value_name = "TYPE")]
+    event_type: Option<String>,
+    /// Only events received since: an RFC 3339 time or a duration ago (2h).
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Only events received before: an RFC 3339 time or a duration ago.
+    #[arg(long, value_name = "WHEN")]
+    until: Option<String>,
+    /// Only events after this sequence number (the `seq` column of `list`; what an
+    /// interrupted replay says to resume from).
+    #[arg(long, default_value_t = 0)]
+    after: i64,
+    /// At most this many events [default: all].
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Send: without it, more than one event is a dry run that says how many would go.
+    #[arg(long)]
+    yes: bool,
+    /// At most this many events a second [default: as fast as the broker confirms].
+    #[arg(long, value_name = "N")]
+    rate: Option<u32>,
 }
 
 #[derive(Subcommand)]

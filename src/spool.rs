@@ -102,7 +102,15 @@ impl Spool {
             let r = reader
                 .take()
                 .expect("the reader is put back after every read");
-            let (r, step) = forward_batch(r, &broker, Table::Spool, None, last_seq, BATCH).await;
+            let (r, step) = forward_batch(
+                r,
+                &broker,
+                Table::Spool,
+                crate::store::Filter::default(),
+                last_seq,
+                BATCH,
+            )
+            .await;
             reader = Some(r);
             let Forwarded {
                 seqs,
@@ -163,12 +171,12 @@ pub async fn forward_batch(
     reader: Reader,
     broker: &Broker,
     table: Table,
-    route: Option<String>,
+    filter: crate::store::Filter,
     after: i64,
     limit: usize,
 ) -> (Reader, Result<Forwarded, StoreError>) {
     let read = tokio::task::spawn_blocking(move || {
-        let batch = reader.oldest(table, route.as_deref(), after, limit);
+        let batch = reader.oldest(table, &filter, after, limit);
         (reader, batch)
     })
     .await;

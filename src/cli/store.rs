@@ -6,13 +6,8 @@ use super::*;
 
 pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand) -> i32 {
     use crate::store::Table;
-    if let StoreCommand::Replay {
-        route,
-        after,
-        limit,
-    } = command
-    {
-        return replay(path, config, route, after, limit);
+    if let StoreCommand::Replay(args) = command {
+        return super::replay::replay(path, config, args);
     }
     if let StoreCommand::Dead { command } = command {
         return super::dead::dead(path, config, command);
@@ -27,25 +22,43 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
     let result = match command {
         StoreCommand::List {
             route,
+            event_type,
+            since,
+            until,
             limit,
             json,
             spool,
         } => {
-            let table = if spool { Table::Spool } else { Table::Events };
-            reader.list(table, route.as_deref(), limit).map(|events| {
+            let filter = match (when(since.as_deref()), when(until.as_deref())) {
+                (Ok(since_ms), Ok(until_ms)) => crate::store::Filter {
+                    route,
+                    event_type,
+                    since_ms,
+                    until_ms,
+                },
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("hookgate store list: {e}");
+                    return 1;
+                }
+            };
+            let listed = if spool {
+                reader.list(Table::Spool, filter.route.as_deref(), limit)
+            } else {
+                reader.archive(&filter, limit)
+            };
+            listed.map(|events| {
                 if events.is_empty() {
-                    match &route {
-                        Some(r) => {
-                            eprintln!("no events for route {r:?}");
-                            nothing = true;
-                        }
-                        None => eprintln!("the store holds no events"),
+                    if filter.is_set() {
+                        eprintln!("no events match the filters");
+                        nothing = true;
+                    } else {
+                        eprintln!("the store holds no events");
                     }
                 }
                 print_list(&mut out, &events, json)
             })
         }
-        StoreCommand::Replay { .. } | StoreCommand::Dead { .. } => unreachable!("handled above"),
+        StoreCommand::Replay(_) | StoreCommand::Dead { .. } => unreachable!("handled above"),
         StoreCommand::Show { id } => reader.show(&id).map(|events| {
             if events.is_empty() {
                 eprintln!("no event with id {id:?}");
@@ -153,82 +166,19 @@ pub(super) fn print_show(
     out.flush()
 }
 
-pub(super) fn replay(
-    path: Option<PathBuf>,
-    config: &std::path::Path,
-    route: Option<String>,
-    after: i64,
-    limit: Option<usize>,
-) -> i32 {
-    let Some(cfg) = load_inspect(config) else {
-        return 1;
-    };
-    let Some(broker_cfg) = cfg.broker.clone() else {
-        eprintln!(
-            "hookgate store replay: {} has no broker section to replay to",
-            config.display()
-        );
-        return 1;
-    };
-    let dir = path.unwrap_or_else(|| cfg.store.path.clone());
-    let Some(rt) = runtime(tokio::runtime::Builder::new_current_thread()) else {
-        return 2;
-    };
-    let result: anyhow::Result<(usize, i64)> = rt.block_on(async {
-        let reader = crate::store::Reader::open(&dir)?;
-        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-        let broker =
-            crate::broker::Broker::start(broker_cfg, crate::gateway::topology(&cfg), metrics)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !broker.connected() {
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "cannot reach the broker"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let (mut sent, mut last) = (0usize, after);
-        let max = limit.unwrap_or(usize::MAX);
-        let mut reader = Some(reader);
-        while sent < max {
-            let r = reader.take().expect("forward_batch gives the reader back");
-            let (r, step) = crate::spool::forward_batch(
-                r,
-                &broker,
-                crate::store::Table::Events,
-                route.clone(),
-                last,
-                256.min(max - sent),
-            )
-            .await;
-            reader = Some(r);
-            let step = step?;
-            let Some(&tail) = step.seqs.last() else {
-                break;
-            };
-            sent += step.confirmed;
-            if step.confirmed < step.events.len() {
-                broker.close().await;
-                anyhow::bail!(
-                    "stopped: event seq {} was not confirmed ({sent} replayed)",
-                    step.seqs[step.confirmed]
-                );
-            }
-            last = tail;
-        }
-        broker.close().await;
-        Ok((sent, last))
-    });
-    match result {
-        Ok((sent, last)) => {
-            println!("replayed {sent} event(s), up to seq {last}");
-            0
-        }
-        Err(e) => {
-            eprintln!("hookgate store replay: {e:#}");
-            2
-        }
+/// `--since`/`--until`: an RFC 3339 time, or a duration ago (`2h`), as Unix ms.
+pub(super) fn when(s: Option<&str>) -> Result<Option<i64>, String> {
+    let Some(s) = s else { return Ok(None) };
+    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+        let d = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| format!("{s:?} is before 1970"))?;
+        return Ok(Some(d.as_millis() as i64));
+    }
+    match humantime::parse_duration(s) {
+        Ok(d) => Ok(Some(crate::now_ms() - d.as_millis() as i64)),
+        Err(_) => Err(format!(
+            "{s:?} is neither an RFC 3339 time (2026-12-03T10:00:00Z) nor a duration ago (2h)"
+        )),
     }
 }

@@ -171,6 +171,13 @@ impl Reader {
         Ok(out)
     }
 
+    /// The newest `limit` stored events that `filter` keeps, oldest first (the event
+    /// archive; the spool is listed by [`Reader::list`]).
+    pub fn archive(&self, filter: &Filter, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let records = journal::newest(&self.journal, limit, |r| filter.keeps(&r.event))?;
+        Ok(records.into_iter().map(StoredEvent::from).collect())
+    }
+
     /// The newest `limit` events (optionally of one route), oldest first.
     pub fn list(
         &self,
@@ -200,15 +207,15 @@ impl Reader {
         }
     }
 
-    /// Events after `after_seq` in arrival order (optionally of one route).
+    /// Events after `after_seq` in arrival order that `filter` keeps.
     pub fn oldest(
         &self,
         table: Table,
-        route: Option<&str>,
+        filter: &Filter,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let keep = |r: &journal::Record| route.is_none_or(|want| *r.event.route == *want);
+        let keep = |r: &journal::Record| filter.keeps(&r.event);
         match (table, &self.spool) {
             (Table::Events, _) => {
                 let mut cursor = self.cursor.borrow_mut();
@@ -335,5 +342,38 @@ impl ApiEvent {
             .decode(self.body_base64)
             .unwrap_or_default();
         e
+    }
+}
+
+/// Which stored events a listing keeps: every given condition holds.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub route: Option<String>,
+    /// The event type, `*` globbing (`pull_request*`).
+    pub event_type: Option<String>,
+    /// Received at or after (Unix milliseconds).
+    pub since_ms: Option<i64>,
+    /// Received before (Unix milliseconds).
+    pub until_ms: Option<i64>,
+}
+
+impl Filter {
+    pub fn keeps(&self, e: &crate::event::Event) -> bool {
+        self.route.as_deref().is_none_or(|r| *e.route == *r)
+            && self.event_type.as_deref().is_none_or(|t| {
+                e.event_type
+                    .as_deref()
+                    .is_some_and(|have| crate::config::glob(t, have))
+            })
+            && self.since_ms.is_none_or(|s| e.received_at_ms >= s)
+            && self.until_ms.is_none_or(|u| e.received_at_ms < u)
+    }
+
+    /// Whether any condition is set (an empty result then means "nothing matched").
+    pub fn is_set(&self) -> bool {
+        self.route.is_some()
+            || self.event_type.is_some()
+            || self.since_ms.is_some()
+            || self.until_ms.is_some()
     }
 }

@@ -539,7 +539,7 @@ fn store_replay_publishes_stored_events_to_the_broker() {
     let out = std::process::Command::new(BIN)
         .args(["store", "-c"])
         .arg(&file)
-        .args(["replay", "--after", "1"])
+        .args(["replay", "--after", "1", "--yes"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -8,6 +8,7 @@ mod common;
 
 mod admin_token;
 mod app;
+mod archive;
 mod broker;
 mod broker_refused;
 mod broker_tls;
@@ -28,6 +29,7 @@ mod operator;
 mod proxy;
 mod rabbit;
 mod reload;
+mod replay;
 mod sdk;
 mod sdk_verifiers;
 mod sign_every;

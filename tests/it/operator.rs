@@ -181,7 +181,7 @@ fn the_store_commands_need_no_secret_take_c_after_the_subcommand_and_say_when_no
     assert!(String::from_utf8_lossy(&out.stderr).contains("no event with id \"nope\""));
     let out = run(&["store", "list", "--route", "nothing-here", "-c", &cfg]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no events for route"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no events match the filters"));
     // Serving that configuration is another matter: the secret is required.
     let out = run(&["check", "-c", &cfg]);
     assert_eq!(out.status.code(), Some(1));
