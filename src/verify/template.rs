@@ -77,6 +77,10 @@ impl Stamp {
 
 /// Unix seconds of an RFC 3339 time, in UTC (`Z`) or with an offset (`-07:00`, Box).
 fn rfc3339(s: &str) -> Option<i64> {
+    // Header text is the sender's: only ASCII is split, so no cut falls inside a character.
+    if !s.is_ascii() {
+        return None;
+    }
     let (base, offset) = match s.len().checked_sub(6).map(|i| s.split_at(i)) {
         Some((base, off))
             if off.len() == 6
@@ -193,6 +197,9 @@ mod tests {
             twitch.parse(b"2016-07-11T17:10:33Z")
         );
         assert!(twitch.parse(b"2016-07-11T10:10:33+0x:00").is_err());
+        // Multibyte text where an offset would be is refused, not split mid-character.
+        assert!(twitch.parse("2016-07-11T10:10é:00".as_bytes()).is_err());
+        assert!(twitch.parse("2016-07-11T10:1é0:00".as_bytes()).is_err());
         assert_eq!(twitch.check(0, 1_700_000_000), Ok(()));
     }
 }
