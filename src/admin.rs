@@ -27,7 +27,7 @@ impl Admin {
         !self.draining.load(Ordering::Relaxed) && self.app.handoff.ready()
     }
 
-    fn answer<B>(&self, req: &Request<B>, peer: std::net::IpAddr) -> Response<Full<Bytes>> {
+    async fn answer<B>(&self, req: &Request<B>, peer: std::net::IpAddr) -> Response<Full<Bytes>> {
         let (status, ctype, body) = match req.uri().path() {
             p if p.starts_with("/api/") => {
                 let header = |h: http::header::HeaderName| {
@@ -46,11 +46,7 @@ impl Admin {
                     host: header(http::header::HOST),
                     token: config.admin_token.as_ref().map(|t| t.0.as_slice()),
                 };
-                let (status, body) = crate::api::answer(
-                    self.app.handoff.store(),
-                    self.app.delivery.as_deref(),
-                    call,
-                );
+                let (status, body) = crate::api::answer(&self.app, call).await;
                 (
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                     "application/json",
@@ -160,8 +156,8 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Re
         let admin = admin.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
-                let r = admin.answer(&req, peer.ip());
-                async move { Ok::<_, Infallible>(r) }
+                let admin = admin.clone();
+                async move { Ok::<_, Infallible>(admin.answer(&req, peer.ip()).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -20,10 +20,17 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::time::Duration;
 
-use crate::deliver::Delivery;
+use crate::pipeline::App;
 use crate::store::{ApiEvent, Store, Table};
 
 mod dead;
+mod rejections;
+
+/// An error answer: `{"error": message}`.
+pub(crate) fn error(status: u16, message: impl std::fmt::Display) -> (u16, String) {
+    let error = message.to_string();
+    (status, serde_json::json!({ "error": error }).to_string())
+}
 
 /// One API request, as the admin server passes it on.
 pub struct Call<'a> {
@@ -84,7 +91,9 @@ fn same_origin(c: &Call) -> bool {
 }
 
 /// The answer to an API request: status and JSON body.
-pub fn answer(store: &Store, delivery: Option<&Delivery>, c: Call) -> (u16, String) {
+pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
+    let store = app.handoff.store();
+    let delivery = app.delivery.as_deref();
     if let Some(refused) = authorize(&c) {
         return refused;
     }
@@ -100,16 +109,26 @@ pub fn answer(store: &Store, delivery: Option<&Delivery>, c: Call) -> (u16, Stri
         "/api/v1/dead" if get => dead::list(store, c.query),
         // State-changing: POST only, and only with a JSON content type, so that a
         // page in a browser on this machine cannot send it as a plain form.
-        "/api/v1/dead/replay" if c.method == http::Method::POST && c.json => {
+        "/api/v1/rejections" if get => rejections::list(store, c.query),
+        "/api/v1/dead/replay" | "/api/v1/rejections/replay"
+            if c.method == http::Method::POST && !c.json =>
+        {
+            (
+                415,
+                r#"{"error":"send Content-Type: application/json"}"#.into(),
+            )
+        }
+        "/api/v1/dead/replay" if c.method == http::Method::POST => {
             dead::replay(store, delivery, c.query)
         }
-        "/api/v1/dead/replay" if c.method == http::Method::POST => (
-            415,
-            r#"{"error":"send Content-Type: application/json"}"#.into(),
-        ),
-        "/api/v1/spool" | "/api/v1/dead" | "/api/v1/dead/replay" => {
-            (405, r#"{"error":"method_not_allowed"}"#.into())
+        "/api/v1/rejections/replay" if c.method == http::Method::POST => {
+            rejections::replay(app, c.query).await
         }
+        "/api/v1/spool"
+        | "/api/v1/dead"
+        | "/api/v1/dead/replay"
+        | "/api/v1/rejections"
+        | "/api/v1/rejections/replay" => (405, r#"{"error":"method_not_allowed"}"#.into()),
         _ => (404, r#"{"error":"not_found"}"#.into()),
     }
 }
@@ -169,6 +188,18 @@ pub fn get(addr: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
 /// `method` `path_and_query` on the admin port at `addr` (a POST says it is JSON, which
 /// a cross-site form cannot); the body of a 200.
 pub fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
+    let (status, body) = call_any(addr, method, path_and_query)?;
+    if status != 200 {
+        return Err(std::io::Error::other(format!(
+            "status {status}: {}",
+            String::from_utf8_lossy(&body)
+        )));
+    }
+    Ok(body)
+}
+
+/// [`call`], answering the status and body whatever the status.
+pub fn call_any(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -187,13 +218,10 @@ pub fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<V
         .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| std::io::Error::other("no HTTP response"))?;
     let head = String::from_utf8_lossy(&buf[..end]);
-    let status = head.split(' ').nth(1).unwrap_or("");
-    let body = buf[end + 4..].to_vec();
-    if status != "200" {
-        return Err(std::io::Error::other(format!(
-            "status {status}: {}",
-            String::from_utf8_lossy(&body)
-        )));
-    }
-    Ok(body)
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no HTTP status"))?;
+    Ok((status, buf[end + 4..].to_vec()))
 }

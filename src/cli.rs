@@ -11,6 +11,7 @@ mod check;
 mod dead;
 mod ips;
 mod providers;
+mod rejected;
 mod replay;
 mod store;
 
@@ -162,7 +163,13 @@ enum StoreCommand {
     /// Dead letters: events a destination did not take within `max_attempts`.
     Dead {
         #[command(subcommand)]
-        command: DeadCommand,
+        command: dead::DeadCommand,
+    },
+    /// Refused requests: why each was refused, their headers (credentials masked), the
+    /// body's size and SHA-256; replay one once its cause is fixed.
+    Rejected {
+        #[command(subcommand)]
+        command: rejected::RejectedCommand,
     },
     /// Publish stored events to the configuration's broker (with confirms), oldest
     /// first; e.g. after moving from the embedded store to RabbitMQ. Events stay in
@@ -198,52 +205,6 @@ struct ReplayArgs {
     /// At most this many events a second [default: as fast as the broker confirms].
     #[arg(long, value_name = "N")]
     rate: Option<u32>,
-}
-
-#[derive(Subcommand)]
-enum DeadCommand {
-    /// List dead letters, newest first.
-    List {
-        #[command(flatten)]
-        filter: DeadArgs,
-        /// At most this many, newest first.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show the dead letters of an event id: every attempt's time, status and error,
-    /// and the body.
-    Show {
-        /// The event id.
-        id: String,
-        /// Only this destination's dead letter.
-        #[arg(long)]
-        destination: Option<String>,
-    },
-    /// Deliver dead letters again, attempts from zero: at once if a gateway serves
-    /// from the store, else at its next start. Give an id, or --route/--destination
-    /// with --all.
-    Replay {
-        /// The event id to deliver again.
-        id: Option<String>,
-        #[command(flatten)]
-        filter: DeadArgs,
-        /// Every dead letter the filters match.
-        #[arg(long)]
-        all: bool,
-    },
-}
-
-#[derive(clap::Args)]
-struct DeadArgs {
-    /// Only this route's dead letters.
-    #[arg(long)]
-    route: Option<String>,
-    /// Only this destination's dead letters.
-    #[arg(long)]
-    destination: Option<String>,
 }
 
 pub fn main() -> i32 {

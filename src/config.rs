@@ -110,6 +110,20 @@ pub struct StoreConfig {
     /// Kept events (no broker) older than this are removed, a journal segment at a time;
     /// `None`: kept forever. The spool is never trimmed: its events are not delivered yet.
     pub retention: Option<Duration>,
+    pub rejections: RejectionsConfig,
+}
+
+/// The rejection log (see `rejections`).
+#[derive(Debug, Clone)]
+pub struct RejectionsConfig {
+    /// Most records kept per route (unmatched paths count as the route `none`), so that
+    /// a flood on one route does not push another's out.
+    pub keep: usize,
+    /// Records older than this are removed.
+    pub max_age: Duration,
+    /// Keep the request as received (body and header values), which shows the body's
+    /// first bytes and allows replaying it. Off by default: bodies are personal data.
+    pub capture_body: bool,
 }
 
 #[derive(Clone)]

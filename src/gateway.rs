@@ -29,6 +29,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let store = Store::open(&config.store, metrics.clone(), config.broker.is_some())?;
     let store_handle = store.clone();
+    let rejections = crate::rejections::Log::start(
+        store.tables().0.rejections.clone(),
+        &config.store.rejections,
+        metrics.clone(),
+    )?;
     let delivery = Some(crate::deliver::Delivery::start(
         store.clone(),
         metrics.clone(),
@@ -52,6 +57,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         in_flight: Semaphore::new(config.limits.max_in_flight),
         admission: crate::admission::Admission::new(&config.limits),
         delivery,
+        rejections,
     });
     let listener = server::bind(config.listen, &config.listen_at).await?;
     let admin_listener = server::bind(config.admin_listen, &config.admin_at).await?;

@@ -34,6 +34,7 @@ pub(crate) mod journal;
 pub mod metrics;
 pub mod pipeline;
 pub(crate) mod ratelimit;
+pub(crate) mod rejections;
 mod robustness;
 pub(crate) mod schema;
 pub(crate) mod server;

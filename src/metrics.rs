@@ -63,6 +63,7 @@ pub struct Metrics {
     pub connections: Gauge,
     pub broker_connected: Gauge,
     pub broker_refused: Gauge,
+    pub rejections_dropped: Counter,
     pub spool_depth: Gauge,
     pub store_bytes: Gauge,
     pub ready: Gauge,
@@ -170,6 +171,12 @@ impl Metrics {
             "1 while the broker refuses the configured credentials or virtual host",
             broker_refused.clone(),
         );
+        let rejections_dropped = Counter::default();
+        registry.register(
+            "rejections_dropped",
+            "Refused requests left out of the rejection log because its writer was behind",
+            rejections_dropped.clone(),
+        );
         let spool_depth = Gauge::default();
         registry.register(
             "spool_depth",
@@ -239,6 +246,7 @@ impl Metrics {
             connections,
             broker_connected,
             broker_refused,
+            rejections_dropped,
             spool_depth,
             store_bytes,
             ready,

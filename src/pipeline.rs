@@ -24,10 +24,12 @@ use crate::{allowlist, now_ms};
 
 mod handshake;
 mod inspect;
+mod keep;
 mod rejection;
 mod timing;
 
 pub use inspect::inspect;
+pub use keep::{replay, Replayed};
 pub use rejection::{Rejection, RejectionSummary};
 pub use timing::{Stage, Timer};
 
@@ -99,6 +101,8 @@ pub struct App {
     pub admission: crate::admission::Admission,
     /// Delivery to the application (embedded store; `None` with a broker).
     pub delivery: Option<Arc<crate::deliver::Delivery>>,
+    /// Where refused requests are recorded.
+    pub rejections: crate::rejections::Log,
 }
 
 /// Answer one webhook request. Never fails: every problem is a [`Rejection`].
@@ -121,12 +125,15 @@ where
         route: None,
         source: peer.ip(),
         delivery: None,
+        body: None,
     };
-    let result = run(&app, &rt, req, &mut cx, started).await;
+    let (parts, body) = req.into_parts();
+    let result = run(&app, &rt, &parts, body, &mut cx, started).await;
     let Context {
         route,
         source,
         delivery,
+        body,
         ..
     } = cx;
     // The provider's delivery id (e.g. X-GitHub-Delivery), to match a provider's
@@ -180,7 +187,20 @@ where
             if let Rejection::Unavailable { cause, .. } = &rej {
                 app.metrics.unavailable(name, cause);
             }
-            tracing::debug!(route = name, source_ip = %source, peer = %peer, delivery, code = rej.code(), reason = %rej.reason(), "rejected");
+            let reason = rej.reason();
+            tracing::debug!(route = name, source_ip = %source, peer = %peer, delivery, code = rej.code(), reason = %reason, "rejected");
+            app.rejections.record(crate::rejections::Refused {
+                route: name,
+                verifier: route.map(|i| &rt.config.routes[i].verifier),
+                source,
+                status: rej.status().as_u16(),
+                code: rej.code(),
+                reason,
+                parts: &parts,
+                https,
+                body: body.as_ref(),
+                capture: rt.config.store.rejections.capture_body,
+            });
             rej.response()
         }
     }
@@ -207,6 +227,8 @@ struct Context {
     source: std::net::IpAddr,
     /// The provider's delivery id header, read only when debug logging is on.
     delivery: Option<HeaderValue>,
+    /// The body, once read (a refcount, not a copy): the rejection log hashes it.
+    body: Option<Bytes>,
 }
 
 /// Counts a request in `in_flight_requests` until dropped (also when the client goes away).
@@ -228,7 +250,8 @@ impl Drop for InFlightGauge<'_> {
 async fn run<B>(
     app: &App,
     rt: &Runtime,
-    req: Request<B>,
+    parts: &http::request::Parts,
+    body: B,
     cx: &mut Context,
     started: Instant,
 ) -> Result<Answer, Rejection>
@@ -240,21 +263,21 @@ where
     // 1. route and method
     let idx = *rt
         .by_path
-        .get(req.uri().path())
+        .get(parts.uri.path())
         .ok_or(Rejection::NotFound)?;
     let route: &Route = &cfg.routes[idx];
     cx.route = Some(idx);
     if tracing::enabled!(tracing::Level::DEBUG) {
         if let Some(crate::event::Source::Header(h)) = route.event_id.first() {
-            cx.delivery = req.headers().get(h).cloned();
+            cx.delivery = parts.headers.get(h).cloned();
         }
     }
-    let handshake_get = handshake::accepts(route, req.method());
-    if req.method() != Method::POST && !handshake_get {
+    let handshake_get = handshake::accepts(route, &parts.method);
+    if parts.method != Method::POST && !handshake_get {
         return Err(Rejection::MethodNotAllowed);
     }
     // 2. who is asking, and may they
-    let ip = allowlist::client_ip(cx.peer.ip(), req.headers(), &cfg.trusted_proxies);
+    let ip = allowlist::client_ip(cx.peer.ip(), &parts.headers, &cfg.trusted_proxies);
     cx.source = ip;
     if !allowlist::allowed(ip, route.allow_ips.as_deref()) {
         return Err(Rejection::IpNotAllowed);
@@ -265,8 +288,7 @@ where
             .map_err(|retry_after| Rejection::RateLimited { retry_after })?;
     }
     if handshake_get {
-        let (parts, _) = req.into_parts();
-        return handshake::get(route, &parts, now_ms() / 1000).map(Answer::Handshake);
+        return handshake::get(route, parts, now_ms() / 1000).map(Answer::Handshake);
     }
     // Bound memory: at most max_in_flight requests at once, a client's share of them,
     // and the bytes their bodies hold (see `admission`).
@@ -280,8 +302,8 @@ where
         })?;
     // 3. size: refuse by Content-Length before reading, and enforce while reading.
     let max = cfg.limits.max_body;
-    let declared = req
-        .headers()
+    let declared = parts
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -295,70 +317,19 @@ where
         .map_err(Rejection::from)?;
     let mut timer = timing::Timer::start(&app.metrics, started);
     timer.lap(Stage::Admission);
-    let (parts, body) = req.into_parts();
     let body = crate::body::read(body, &cfg.limits, &mut ticket, declared).await?;
     timer.lap(Stage::Body);
-    // 4-6: the checks that need no I/O
-    let url = if route.verifier.needs_url() {
-        let url = match &route.public_url {
-            Some(u) => u.clone(),
-            None => {
-                // HTTP/2 carries the host as the `:authority` of the URI, HTTP/1.1 as Host.
-                let host = parts
-                    .uri
-                    .authority()
-                    .map(|a| a.as_str())
-                    .or_else(|| {
-                        parts
-                            .headers
-                            .get(header::HOST)
-                            .and_then(|h| h.to_str().ok())
-                    })
-                    .unwrap_or("");
-                let scheme = if cx.https { "https" } else { "http" };
-                format!("{scheme}://{host}{}", parts.uri.path())
-            }
-        };
-        // Providers sign the URL they called, query string included (Twilio's
-        // `bodySHA256`, HubSpot v3); a `public_url` names the rest.
-        match parts.uri.query() {
-            Some(q) if !url.contains('?') => url + "?" + q,
-            _ => url,
-        }
-    } else {
-        String::new()
-    };
-    let now = now_ms();
-    if let Some(answer) = handshake::post(route, &parts, &body, &url, now / 1000) {
-        return answer.map(Answer::Handshake);
-    }
-    inspect::verify(route, &parts, &body, &url, now)?;
-    timer.lap(Stage::Verify);
-    let ev = inspect::event(route, &parts, body, now, ip)?;
-    timer.lap(Stage::Parse);
-    // 7a. a proxy route: the application answers, nothing is kept
-    if let (Some(p), Some(client)) = (&route.proxy, &rt.proxies[idx]) {
-        let origin = proxy::Origin {
-            client_ip: ip,
-            https: cx.https,
-            host: parts.headers.get(header::HOST),
-        };
-        let answer = proxy::forward(client, p, &parts.headers, &ev, origin, max).await?;
-        return Ok(Answer::Proxied(answer));
-    }
-    let id = ev.id.clone();
-    // 7. dedup + durable hand-off
-    let handed = app.handoff.submit(ev).await;
-    timer.lap(Stage::Handoff);
-    match handed {
-        Ok(o) => Ok(Answer::Kept(o, id)),
-        Err(e) => {
-            tracing::warn!(route = %route.name, cause = e.cause(), error = %e, "durable hand-off failed; answering 503");
-            Err(Rejection::Unavailable {
-                retry_after: 5,
-                cause: e.cause(),
-                detail: e.to_string(),
-            })
-        }
-    }
+    cx.body = Some(body.clone());
+    keep::checked(
+        app,
+        rt,
+        idx,
+        parts,
+        body,
+        cx.https,
+        ip,
+        now_ms(),
+        &mut timer,
+    )
+    .await
 }

@@ -49,6 +49,7 @@ mod tests;
 mod writer;
 
 mod dead;
+mod rejected;
 pub use dead::DeadFilter;
 pub use error::*;
 use housekeeping::*;

@@ -7,6 +7,52 @@ use super::*;
 use crate::deliver::state::DeadLetter;
 use crate::store::DeadFilter;
 
+#[derive(Subcommand)]
+pub(super) enum DeadCommand {
+    /// List dead letters, newest first.
+    List {
+        #[command(flatten)]
+        filter: DeadArgs,
+        /// At most this many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the dead letters of an event id: every attempt's time, status and error,
+    /// and the body.
+    Show {
+        /// The event id.
+        id: String,
+        /// Only this destination's dead letter.
+        #[arg(long)]
+        destination: Option<String>,
+    },
+    /// Deliver dead letters again, attempts from zero: at once if a gateway serves
+    /// from the store, else at its next start. Give an id, or --route/--destination
+    /// with --all.
+    Replay {
+        /// The event id to deliver again.
+        id: Option<String>,
+        #[command(flatten)]
+        filter: DeadArgs,
+        /// Every dead letter the filters match.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub(super) struct DeadArgs {
+    /// Only this route's dead letters.
+    #[arg(long)]
+    route: Option<String>,
+    /// Only this destination's dead letters.
+    #[arg(long)]
+    destination: Option<String>,
+}
+
 pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: DeadCommand) -> i32 {
     let reader = match open_reader(path, config) {
         Ok(r) => r,

@@ -12,6 +12,9 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
     if let StoreCommand::Dead { command } = command {
         return super::dead::dead(path, config, command);
     }
+    if let StoreCommand::Rejected { command } = command {
+        return super::rejected::rejected(path, config, command);
+    }
     let reader = match open_reader(path, config) {
         Ok(r) => r,
         Err(code) => return code,
@@ -58,7 +61,9 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
                 print_list(&mut out, &events, json)
             })
         }
-        StoreCommand::Replay(_) | StoreCommand::Dead { .. } => unreachable!("handled above"),
+        StoreCommand::Replay(_) | StoreCommand::Dead { .. } | StoreCommand::Rejected { .. } => {
+            unreachable!("handled above")
+        }
         StoreCommand::Show { id } => reader.show(&id).map(|events| {
             if events.is_empty() {
                 eprintln!("no event with id {id:?}");

@@ -19,6 +19,7 @@ mod limits;
 mod locate;
 mod route;
 mod route_parts;
+mod store;
 #[cfg(test)]
 mod tests;
 
@@ -198,28 +199,7 @@ impl Validator<'_> {
                 }
             },
         );
-        let store = StoreConfig {
-            path: self.path_of(&store_path),
-            dedup_window: self.duration(
-                "store.dedup_window",
-                st.and_then(|s| s.dedup_window.as_ref()),
-                Duration::from_secs(72 * 3600),
-            ),
-            // A week: providers retry for up to three days, and an operator who notices
-            // a problem after a weekend can still list and replay what arrived.
-            retention: self.parsed(
-                "store.retention",
-                st.and_then(|s| s.retention.as_ref()),
-                Some(Duration::from_secs(7 * 24 * 3600)),
-                |t| match t {
-                    "forever" => Ok(None),
-                    t => match parse_duration(t)? {
-                        d if d.is_zero() => Err("must be more than 0 (or `forever`)".into()),
-                        d => Ok(Some(d)),
-                    },
-                },
-            ),
-        };
+        let store = self.store(st, self.path_of(&store_path));
         let broker = raw.broker.as_ref().and_then(|b| self.broker(b));
         let lg = raw.log.as_ref();
         let log = LogConfig {

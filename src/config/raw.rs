@@ -102,6 +102,15 @@ pub struct RawStore {
     pub path: Option<Scalar>,
     pub dedup_window: Option<Scalar>,
     pub retention: Option<Scalar>,
+    pub rejections: Option<RawRejections>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRejections {
+    pub keep: Option<Scalar>,
+    pub max_age: Option<Scalar>,
+    pub capture_body: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -104,7 +104,7 @@ impl Rejection {
     }
 
     /// The detail worth a debug log line (never a secret or an expected MAC).
-    pub(super) fn reason(&self) -> String {
+    pub fn reason(&self) -> String {
         match self {
             Rejection::SignatureMissing(e)
             | Rejection::SignatureInvalid(e)

@@ -80,6 +80,8 @@ pub struct Tables {
     pub deliver: fjall::Keyspace,
     /// Dead letters: events a destination did not take within its attempts.
     pub dead: fjall::Keyspace,
+    /// The rejection log (see `rejections`).
+    pub rejections: fjall::Keyspace,
     /// Tests: writing the mark fails (as a full disk would make it).
     #[cfg(test)]
     pub(super) refuse_marks: Arc<AtomicBool>,
@@ -94,6 +96,7 @@ impl Tables {
             meta: ledger.keyspace("meta")?,
             deliver: ledger.keyspace("deliver")?,
             dead: ledger.keyspace("dead")?,
+            rejections: ledger.keyspace("rejections")?,
             #[cfg(test)]
             refuse_marks: Default::default(),
         })

@@ -136,6 +136,11 @@ fn open_store(window: Duration, with_broker: bool) -> (tempfile::TempDir, StoreC
         path: dir.path().join("store"),
         dedup_window: window,
         retention: None,
+        rejections: crate::config::RejectionsConfig {
+            keep: 100,
+            max_age: Duration::from_secs(3600),
+            capture_body: false,
+        },
     };
     let store = Store::open(&cfg, Arc::new(Metrics::new()), with_broker).unwrap();
     (dir, cfg, store)

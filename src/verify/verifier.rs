@@ -84,6 +84,23 @@ impl Verifier {
         }
     }
 
+    /// Whether `name` (lower case) is a header this scheme reads a signature or a
+    /// credential from: the rejection log masks its value. Headers whose names say what
+    /// they carry (`*signature*`, `*token*`, ...) are masked whatever the scheme.
+    pub fn reads_credential(&self, name: &str) -> bool {
+        match self {
+            Verifier::Hmac(s) => s.spec.headers.iter().any(|h| h.name.as_str() == name),
+            Verifier::Token(t) => match t.place {
+                token::TokenIn::Header(h) => h.eq_ignore_ascii_case(name),
+                token::TokenIn::Basic | token::TokenIn::Query(_) => false,
+            },
+            Verifier::Keyed(s) => s.spec.header == name,
+            Verifier::PublicKey(s) => s.spec.signature_header == name,
+            Verifier::FormSigned(s) => s.spec.header == name,
+            _ => false,
+        }
+    }
+
     /// Whether the scheme signs the request URL (only then is it computed).
     pub fn needs_url(&self) -> bool {
         match self {

@@ -28,6 +28,7 @@ mod node_sdk;
 mod operator;
 mod proxy;
 mod rabbit;
+mod rejections;
 mod reload;
 mod replay;
 mod sdk;

@@ -1,0 +1,54 @@
+//! `store:`: where the store lives, the dedup window, retention and the rejection log.
+
+use super::*;
+
+impl Validator<'_> {
+    pub(super) fn store(&mut self, st: Option<&RawStore>, path: PathBuf) -> StoreConfig {
+        StoreConfig {
+            path,
+            dedup_window: self.duration(
+                "store.dedup_window",
+                st.and_then(|s| s.dedup_window.as_ref()),
+                Duration::from_secs(72 * 3600),
+            ),
+            // A week: providers retry for up to three days, and an operator who notices
+            // a problem after a weekend can still list and replay what arrived.
+            retention: self.parsed(
+                "store.retention",
+                st.and_then(|s| s.retention.as_ref()),
+                Some(Duration::from_secs(7 * 24 * 3600)),
+                |t| match t {
+                    "forever" => Ok(None),
+                    t => match parse_duration(t)? {
+                        d if d.is_zero() => Err("must be more than 0 (or `forever`)".into()),
+                        d => Ok(Some(d)),
+                    },
+                },
+            ),
+            rejections: self.rejections(st.and_then(|s| s.rejections.as_ref())),
+        }
+    }
+
+    fn rejections(&mut self, r: Option<&RawRejections>) -> RejectionsConfig {
+        RejectionsConfig {
+            // Enough to hold a day of a provider retrying a misconfigured route every few
+            // minutes, and small enough (a few MB per route) that a flood costs little.
+            keep: self.count(
+                "store.rejections.keep",
+                r.and_then(|r| r.keep.as_ref()),
+                10_000,
+            ),
+            max_age: self.duration(
+                "store.rejections.max_age",
+                r.and_then(|r| r.max_age.as_ref()),
+                Duration::from_secs(7 * 24 * 3600),
+            ),
+            capture_body: self.parsed(
+                "store.rejections.capture_body",
+                r.and_then(|r| r.capture_body.as_ref()),
+                false,
+                parse_bool,
+            ),
+        }
+    }
+}
