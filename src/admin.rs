@@ -1,6 +1,6 @@
 //! The admin listener (loopback by default): `/healthz` (the process serves),
 //! `/readyz` (configuration loaded, events can be handed off durably, not draining),
-//! `/metrics` (Prometheus text).
+//! `/metrics` (Prometheus text), the JSON API (`api`) and the dashboard (`/`).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::pipeline::App;
+
+mod dashboard;
 
 pub struct Admin {
     pub app: Arc<App>,
@@ -54,6 +56,12 @@ impl Admin {
                     Bytes::from(body + "\n"),
                 )
             }
+            p if dashboard::asset(p).is_some() => {
+                let (ctype, body) = dashboard::asset(p).unwrap_or(("text/plain", ""));
+                (StatusCode::OK, ctype, Bytes::from_static(body.as_bytes()))
+            }
+            // Browsers ask for it with the dashboard: nothing, rather than a 404.
+            "/favicon.ico" => (StatusCode::NO_CONTENT, "image/x-icon", Bytes::new()),
             "/healthz" => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
             "/readyz" => {
                 let ready = self.ready();
@@ -132,8 +140,11 @@ impl Admin {
         };
         let mut r = Response::new(Full::new(body));
         *r.status_mut() = status;
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        for (name, value) in dashboard::SECURITY_HEADERS {
+            h.insert(name, HeaderValue::from_static(value));
+        }
         r
     }
 }

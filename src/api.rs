@@ -24,6 +24,7 @@ use crate::pipeline::App;
 use crate::store::{ApiEvent, Store, Table};
 
 mod dead;
+mod events;
 mod rejections;
 
 /// An error answer: `{"error": message}`.
@@ -110,6 +111,9 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         // State-changing: POST only, and only with a JSON content type, so that a
         // page in a browser on this machine cannot send it as a plain form.
         "/api/v1/rejections" if get => rejections::list(store, c.query),
+        "/api/v1/events" if get => events::list(app, c.query),
+        "/api/v1/destinations" if get => events::destinations(app),
+        "/api/v1/status" if get => events::status(app),
         "/api/v1/dead/replay" | "/api/v1/rejections/replay"
             if c.method == http::Method::POST && !c.json =>
         {
@@ -128,6 +132,9 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         | "/api/v1/dead"
         | "/api/v1/dead/replay"
         | "/api/v1/rejections"
+        | "/api/v1/events"
+        | "/api/v1/destinations"
+        | "/api/v1/status"
         | "/api/v1/rejections/replay" => (405, r#"{"error":"method_not_allowed"}"#.into()),
         _ => (404, r#"{"error":"not_found"}"#.into()),
     }

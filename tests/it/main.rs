@@ -13,6 +13,7 @@ mod broker;
 mod broker_refused;
 mod broker_tls;
 mod cli;
+mod dashboard;
 mod deliver;
 mod deploy;
 mod durability;
