@@ -114,6 +114,13 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         "/api/v1/events" if get => events::list(app, c.query),
         "/api/v1/destinations" if get => events::destinations(app),
         "/api/v1/status" if get => events::status(app),
+        "/api/v1/replays" if get => {
+            let jobs = crate::cli::replay_job::Job::all(store.dir());
+            (
+                200,
+                serde_json::to_string(&jobs).unwrap_or_else(|_| "[]".into()),
+            )
+        }
         "/api/v1/dead/replay" | "/api/v1/rejections/replay"
             if c.method == http::Method::POST && !c.json =>
         {
@@ -135,6 +142,7 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         | "/api/v1/events"
         | "/api/v1/destinations"
         | "/api/v1/status"
+        | "/api/v1/replays"
         | "/api/v1/rejections/replay" => (405, r#"{"error":"method_not_allowed"}"#.into()),
         _ => (404, r#"{"error":"not_found"}"#.into()),
     }

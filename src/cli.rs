@@ -13,6 +13,7 @@ mod ips;
 mod providers;
 mod rejected;
 mod replay;
+pub(crate) mod replay_job;
 mod store;
 
 use check::check;
@@ -205,6 +206,11 @@ struct ReplayArgs {
     /// At most this many events a second [default: as fast as the broker confirms].
     #[arg(long, value_name = "N")]
     rate: Option<u32>,
+    /// Start over, even if this replay was run before (by default the same command
+    /// resumes an unfinished replay after its last confirmed event, and refuses to send
+    /// a finished one again).
+    #[arg(long)]
+    restart: bool,
 }
 
 pub fn main() -> i32 {

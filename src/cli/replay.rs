@@ -2,29 +2,15 @@
 //! first, each confirmed before the next batch: the events a filter selects (route, type,
 //! time range, after a sequence number). More than one event is a dry run unless
 //! `--yes`; `--rate` paces it; progress goes to stderr. Replayed events keep their ids
-//! (`message_id`), so a consumer dedups what a resumed replay sends again. Stopped (or
-//! killed), it says the last confirmed sequence number: `--after` resumes from there.
+//! (`message_id`), so a consumer dedups what a resumed replay sends again. Its progress
+//! is a job on disk (`replay_job`): run again after a stop (even kill -9), the same
+//! command resumes after the last confirmed batch; `--restart` starts it over.
 
 use std::time::{Duration, Instant};
 
 use super::*;
 
 pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayArgs) -> i32 {
-    let filter = match (
-        store::when(a.since.as_deref()),
-        store::when(a.until.as_deref()),
-    ) {
-        (Ok(since_ms), Ok(until_ms)) => crate::store::Filter {
-            route: a.route.clone(),
-            event_type: a.event_type.clone(),
-            since_ms,
-            until_ms,
-        },
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("hookgate store replay: {e}");
-            return 1;
-        }
-    };
     let Some(cfg) = load_inspect(config) else {
         return 1;
     };
@@ -36,30 +22,96 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         return 1;
     };
     let dir = path.unwrap_or_else(|| cfg.store.path.clone());
-    let max = a.limit.unwrap_or(usize::MAX);
+    let target = format!(
+        "{} exchange {}",
+        broker_cfg.redacted_url(),
+        broker_cfg.exchange
+    );
+    // The same command (selection and target) finds its job again.
+    let key = replay_job::key(&[
+        &format!("route={:?}", a.route),
+        &format!("type={:?}", a.event_type),
+        &format!("since={:?}", a.since),
+        &format!("until={:?}", a.until),
+        &format!("after={}", a.after),
+        &format!("limit={:?}", a.limit),
+        &target,
+    ]);
+    let previous = replay_job::Job::load(&dir, &key).filter(|_| !a.restart);
+    let mut job = match previous {
+        Some(j) if j.state == "done" => {
+            println!(
+                "this replay (job {key}) was completed at {}: {} event(s) up to seq {}; add --restart to send them again",
+                j.updated_at, j.sent, j.last_seq
+            );
+            return 0;
+        }
+        Some(j) => j,
+        None => {
+            let (since_ms, until_ms) = match (
+                store::when(a.since.as_deref()),
+                store::when(a.until.as_deref()),
+            ) {
+                (Ok(s), Ok(u)) => (s, u),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("hookgate store replay: {e}");
+                    return 1;
+                }
+            };
+            replay_job::Job {
+                key: key.clone(),
+                route: a.route.clone(),
+                event_type: a.event_type.clone(),
+                since_ms,
+                until_ms,
+                target: target.clone(),
+                total: 0,
+                sent: 0,
+                last_seq: a.after,
+                state: "new".into(),
+                started_at: crate::rfc3339_ms(crate::now_ms()),
+                updated_at: String::new(),
+            }
+        }
+    };
+    let filter = crate::store::Filter {
+        route: job.route.clone(),
+        event_type: job.event_type.clone(),
+        since_ms: job.since_ms,
+        until_ms: job.until_ms,
+    };
+    let max = a.limit.unwrap_or(usize::MAX).saturating_sub(job.sent);
     // First, how many: nothing is sent blind.
-    let total = match count(&dir, &filter, a.after, max) {
+    let left = match count(&dir, &filter, job.last_seq, max) {
         Ok(n) => n,
         Err(e) => {
             eprintln!("hookgate store replay: {e}");
             return 2;
         }
     };
-    if total == 0 {
+    let resuming = job.state != "new";
+    if resuming {
+        eprintln!(
+            "resuming replay job {key} (started {}): {} of {} sent, from seq {}; {left} left",
+            job.started_at, job.sent, job.total, job.last_seq
+        );
+    } else {
+        job.total = left;
+    }
+    if left == 0 && !resuming {
         eprintln!("hookgate store replay: no stored event matches");
         return 1;
     }
-    if total > 1 && !a.yes {
+    if left > 1 && !a.yes {
         println!(
-            "would replay {total} event(s) after seq {}; add --yes to send them",
-            a.after
+            "would replay {left} event(s) after seq {}; add --yes to send them",
+            job.last_seq
         );
         return 0;
     }
     let Some(rt) = runtime(tokio::runtime::Builder::new_current_thread()) else {
         return 2;
     };
-    let mut last = a.after;
     let mut sent = 0usize;
     let result: anyhow::Result<()> = rt.block_on(async {
         let reader = crate::store::Reader::open(&dir)?;
@@ -73,8 +125,12 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
             anyhow::ensure!(Instant::now() < deadline, "cannot reach the broker");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        job.state = "running".into();
+        job.save(&dir)?;
         let started = Instant::now();
-        let batch = a.rate.map_or(256, |r| (r as usize).clamp(1, 256));
+        // Batches of a tenth of a second's worth at `--rate`, so pacing is smooth; the
+        // batch in flight is what a kill can make a resumed run send again.
+        let batch = a.rate.map_or(256, |r| (r as usize / 10).clamp(1, 256));
         let mut reader = Some(reader);
         while sent < max {
             let r = reader.take().expect("forward_batch gives the reader back");
@@ -83,7 +139,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
                 &broker,
                 crate::store::Table::Events,
                 filter.clone(),
-                last,
+                job.last_seq,
                 batch.min(max - sent),
             )
             .await;
@@ -93,15 +149,20 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
                 break;
             }
             sent += step.confirmed;
+            job.sent += step.confirmed;
             if step.confirmed > 0 {
-                last = step.seqs[step.confirmed - 1];
+                job.last_seq = step.seqs[step.confirmed - 1];
+                job.save(&dir)?;
             }
             if step.confirmed < step.events.len() {
                 broker.close().await;
                 anyhow::bail!("event seq {} was not confirmed", step.seqs[step.confirmed]);
             }
-            eprintln!("replayed {sent}/{total} (up to seq {last})");
-            // Pace: never ahead of `rate` events a second since the start.
+            eprintln!(
+                "replayed {}/{} (up to seq {})",
+                job.sent, job.total, job.last_seq
+            );
+            // Pace: never ahead of `rate` events a second since this run started.
             if let Some(rate) = a.rate.filter(|r| *r > 0) {
                 let due = started + Duration::from_secs_f64(sent as f64 / f64::from(rate));
                 tokio::time::sleep_until(due.into()).await;
@@ -112,12 +173,22 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
     });
     match result {
         Ok(()) => {
-            println!("replayed {sent} event(s), up to seq {last}");
+            job.state = "done".into();
+            if let Err(e) = job.save(&dir) {
+                eprintln!("hookgate store replay: cannot record the job as done: {e}");
+            }
+            println!(
+                "replayed {} event(s), up to seq {} (job {key})",
+                job.sent, job.last_seq
+            );
             0
         }
         Err(e) => {
+            job.state = format!("stopped: {e:#}");
+            let _ = job.save(&dir);
             eprintln!(
-                "hookgate store replay: stopped: {e:#}; {sent} replayed; resume with --after {last}"
+                "hookgate store replay: stopped: {e:#}; {} replayed; run the same command again to resume after seq {} (or --after {})",
+                job.sent, job.last_seq, job.last_seq
             );
             2
         }

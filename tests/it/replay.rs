@@ -70,7 +70,13 @@ fn a_bulk_replay_is_dry_unless_told_filtered_paced_and_keeps_ids() {
     assert_eq!(code, Some(0), "{err}");
     assert!(took >= Duration::from_millis(450), "not paced: {took:?}");
     assert!(err.contains("replayed 20/20"), "{err}");
-    let last: i64 = out.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let last: i64 = out
+        .split("up to seq ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
     // Resume after the last confirmed seq: the other 10, none twice.
     let (code, _, err) = replay(&["--type", "a", "--yes", "--after", &last.to_string()]);
     assert_eq!(code, Some(0), "{err}");
@@ -81,4 +87,101 @@ fn a_bulk_replay_is_dry_unless_told_filtered_paced_and_keeps_ids() {
         .map(|i| format!("bulk-{i:02}"))
         .collect();
     assert_eq!(ids, want);
+}
+
+#[test]
+fn a_replay_of_1000_events_killed_with_sigkill_resumes_without_resending_beyond_its_batch() {
+    let rabbit = Rabbit::connect();
+    let (exchange, queue) = (unique("hg-bulk-kill"), unique("hg-bulk-kill-q"));
+    rabbit.owns(&exchange, &[&queue]);
+    let mut g = Gateway::start(
+        "listen: 127.0.0.1:{PORT}\nadmin: { listen: 127.0.0.1:{ADMIN} }\nstore: { path: \"{STORE}\" }\nroutes:\n  - { name: r, path: /r, verify: none, event_id: { header: X-Id } }\n",
+    );
+    const N: usize = 1000;
+    for i in 0..N {
+        let r = g.post("/r", &[("x-id", &format!("k-{i:04}"))], b"{}");
+        assert_eq!(r.status, 200);
+    }
+    g.signal("-TERM");
+    assert_eq!(g.wait_exit(Duration::from_secs(10)), Some(0));
+    let store = g.dir.path().join("store");
+    let cfg = write(
+        g.dir.path(),
+        "with-broker.yaml",
+        &format!(
+            "store: {{ path: \"{}\" }}\nbroker: {{ url: \"{}\", exchange: {exchange} }}\nroutes:\n  - {{ name: r, path: /r, verify: none, queue: {queue} }}\n",
+            store.display(),
+            amqp_url()
+        ),
+    );
+    // 250 a second: four seconds for the thousand, in batches of 25; killed after ~1.5 s.
+    let args = ["store", "replay", "--yes", "--rate", "250", "-c"];
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = rabbit.take_all(&queue, 0, Duration::from_millis(500));
+    let job: serde_json::Value = {
+        let file = std::fs::read_dir(store.join("replays"))
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .unwrap()
+            .path();
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+    };
+    let sent = job["sent"].as_u64().unwrap() as usize;
+    assert_eq!(job["state"], "running", "{job}");
+    assert_eq!(job["total"], N);
+    assert!(
+        (100..N - 100).contains(&sent),
+        "paced: killed midway, {sent} confirmed"
+    );
+    // Published and not yet confirmed when killed: at most the batch in flight.
+    assert!(
+        before.len() >= sent && before.len() <= sent + 25,
+        "{} in the queue, {sent} confirmed",
+        before.len()
+    );
+    // The same command again resumes after the last confirmed event.
+    let out = Command::new(BIN).args(args).arg(&cfg).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "resuming replay job {}",
+            job["key"].as_str().unwrap()
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{sent} of {N} sent")), "{err}");
+    let after = rabbit.take_all(&queue, N - sent, Duration::from_secs(20));
+    let mut ids: Vec<String> = before.iter().chain(&after).map(|m| m.id()).collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    let want: Vec<String> = (0..N).map(|i| format!("k-{i:04}")).collect();
+    assert_eq!(ids, want, "every event replayed, under its own id");
+    let twice = total - N;
+    println!(
+        "replay of {N}: killed after {sent} confirmed ({} published), resumed; sent twice: {twice}",
+        before.len()
+    );
+    assert!(
+        twice <= 25,
+        "sent twice beyond the batch in flight: {twice}"
+    );
+    // Done: the same command does not send it all again.
+    let out = Command::new(BIN).args(args).arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("was completed"));
+    assert!(rabbit
+        .take_all(&queue, 0, Duration::from_millis(300))
+        .is_empty());
 }
