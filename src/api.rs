@@ -25,6 +25,7 @@ use crate::store::{ApiEvent, Store, Table};
 
 mod dead;
 mod events;
+mod redeliver;
 mod rejections;
 
 /// An error answer: `{"error": message}`.
@@ -121,7 +122,7 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
                 serde_json::to_string(&jobs).unwrap_or_else(|_| "[]".into()),
             )
         }
-        "/api/v1/dead/replay" | "/api/v1/rejections/replay"
+        "/api/v1/dead/replay" | "/api/v1/rejections/replay" | "/api/v1/events/redeliver"
             if c.method == http::Method::POST && !c.json =>
         {
             (
@@ -135,6 +136,9 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         "/api/v1/rejections/replay" if c.method == http::Method::POST => {
             rejections::replay(app, c.query).await
         }
+        "/api/v1/events/redeliver" if c.method == http::Method::POST => {
+            redeliver::redeliver(app, c.query)
+        }
         "/api/v1/spool"
         | "/api/v1/dead"
         | "/api/v1/dead/replay"
@@ -143,6 +147,7 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         | "/api/v1/destinations"
         | "/api/v1/status"
         | "/api/v1/replays"
+        | "/api/v1/events/redeliver"
         | "/api/v1/rejections/replay" => (405, r#"{"error":"method_not_allowed"}"#.into()),
         _ => (404, r#"{"error":"not_found"}"#.into()),
     }

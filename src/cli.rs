@@ -155,6 +155,10 @@ enum StoreCommand {
         /// List the outage spool (events waiting for the broker) instead.
         #[arg(long)]
         spool: bool,
+        /// Only events whose delivery is: accepted (a route without destinations),
+        /// delivered, pending or dead.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<crate::store::Status>,
     },
     /// Show an event (metadata and body) by id.
     Show {
@@ -206,6 +210,10 @@ struct ReplayArgs {
     /// At most this many events a second [default: as fast as the broker confirms].
     #[arg(long, value_name = "N")]
     rate: Option<u32>,
+    /// Deliver to this destination of --route (handed to the running gateway, which
+    /// delivers with the destination's retries) instead of publishing to the broker.
+    #[arg(long, value_name = "NAME")]
+    destination: Option<String>,
     /// Start over, even if this replay was run before (by default the same command
     /// resumes an unfinished replay after its last confirmed event, and refuses to send
     /// a finished one again).

@@ -193,6 +193,17 @@ impl Delivery {
         self.store.set_delivered_floor(floor);
     }
 
+    /// How far a running destination has taken the journal: every event up to this seq
+    /// is delivered or dead-lettered (`None` before it started, or with a broker).
+    pub fn taken_through(&self, route: &str, destination: &str) -> Option<i64> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let name: Name = (Arc::from(route), Arc::from(destination));
+        running
+            .get(&name)
+            .map(|r| r.floor.load(Ordering::Relaxed))
+            .filter(|f| *f != i64::MAX)
+    }
+
     /// Hand a dead letter marked for replay to its running destination (else it waits
     /// for the next start). Returns whether one took it.
     pub fn replay(&self, d: DeadLetter) -> bool {

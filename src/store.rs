@@ -50,6 +50,7 @@ mod writer;
 
 mod dead;
 mod rejected;
+mod status;
 pub use dead::DeadFilter;
 pub use error::*;
 use housekeeping::*;
@@ -57,6 +58,7 @@ use layout::*;
 pub use layout::{db_dir, open_ledger, Tables, FORMAT, RECORD_FLUSH};
 use pending::*;
 pub use reader::*;
+pub use status::{cursors, Status, StatusView, Taken};
 use writer::*;
 
 /// Most commands one transaction takes; bounds the latency of the first in a burst.

@@ -3,18 +3,22 @@
 use super::error;
 use crate::deliver::metrics::DestinationLabels;
 use crate::pipeline::App;
-use crate::store::{ApiEvent, Filter, Table};
+use crate::store::{ApiEvent, Filter, Status, StatusView, Table, Taken};
 
 /// `GET /api/v1/events?id=X`: every stored copy of an event (the archive and the spool),
-/// each with `table`; `GET /api/v1/events?[route=R][&type=T][&limit=N]`: the newest
-/// stored events, oldest first.
+/// each with `table`; `GET /api/v1/events?[route=R][&type=T][&status=S][&limit=N]`: the
+/// newest archived events, oldest first, each with its `status`.
 pub(super) fn list(app: &App, query: Option<&str>) -> (u16, String) {
-    let (mut f, mut id, mut limit) = (Filter::default(), None, 50usize);
+    let (mut f, mut id, mut limit, mut status) = (Filter::default(), None, 50usize, None);
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {
             "id" => id = Some(v.into_owned()),
             "route" => f.route = Some(v.into_owned()),
             "type" => f.event_type = Some(v.into_owned()),
+            "status" => match v.parse::<Status>() {
+                Ok(s) => status = Some(s),
+                Err(e) => return error(400, e),
+            },
             "limit" => match v.parse() {
                 Ok(n) => limit = n,
                 Err(_) => return error(400, "limit is a whole number"),
@@ -38,11 +42,13 @@ pub(super) fn list(app: &App, query: Option<&str>) -> (u16, String) {
                 })
                 .collect::<Vec<_>>()
         }),
-        None => reader.archive(&f, limit).map(|v| {
-            v.into_iter()
-                .map(|e| serde_json::to_value(ApiEvent::of(e)).unwrap_or_default())
-                .collect()
-        }),
+        None => view(app)
+            .and_then(|view| reader.archive_status(&f, &view, status, limit))
+            .map(|v| {
+                v.into_iter()
+                    .map(|e| serde_json::to_value(ApiEvent::of(e)).unwrap_or_default())
+                    .collect()
+            }),
     };
     match found {
         Ok(v) => (200, serde_json::Value::Array(v).to_string()),
@@ -50,30 +56,85 @@ pub(super) fn list(app: &App, query: Option<&str>) -> (u16, String) {
     }
 }
 
+/// Each destination of the configuration, and how far it has taken the journal: live
+/// when it runs, else its written cursor; with a broker, everything (hookgate does not
+/// follow the journal there).
+fn taken(app: &App) -> Vec<Taken> {
+    let config = app.runtime.load().config.clone();
+    let written = crate::store::cursors(&app.handoff.store().tables().0.deliver, Some(&config))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for r in &config.routes {
+        for d in &r.deliver {
+            let through = app
+                .delivery
+                .as_ref()
+                .and_then(|x| x.taken_through(&r.name, &d.name))
+                .or_else(|| {
+                    written
+                        .iter()
+                        .find(|w| *w.route == *r.name && *w.destination == *d.name)
+                        .map(|w| w.taken_through)
+                });
+            let fallback = if config.broker.is_some() { i64::MAX } else { 0 };
+            out.push(Taken {
+                route: r.name.to_string(),
+                destination: d.name.to_string(),
+                types: d.types.clone(),
+                taken_through: through.unwrap_or(fallback),
+            });
+        }
+    }
+    out
+}
+
+fn view(app: &App) -> Result<StatusView, crate::store::StoreError> {
+    let dead = crate::deliver::state::dead_letters(
+        &app.handoff.store().tables().0.dead,
+        None,
+        None,
+        None,
+        usize::MAX,
+    )?
+    .into_iter()
+    .map(|d| ((d.route, d.destination, d.seq), d.replay))
+    .collect();
+    Ok(StatusView {
+        dests: taken(app),
+        dead,
+    })
+}
+
 /// `GET /api/v1/destinations`: each route's destinations with their state: `backlog`
 /// (events read and not yet taken), `oldest_pending_seconds`, `circuit_open`,
-/// `dead_letters` (since start).
+/// `dead_letters` (since start), `types`, `taken_through`.
 pub(super) fn destinations(app: &App) -> (u16, String) {
     let config = app.runtime.load().config.clone();
     let m = &app.metrics.delivery;
     let mut out = Vec::new();
-    for r in &config.routes {
-        for d in &r.deliver {
-            let l = DestinationLabels {
-                route: r.name.to_string(),
-                destination: d.name.to_string(),
-            };
-            out.push(serde_json::json!({
-                "route": &*r.name,
-                "destination": &*d.name,
-                // Scheme, host and path: a URL's userinfo or query may hold a credential.
-                "url": shown_url(&d.url),
-                "backlog": m.backlog.get_or_create(&l).get(),
-                "oldest_pending_seconds": m.oldest.get_or_create(&l).get(),
-                "circuit_open": m.circuit_open.get_or_create(&l).get() != 0,
-                "dead_letters": m.dead.get_or_create(&l).get(),
-            }));
-        }
+    for t in taken(app) {
+        let url = config
+            .routes
+            .iter()
+            .find(|r| *r.name == *t.route)
+            .and_then(|r| r.deliver.iter().find(|d| *d.name == *t.destination))
+            .map(|d| shown_url(&d.url))
+            .unwrap_or_default();
+        let l = DestinationLabels {
+            route: t.route.clone(),
+            destination: t.destination.clone(),
+        };
+        out.push(serde_json::json!({
+            "route": t.route,
+            "destination": t.destination,
+            "url": url,
+            "backlog": m.backlog.get_or_create(&l).get(),
+            "oldest_pending_seconds": m.oldest.get_or_create(&l).get(),
+            "circuit_open": m.circuit_open.get_or_create(&l).get() != 0,
+            "dead_letters": m.dead.get_or_create(&l).get(),
+            "types": t.types,
+            "taken_through": t.taken_through,
+        }));
     }
     (200, serde_json::Value::Array(out).to_string())
 }

@@ -14,19 +14,26 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
     let Some(cfg) = load_inspect(config) else {
         return 1;
     };
-    let Some(broker_cfg) = cfg.broker.clone() else {
-        eprintln!(
-            "hookgate store replay: {} has no broker section to replay to",
-            config.display()
-        );
-        return 1;
-    };
     let dir = path.unwrap_or_else(|| cfg.store.path.clone());
-    let target = format!(
-        "{} exchange {}",
-        broker_cfg.redacted_url(),
-        broker_cfg.exchange
-    );
+    // To a destination of a route (through the running gateway), or to the broker.
+    let (broker_cfg, target) = match (&a.destination, &a.route, cfg.broker.clone()) {
+        (Some(d), Some(r), _) => (None, format!("destination {d} of route {r}")),
+        (Some(_), None, _) => {
+            eprintln!("hookgate store replay: --destination needs --route");
+            return 1;
+        }
+        (None, _, Some(b)) => {
+            let t = format!("{} exchange {}", b.redacted_url(), b.exchange);
+            (Some(b), t)
+        }
+        (None, _, None) => {
+            eprintln!(
+                "hookgate store replay: {} has no broker section to replay to (or give --route and --destination)",
+                config.display()
+            );
+            return 1;
+        }
+    };
     // The same command (selection and target) finds its job again.
     let key = replay_job::key(&[
         &format!("route={:?}", a.route),
@@ -109,15 +116,40 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         );
         return 0;
     }
+    let batch = a.rate.map_or(256, |r| (r as usize / 10).clamp(1, 256));
+    let result = match (broker_cfg, &a.destination, &a.route) {
+        (None, Some(dest), Some(route)) => {
+            redeliver(&dir, &mut job, &filter, route, dest, batch, max, a.rate)
+        }
+        (Some(broker_cfg), _, _) => to_broker(
+            &dir, &cfg, broker_cfg, &mut job, &filter, batch, max, a.rate,
+        ),
+        _ => unreachable!("checked above"),
+    };
+    finish(&dir, &key, job, result)
+}
+
+/// Publish the selection to the broker, each batch confirmed, the job saved after it.
+#[allow(clippy::too_many_arguments)]
+fn to_broker(
+    dir: &std::path::Path,
+    cfg: &crate::config::Config,
+    broker_cfg: crate::config::BrokerConfig,
+    job: &mut replay_job::Job,
+    filter: &crate::store::Filter,
+    batch: usize,
+    max: usize,
+    rate: Option<u32>,
+) -> anyhow::Result<()> {
     let Some(rt) = runtime(tokio::runtime::Builder::new_current_thread()) else {
-        return 2;
+        anyhow::bail!("cannot start a runtime");
     };
     let mut sent = 0usize;
-    let result: anyhow::Result<()> = rt.block_on(async {
-        let reader = crate::store::Reader::open(&dir)?;
+    rt.block_on(async {
+        let reader = crate::store::Reader::open(dir)?;
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
         let broker =
-            crate::broker::Broker::start(broker_cfg, crate::gateway::topology(&cfg), metrics)
+            crate::broker::Broker::start(broker_cfg, crate::gateway::topology(cfg), metrics)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -126,11 +158,8 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         job.state = "running".into();
-        job.save(&dir)?;
+        job.save(dir)?;
         let started = Instant::now();
-        // Batches of a tenth of a second's worth at `--rate`, so pacing is smooth; the
-        // batch in flight is what a kill can make a resumed run send again.
-        let batch = a.rate.map_or(256, |r| (r as usize / 10).clamp(1, 256));
         let mut reader = Some(reader);
         while sent < max {
             let r = reader.take().expect("forward_batch gives the reader back");
@@ -152,7 +181,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
             job.sent += step.confirmed;
             if step.confirmed > 0 {
                 job.last_seq = step.seqs[step.confirmed - 1];
-                job.save(&dir)?;
+                job.save(dir)?;
             }
             if step.confirmed < step.events.len() {
                 broker.close().await;
@@ -163,18 +192,92 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
                 job.sent, job.total, job.last_seq
             );
             // Pace: never ahead of `rate` events a second since this run started.
-            if let Some(rate) = a.rate.filter(|r| *r > 0) {
+            if let Some(rate) = rate.filter(|r| *r > 0) {
                 let due = started + Duration::from_secs_f64(sent as f64 / f64::from(rate));
                 tokio::time::sleep_until(due.into()).await;
             }
         }
         broker.close().await;
         Ok(())
-    });
+    })
+}
+
+/// Hand the selection to a destination of the running gateway, a batch per call of its
+/// admin API, the job saved after each.
+#[allow(clippy::too_many_arguments)]
+fn redeliver(
+    dir: &std::path::Path,
+    job: &mut replay_job::Job,
+    filter: &crate::store::Filter,
+    route: &str,
+    dest: &str,
+    batch: usize,
+    max: usize,
+    rate: Option<u32>,
+) -> anyhow::Result<()> {
+    let addr = std::fs::read_to_string(crate::store::admin_file(dir))
+        .map(|a| a.trim().to_string())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no gateway serves from {}: a destination is replayed to by the running gateway",
+                dir.display()
+            )
+        })?;
+    job.state = "running".into();
+    job.save(dir)?;
+    let started = Instant::now();
+    let mut sent = 0usize;
+    let q = crate::api::query_escape;
+    while sent < max {
+        let mut pq = format!(
+            "/api/v1/events/redeliver?route={}&destination={}&after={}&limit={}",
+            q(route),
+            q(dest),
+            job.last_seq,
+            batch.min(max - sent)
+        );
+        if let Some(t) = &filter.event_type {
+            pq += &format!("&type={}", q(t));
+        }
+        for (k, v) in [("since_ms", filter.since_ms), ("until_ms", filter.until_ms)] {
+            if let Some(v) = v {
+                pq += &format!("&{k}={v}");
+            }
+        }
+        let body = crate::api::call(&addr, "POST", &pq)
+            .map_err(|e| anyhow::anyhow!("the gateway's admin API at {addr}: {e}"))?;
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        let handed = v["handed"].as_u64().unwrap_or(0) as usize;
+        if handed == 0 {
+            break;
+        }
+        sent += handed;
+        job.sent += handed;
+        job.last_seq = v["last_seq"].as_i64().unwrap_or(job.last_seq);
+        job.save(dir)?;
+        eprintln!(
+            "handed {}/{} to {dest} (up to seq {})",
+            job.sent, job.total, job.last_seq
+        );
+        if let Some(rate) = rate.filter(|r| *r > 0) {
+            let due = started + Duration::from_secs_f64(sent as f64 / f64::from(rate));
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+    }
+    Ok(())
+}
+
+/// Record how the job ended, and say it: the exit code.
+fn finish(
+    dir: &std::path::Path,
+    key: &str,
+    mut job: replay_job::Job,
+    result: anyhow::Result<()>,
+) -> i32 {
     match result {
         Ok(()) => {
             job.state = "done".into();
-            if let Err(e) = job.save(&dir) {
+            if let Err(e) = job.save(dir) {
                 eprintln!("hookgate store replay: cannot record the job as done: {e}");
             }
             println!(
@@ -185,7 +288,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         }
         Err(e) => {
             job.state = format!("stopped: {e:#}");
-            let _ = job.save(&dir);
+            let _ = job.save(dir);
             eprintln!(
                 "hookgate store replay: stopped: {e:#}; {} replayed; run the same command again to resume after seq {} (or --after {})",
                 job.sent, job.last_seq, job.last_seq

@@ -31,6 +31,7 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
             limit,
             json,
             spool,
+            status,
         } => {
             let filter = match (when(since.as_deref()), when(until.as_deref())) {
                 (Ok(since_ms), Ok(until_ms)) => crate::store::Filter {
@@ -47,11 +48,19 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
             let listed = if spool {
                 reader.list(Table::Spool, filter.route.as_deref(), limit)
             } else {
-                reader.archive(&filter, limit)
+                // The destinations' event types come from the configuration, when there
+                // is one to read (with --path alone, every destination takes every type).
+                let cfg = config
+                    .exists()
+                    .then(|| crate::config::load_for_inspection(config).ok())
+                    .flatten();
+                reader
+                    .status_view(cfg.as_ref())
+                    .and_then(|view| reader.archive_status(&filter, &view, status, limit))
             };
             listed.map(|events| {
                 if events.is_empty() {
-                    if filter.is_set() {
+                    if filter.is_set() || status.is_some() {
                         eprintln!("no events match the filters");
                         nothing = true;
                     } else {
@@ -135,18 +144,19 @@ pub(super) fn print_list(
     let type_w = width(&|e| e.event_type.as_deref().map_or(1, str::len), "type");
     writeln!(
         out,
-        "{:>8}  {:<24}  {:<route_w$}  {:<type_w$}  {:>7}  id",
-        "seq", "received_at", "route", "type", "bytes"
+        "{:>8}  {:<24}  {:<route_w$}  {:<type_w$}  {:>7}  {:<9}  id",
+        "seq", "received_at", "route", "type", "bytes", "status"
     )?;
     for e in events {
         writeln!(
             out,
-            "{:>8}  {:<24}  {:<route_w$}  {:<type_w$}  {:>7}  {}",
+            "{:>8}  {:<24}  {:<route_w$}  {:<type_w$}  {:>7}  {:<9}  {}",
             e.seq,
             e.received_at,
             e.route,
             e.event_type.as_deref().unwrap_or("-"),
             e.body_len,
+            e.status.map_or("-", |s| s.label()),
             e.id
         )?;
     }

@@ -297,6 +297,12 @@ pub fn dead_letters(
     Ok(out)
 }
 
+/// Record `d` (marked for replay) for its destination: taken at the next start if the
+/// running one does not deliver it first (`store replay --destination`).
+pub fn queue_replay(dead: &fjall::Keyspace, d: &DeadLetter) -> Result<(), StoreError> {
+    Ok(dead.insert(d.key(), serde_json::to_vec(d).unwrap_or_default())?)
+}
+
 /// Mark the matching dead letters for replay; returns them. A running gateway's
 /// destination picks them up (it is told), a stopped one at its next start.
 pub fn mark_replay(

@@ -25,6 +25,9 @@ pub struct StoredEvent {
     pub content_type: Option<String>,
     pub headers: serde_json::Value,
     pub body_len: usize,
+    /// Where its delivery stands (the archive, when asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<super::Status>,
     #[serde(skip)]
     pub body: Vec<u8>,
     #[serde(skip)]
@@ -49,6 +52,7 @@ impl From<journal::Record> for StoredEvent {
                     .collect(),
             ),
             body_len: ev.body.len(),
+            status: None,
             body: ev.body.to_vec(),
             received_at_ms: ev.received_at_ms,
         }
@@ -176,6 +180,31 @@ impl Reader {
     pub fn archive(&self, filter: &Filter, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let records = journal::newest(&self.journal, limit, |r| filter.keeps(&r.event))?;
         Ok(records.into_iter().map(StoredEvent::from).collect())
+    }
+
+    /// [`Reader::archive`], each event with its status from `view`, only those with
+    /// `status` when given.
+    pub fn archive_status(
+        &self,
+        filter: &Filter,
+        view: &super::StatusView,
+        status: Option<super::Status>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let of =
+            |r: &journal::Record| view.of(&r.event.route, r.event.event_type.as_deref(), r.seq);
+        let records = journal::newest(&self.journal, limit, |r| {
+            filter.keeps(&r.event) && status.is_none_or(|s| of(r) == s)
+        })?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let s = of(&r);
+                let mut e = StoredEvent::from(r);
+                e.status = Some(s);
+                e
+            })
+            .collect())
     }
 
     /// The newest `limit` events (optionally of one route), oldest first.

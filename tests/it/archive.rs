@@ -57,3 +57,68 @@ fn list_filters_select_exactly_the_expected_events() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
 }
+
+#[test]
+fn the_status_filter_tells_accepted_delivered_pending_and_dead_apart() {
+    use super::app::{App, Reply};
+    let app = App::start(|seen, _| {
+        let dead = String::from_utf8_lossy(&seen.body).contains("o-dead");
+        Reply::status(if dead { 500 } else { 200 })
+    });
+    // Nothing listens on a port just freed: `slow`'s events wait for their retry.
+    let nowhere = free_port();
+    let mut g = Gateway::start(&format!(
+        "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}} }}\nstore: {{ path: \"{{STORE}}\" }}\nroutes:\n  - name: orders\n    path: /orders\n    verify: none\n    event_id: {{ json: /id }}\n    deliver:\n      - {{ name: app, url: \"{}\", max_attempts: 2, backoff: {{ first: 50ms }} }}\n  - name: slow\n    path: /slow\n    verify: none\n    event_id: {{ json: /id }}\n    deliver:\n      - {{ name: away, url: \"http://127.0.0.1:{nowhere}/\", max_attempts: 10, backoff: {{ first: 60s }} }}\n  - {{ name: plain, path: /plain, verify: none, event_id: {{ json: /id }} }}\n",
+        app.url("/o")
+    ));
+    for (path, id) in [
+        ("/orders", "o-1"),
+        ("/orders", "o-dead"),
+        ("/orders", "o-2"),
+        ("/slow", "s-1"),
+        ("/plain", "p-1"),
+    ] {
+        let r = g.post(path, &[], format!(r#"{{"id":"{id}"}}"#).as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let store = g.dir.path().join("store");
+    let by_status = |s: &str| ids(&g, &["--status", s]);
+    // Delivered and dead-lettered: the destination's cursor passes all three.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while by_status("dead") != ["o-dead"] || by_status("delivered") != ["o-1", "o-2"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?} {:?}: {}",
+            by_status("dead"),
+            by_status("delivered"),
+            g.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(by_status("pending"), ["s-1"]);
+    assert_eq!(by_status("accepted"), ["p-1"]);
+    // The API answers the same, with each event's status.
+    let r = request(g.admin, "GET", "/api/v1/events?status=pending", &[], b"");
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v[0]["id"], "s-1");
+    assert_eq!(v[0]["status"], "pending");
+    // With the gateway stopped, from the cursors it wrote.
+    g.signal("-TERM");
+    assert_eq!(g.wait_exit(Duration::from_secs(30)), Some(0));
+    let local = |s: &str| {
+        let mut v = list_ids(&store, &["--status", s]);
+        v.sort();
+        v
+    };
+    assert_eq!(local("delivered"), ["o-1", "o-2"]);
+    assert_eq!(local("dead"), ["o-dead"]);
+    assert_eq!(local("pending"), ["s-1"]);
+    assert_eq!(local("accepted"), ["p-1"]);
+    let out = std::process::Command::new(BIN)
+        .args(["store", "--path"])
+        .arg(&store)
+        .args(["list", "--status", "lost"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
