@@ -182,31 +182,6 @@ impl Reader {
         Ok(records.into_iter().map(StoredEvent::from).collect())
     }
 
-    /// [`Reader::archive`], each event with its status from `view`, only those with
-    /// `status` when given.
-    pub fn archive_status(
-        &self,
-        filter: &Filter,
-        view: &super::StatusView,
-        status: Option<super::Status>,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let of =
-            |r: &journal::Record| view.of(&r.event.route, r.event.event_type.as_deref(), r.seq);
-        let records = journal::newest(&self.journal, limit, |r| {
-            filter.keeps(&r.event) && status.is_none_or(|s| of(r) == s)
-        })?;
-        Ok(records
-            .into_iter()
-            .map(|r| {
-                let s = of(&r);
-                let mut e = StoredEvent::from(r);
-                e.status = Some(s);
-                e
-            })
-            .collect())
-    }
-
     /// The newest `limit` events (optionally of one route), oldest first.
     pub fn list(
         &self,

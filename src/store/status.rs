@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::journal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +98,31 @@ impl StatusView {
 }
 
 impl Reader {
+    /// [`Reader::archive`], each event with its status from `view`, only those with
+    /// `status` when given.
+    pub fn archive_status(
+        &self,
+        filter: &Filter,
+        view: &StatusView,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let of =
+            |r: &journal::Record| view.of(&r.event.route, r.event.event_type.as_deref(), r.seq);
+        let records = journal::newest(&self.journal, limit, |r| {
+            filter.keeps(&r.event) && status.is_none_or(|s| of(r) == s)
+        })?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let s = of(&r);
+                let mut e = StoredEvent::from(r);
+                e.status = Some(s);
+                e
+            })
+            .collect())
+    }
+
     /// The status view, read where the delivery state is: in the database when it is
     /// free (each destination's written cursor; `config` gives their event types), else
     /// from the running gateway's API (its live cursors).

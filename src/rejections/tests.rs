@@ -1,0 +1,143 @@
+//! The rejection log's records: masking, capture, bounds and sequences.
+
+use super::*;
+
+fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
+    let mut b = http::Request::builder().method("POST").uri(uri);
+    for (n, v) in headers {
+        b = b.header(*n, *v);
+    }
+    b.body(()).unwrap().into_parts().0
+}
+
+fn refused<'a>(p: &'a Parts, body: Option<&'a Bytes>) -> Refused<'a> {
+    Refused {
+        route: "github",
+        verifier: None,
+        source: "192.0.2.1".parse().unwrap(),
+        status: 401,
+        code: "signature_invalid",
+        reason: "no configured secret matches the signature".into(),
+        parts: p,
+        https: false,
+        body,
+        capture: false,
+    }
+}
+
+#[test]
+fn credentials_and_query_values_are_masked() {
+    let p = parts(
+        "/hooks/github?token=s3cret&x=1",
+        &[
+            ("x-hub-signature-256", "sha256=abcdef"),
+            ("authorization", "Bearer s3cret"),
+            ("cookie", "session=s3cret"),
+            ("x-github-event", "push"),
+        ],
+    );
+    let body = Bytes::from_static(b"{\"name\":\"person\"}");
+    let s = build(1, 0, &refused(&p, Some(&body)));
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(
+        !text.contains("s3cret") && !text.contains("abcdef"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("person"),
+        "no body byte without capture_body"
+    );
+    assert!(s.raw.is_none());
+    assert_eq!(s.shown.path, "/hooks/github?token=***&x=***");
+    assert!(s
+        .shown
+        .headers
+        .contains(&("x-github-event".into(), "push".into())));
+    assert!(s
+        .shown
+        .headers
+        .contains(&("x-hub-signature-256".into(), "*** (13 bytes)".into())));
+    assert_eq!(s.shown.body_bytes, Some(17));
+    assert_eq!(
+        s.shown.body_sha256.as_deref(),
+        Some(&*hex::encode(sha2::Sha256::digest(&body)))
+    );
+}
+
+#[test]
+fn capture_keeps_the_request_for_replay_but_shows_it_masked() {
+    let p = parts("/hooks/github", &[("x-hub-signature-256", "sha256=abcdef")]);
+    let body = Bytes::from(vec![b'a'; 1000]);
+    let s = build(
+        1,
+        5,
+        &Refused {
+            capture: true,
+            ..refused(&p, Some(&body))
+        },
+    );
+    assert_eq!(s.shown.body_head.as_ref().map(|h| h.len()), Some(HEAD));
+    assert!(s.shown.replayable);
+    let (parts, b) = s.raw.as_ref().unwrap().request().unwrap();
+    assert_eq!(parts.headers["x-hub-signature-256"], "sha256=abcdef");
+    assert_eq!(b, body);
+    let shown = serde_json::to_string(&s.shown).unwrap();
+    assert!(!shown.contains("abcdef"));
+}
+
+#[test]
+fn each_route_keeps_its_newest_records_up_to_keep() {
+    let db = tempfile::tempdir().unwrap();
+    let ledger = crate::dedup::Ledger::open(db.path(), std::time::Duration::from_secs(60)).unwrap();
+    let ks = ledger.keyspace("rejections").unwrap();
+    let cfg = RejectionsConfig {
+        keep: 3,
+        max_age: std::time::Duration::from_secs(3600),
+        capture_body: false,
+    };
+    let mut w = writer::Writer::new(ks.clone(), cfg);
+    let p = parts("/x", &[]);
+    let now = crate::now_ms();
+    for (seq, route) in [(1, "a"), (2, "a"), (3, "b"), (4, "a"), (5, "a"), (6, "a")] {
+        w.insert(build(
+            now as u64 * 1000 + seq,
+            now,
+            &Refused {
+                route,
+                ..refused(&p, None)
+            },
+        ))
+        .unwrap();
+    }
+    let seqs = |route: &str| -> Vec<u64> {
+        let f = Filter {
+            route: Some(route.into()),
+            code: None,
+        };
+        list(&ks, &f, 10)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq % 1000)
+            .collect()
+    };
+    assert_eq!(seqs("a"), [6, 5, 4]);
+    assert_eq!(seqs("b"), [3]);
+    assert_eq!(list(&ks, &Filter::default(), 2).unwrap().len(), 2);
+}
+
+#[test]
+fn sequences_are_unique_and_ordered_when_the_clock_stalls() {
+    let db = tempfile::tempdir().unwrap();
+    let ledger = crate::dedup::Ledger::open(db.path(), std::time::Duration::from_secs(60)).unwrap();
+    let ks = ledger.keyspace("rejections").unwrap();
+    let cfg = RejectionsConfig {
+        keep: 10,
+        max_age: std::time::Duration::from_secs(60),
+        capture_body: false,
+    };
+    let log = Log::start(ks, &cfg, Arc::new(Metrics::new())).unwrap();
+    assert_eq!(log.next_seq(100), 100);
+    assert_eq!(log.next_seq(100), 101);
+    assert_eq!(log.next_seq(50), 102);
+    assert_eq!(log.next_seq(200), 200);
+}
