@@ -111,6 +111,9 @@ pub struct StoreConfig {
     /// `None`: kept forever. The spool is never trimmed: its events are not delivered yet.
     pub retention: Option<Duration>,
     pub rejections: RejectionsConfig,
+    /// With a broker: also keep a copy of each confirmed event in the event journal,
+    /// for listing and replay (without a broker the journal is where events are kept).
+    pub archive: bool,
 }
 
 /// The rejection log (see `rejections`).

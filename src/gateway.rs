@@ -45,9 +45,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let broker = Broker::start(b.clone(), topology(&config), metrics.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let spool = Arc::new(Spool::new(store.clone(), metrics.clone())?);
+            let spool = Arc::new(Spool::new(
+                store.clone(),
+                metrics.clone(),
+                config.store.archive,
+            )?);
             tokio::spawn(spool.clone().forward(broker.clone()));
-            Handoff::with_broker(store, broker, spool, b.when_unavailable)
+            Handoff::with_broker(
+                store,
+                broker,
+                spool,
+                b.when_unavailable,
+                config.store.archive,
+            )
         }
     };
     let app = Arc::new(App {

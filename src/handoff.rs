@@ -42,6 +42,8 @@ impl HandoffError {
 pub struct Handoff {
     store: Store,
     broker: Option<(Arc<Broker>, Arc<Spool>, WhenUnavailable)>,
+    /// `store.archive`: keep a copy of each confirmed event in the store's journal.
+    archive: bool,
 }
 
 impl Handoff {
@@ -49,6 +51,7 @@ impl Handoff {
         Handoff {
             store,
             broker: None,
+            archive: false,
         }
     }
 
@@ -57,10 +60,12 @@ impl Handoff {
         broker: Arc<Broker>,
         spool: Arc<Spool>,
         policy: WhenUnavailable,
+        archive: bool,
     ) -> Handoff {
         Handoff {
             store,
             broker: Some((broker, spool, policy)),
+            archive,
         }
     }
 
@@ -78,7 +83,12 @@ impl Handoff {
         }
         match broker.publish(&ev).await {
             Ok(()) => {
-                self.store.record(ev.route.clone(), ev.id);
+                if self.archive {
+                    self.store.record(ev.route.clone(), ev.id.clone());
+                    self.store.archive(ev);
+                } else {
+                    self.store.record(ev.route.clone(), ev.id);
+                }
                 Ok(Outcome::Accepted)
             }
             Err(e) => match policy {

@@ -22,10 +22,13 @@ pub struct Spool {
     depths: Mutex<HashMap<Arc<str>, i64>>,
     wake: Notify,
     metrics: Arc<Metrics>,
+    /// `store.archive`: forwarded events get their copy in the journal, as published
+    /// ones do.
+    archive: bool,
 }
 
 impl Spool {
-    pub fn new(store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Spool> {
+    pub fn new(store: Store, metrics: Arc<Metrics>, archive: bool) -> anyhow::Result<Spool> {
         let reader = store.reader();
         let depths: HashMap<Arc<str>, i64> = reader
             .spool_depths()?
@@ -41,6 +44,7 @@ impl Spool {
             );
         }
         Ok(Spool {
+            archive,
             store,
             depths: Mutex::new(depths),
             wake: Notify::new(),
@@ -150,6 +154,12 @@ impl Spool {
             if confirmed < events.len() {
                 tracing::warn!(at = %events[confirmed].id, "spool forwarding interrupted; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            if self.archive {
+                events
+                    .into_iter()
+                    .take(confirmed)
+                    .for_each(|ev| self.store.archive(ev));
             }
         }
     }

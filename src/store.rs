@@ -120,6 +120,9 @@ type Reply<T> = oneshot::Sender<Result<T, StoreFault>>;
 
 enum Cmd {
     Keep(Table, Event, Reply<Outcome>),
+    /// A copy of an event the broker confirmed, for the archive (`store.archive`):
+    /// appended to the journal with the next commit, no dedup, nobody waits for it.
+    Archive(Event),
     /// A batch of [`Pending::flushing`], by number.
     Record(u64, Arc<Ids>),
     Forwarded(Vec<i64>),
@@ -274,6 +277,14 @@ impl Store {
     /// Make `ev` durable in `table` (or recognise it as a duplicate). Returns once fsynced.
     pub async fn keep(&self, table: Table, ev: Event) -> Result<Outcome, StoreFault> {
         self.ask(|r| Cmd::Keep(table, ev, r)).await
+    }
+
+    /// Keep a copy of `ev`, which the broker confirmed, in the event journal for the
+    /// archive (listing, replay). Not awaited: the event is durable in the broker, and
+    /// a copy lost to a crash or a full disk costs the archive one entry (counted in the
+    /// log as a failed commit), never the event.
+    pub fn archive(&self, ev: Event) {
+        let _ = self.tx.send(Cmd::Archive(ev));
     }
 
     /// Was this event id accepted within the dedup window?

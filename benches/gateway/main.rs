@@ -25,6 +25,7 @@
 //!   cargo bench --bench gateway
 //!   HOOKGATE_BENCH_SECS=8 HOOKGATE_BENCH_CONNS=64 AMQP_URL=amqp://... cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=rabbitmq|store [HOOKGATE_BENCH_RATE=1000] cargo bench --bench gateway
+//!   HOOKGATE_BENCH_ARCHIVE=true HOOKGATE_BENCH_ONLY=rabbitmq ...   (with `store.archive`)
 //!   HOOKGATE_BENCH_ONLY=raw [HOOKGATE_BENCH_CHANNELS=2] [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=bare|relay|commit [HOOKGATE_BENCH_RATE=N] cargo bench --bench gateway
 //!   HOOKGATE_BENCH_ONLY=deliver cargo bench --bench gateway   (the delivery phase alone)

@@ -170,10 +170,12 @@ pub(crate) fn spawn_hookgate(
     if let Some(url) = deliver {
         extra.push_str(&format!(", deliver: {{ url: \"{url}\", concurrency: 32 }}"));
     }
+    // HOOKGATE_BENCH_ARCHIVE=true: with a broker, keep the archive's copy too.
+    let archive = std::env::var("HOOKGATE_BENCH_ARCHIVE").unwrap_or_else(|_| "false".into());
     std::fs::write(
         dir.join("hookgate.yaml"),
         format!(
-            "listen: 127.0.0.1:{port}\nadmin: {{ listen: 127.0.0.1:{admin} }}\nstore: {{ path: {} }}\nlog: {{ level: warn }}\n{broker_yaml}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [{SECRET}], schema: push.json{extra} }}\n",
+            "listen: 127.0.0.1:{port}\nadmin: {{ listen: 127.0.0.1:{admin} }}\nstore: {{ path: {}, archive: {archive} }}\nlog: {{ level: warn }}\n{broker_yaml}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [{SECRET}], schema: push.json{extra} }}\n",
             dir.join("store").display()
         ),
     )

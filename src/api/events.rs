@@ -57,8 +57,8 @@ pub(super) fn list(app: &App, query: Option<&str>) -> (u16, String) {
 }
 
 /// Each destination of the configuration, and how far it has taken the journal: live
-/// when it runs, else its written cursor; with a broker, everything (hookgate does not
-/// follow the journal there).
+/// when it runs, else its written cursor, else 0 (with a broker, destinations follow
+/// their queues, not the journal: see [`view`]).
 fn taken(app: &App) -> Vec<Taken> {
     let config = app.runtime.load().config.clone();
     let written = crate::store::cursors(&app.handoff.store().tables().0.deliver, Some(&config))
@@ -76,12 +76,11 @@ fn taken(app: &App) -> Vec<Taken> {
                         .find(|w| *w.route == *r.name && *w.destination == *d.name)
                         .map(|w| w.taken_through)
                 });
-            let fallback = if config.broker.is_some() { i64::MAX } else { 0 };
             out.push(Taken {
                 route: r.name.to_string(),
                 destination: d.name.to_string(),
                 types: d.types.clone(),
-                taken_through: through.unwrap_or(fallback),
+                taken_through: through.unwrap_or(0),
             });
         }
     }
@@ -99,6 +98,14 @@ fn view(app: &App) -> Result<StatusView, crate::store::StoreError> {
     .into_iter()
     .map(|d| ((d.route, d.destination, d.seq), d.replay))
     .collect();
+    if app.runtime.load().config.broker.is_some() {
+        // Destinations consume queues: the journal's seqs (the archive's copies) are not
+        // theirs, and archived events are `accepted` (see `store::status`).
+        return Ok(StatusView {
+            dests: Vec::new(),
+            dead: Default::default(),
+        });
+    }
     Ok(StatusView {
         dests: taken(app),
         dead,

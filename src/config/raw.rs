@@ -103,6 +103,7 @@ pub struct RawStore {
     pub dedup_window: Option<Scalar>,
     pub retention: Option<Scalar>,
     pub rejections: Option<RawRejections>,
+    pub archive: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -141,6 +141,7 @@ fn open_store(window: Duration, with_broker: bool) -> (tempfile::TempDir, StoreC
             max_age: Duration::from_secs(3600),
             capture_body: false,
         },
+        archive: false,
     };
     let store = Store::open(&cfg, Arc::new(Metrics::new()), with_broker).unwrap();
     (dir, cfg, store)

@@ -219,6 +219,7 @@ impl Writer {
                     keeps += 1;
                     spooled += usize::from(*table == Table::Spool);
                 }
+                Cmd::Archive(_) => keeps += 1,
                 Cmd::Forwarded(_) => forwarded = true,
                 Cmd::Record(..) | Cmd::Flush(_) => {}
             }
@@ -255,7 +256,7 @@ impl Writer {
         let result = (|| -> Result<Vec<Answer>, StoreError> {
             if keeps > 0 {
                 let bytes = batch.iter().map(|c| match c {
-                    Cmd::Keep(_, ev, _) => 64 + ev.body.len(),
+                    Cmd::Keep(_, ev, _) | Cmd::Archive(ev) => 64 + ev.body.len(),
                     _ => 0,
                 });
                 room(&self.dir, bytes.sum())?;
@@ -305,6 +306,11 @@ impl Writer {
                                 b.remove(&self.tables.spool, s.to_be_bytes());
                             }
                         }
+                        Answer::None
+                    }
+                    Cmd::Archive(ev) => {
+                        last_seq += 1;
+                        journal::encode(&mut self.records, last_seq, ev);
                         Answer::None
                     }
                     Cmd::Record(..) | Cmd::Flush(_) => Answer::None,

@@ -122,3 +122,41 @@ fn the_status_filter_tells_accepted_delivered_pending_and_dead_apart() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn with_a_broker_store_archive_keeps_a_copy_of_each_confirmed_event() {
+    use super::rabbit::{amqp_url, unique, Rabbit};
+    let rabbit = Rabbit::connect();
+    let (exchange, queue) = (unique("hg-archive"), unique("hg-archive-q"));
+    rabbit.owns(&exchange, &[&queue]);
+    let yaml = |archive: bool| {
+        format!(
+            "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}} }}\nstore: {{ path: \"{{STORE}}\", archive: {archive} }}\nbroker: {{ url: \"{}\", exchange: {exchange} }}\nroutes:\n  - {{ name: r, path: /r, verify: none, queue: {queue}, event_id: {{ header: X-Id }}, event_type: {{ header: X-Type }} }}\n",
+            amqp_url()
+        )
+    };
+    for archive in [true, false] {
+        let g = Gateway::start(&yaml(archive));
+        for (id, ty) in [("a-1", "push"), ("a-2", "issues"), ("a-3", "push")] {
+            let r = g.post("/r", &[("x-id", id), ("x-type", ty)], b"{}");
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+        assert_eq!(rabbit.take_all(&queue, 3, Duration::from_secs(10)).len(), 3);
+        std::thread::sleep(Duration::from_millis(200));
+        if archive {
+            assert_eq!(ids(&g, &[]), ["a-1", "a-2", "a-3"]);
+            assert_eq!(
+                ids(&g, &["--type", "push", "--status", "accepted"]),
+                ["a-1", "a-3"]
+            );
+        } else {
+            let out = std::process::Command::new(BIN)
+                .args(["store", "--path"])
+                .arg(g.dir.path().join("store"))
+                .args(["list", "--json"])
+                .output()
+                .unwrap();
+            assert!(out.stdout.is_empty(), "archive off: nothing kept");
+        }
+    }
+}

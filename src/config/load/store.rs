@@ -26,6 +26,14 @@ impl Validator<'_> {
                 },
             ),
             rejections: self.rejections(st.and_then(|s| s.rejections.as_ref())),
+            // Off: the copy is a second write for every event, on the broker's path
+            // (measured in docs/benchmark-history.md).
+            archive: self.parsed(
+                "store.archive",
+                st.and_then(|s| s.archive.as_ref()),
+                false,
+                parse_bool,
+            ),
         }
     }
 
