@@ -8,8 +8,9 @@
 //! personal data: without `admin.token` the API answers loopback clients only (403
 //! otherwise), whatever `admin.listen` says; with it, any client presenting it as
 //! `Authorization: Bearer …` (401 otherwise, loopback included). State-changing calls
-//! are POSTs with a JSON content type, refused from a page of another origin (`Origin`
-//! not matching `Host`), and logged with the caller's address.
+//! need the token always (403 when none is configured, loopback included), are POSTs
+//! with a JSON content type, refused from a page of another origin (`Origin` not
+//! matching `Host`), and logged with the caller's address.
 //!
 //! Dead letters: `GET /api/v1/dead?[route=R][&destination=D][&id=X][&limit=N]` lists
 //! them, newest first; `POST /api/v1/dead/replay?...` (same filters, `Content-Type:
@@ -103,6 +104,12 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
     if !get {
         if !same_origin(&c) {
             return (403, r#"{"error":"cross-origin request refused"}"#.into());
+        }
+        // Reads answer loopback without a token; a change (a replay) needs one always,
+        // so that no other process or user on the host can make one unasked.
+        if c.token.is_none() {
+            tracing::warn!(peer = %c.peer, method = %c.method, path = c.path, "admin API call refused: state-changing calls need admin.token");
+            return error(403, "state-changing calls need admin.token: set it in the configuration and send it as Authorization: Bearer <token> (hookgate store sends $HOOKGATE_ADMIN_TOKEN)");
         }
         tracing::info!(peer = %c.peer, method = %c.method, path = c.path, query = c.query.unwrap_or(""), "admin API call");
     }

@@ -60,6 +60,16 @@ fn without_a_token_only_loopback_with_one_whoever_presents_it_and_no_cross_origi
     let local: IpAddr = "127.0.0.1".parse().unwrap();
     let g = gateway(None);
     assert_eq!(call(local, g.admin, "GET", "/api/v1/dead", &[]).0, 200);
+    // A change needs the token always: none configured, none made, loopback included.
+    let (status, body) = call(
+        local,
+        g.admin,
+        "POST",
+        "/api/v1/dead/replay?route=a",
+        &[("content-type", "application/json")],
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("need admin.token"), "{body}");
     assert_eq!(call(remote, g.admin, "GET", "/api/v1/dead", &[]).0, 403);
     // Health and metrics stay open to probes and scrapers.
     assert_eq!(call(remote, g.admin, "GET", "/healthz", &[]).0, 200);

@@ -22,6 +22,11 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The `admin.token` of tests that change state through the admin API (replays need
+/// one), and the header that presents it.
+pub const ADMIN_TOKEN: &str = "admin-token-Ls93kf0";
+pub const AUTH: (&str, &str) = ("authorization", "Bearer admin-token-Ls93kf0");
+
 pub struct Gateway {
     pub child: Option<Child>,
     pub port: u16,
@@ -159,6 +164,7 @@ pub fn list_ids(store: &Path, extra: &[&str]) -> Vec<String> {
         .arg(store)
         .args(["list", "--json", "--limit", "1000000"])
         .args(extra)
+        .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
         .output()
         .unwrap();
     assert!(

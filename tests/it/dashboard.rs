@@ -20,7 +20,7 @@ const SECRET: &str = "dash-secret-Qm47";
 
 const SCRIPT: &str = r##"
 import { chromium } from "playwright-core";
-const [url, shots, deadId, chromiumPath] = process.argv.slice(2);
+const [url, shots, deadId, chromiumPath, token] = process.argv.slice(2);
 const browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
 const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
 const errors = [];
@@ -28,6 +28,13 @@ page.on("pageerror", (e) => errors.push(String(e)));
 page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
 page.setDefaultTimeout(20000);
 await page.goto(url);
+// The API needs the admin token: the page asks for it once.
+await page.locator("#token-form").waitFor();
+await page.fill("#token", token);
+await page.click("#token-form button");
+// The 401s that asked for the token are the browser's console errors until then.
+await page.waitForFunction(() => document.getElementById("updated").textContent.startsWith("updated"));
+errors.length = 0;
 const total = '#routes tr[data-route="traffic"] td:nth-child(5)';
 const rate = '#routes tr[data-route="traffic"] td:nth-child(2)';
 await page.locator(total).waitFor();
@@ -85,7 +92,7 @@ fn folder() -> PathBuf {
 }
 
 fn dead_listed(g: &Gateway, id: &str) -> bool {
-    let r = request(g.admin, "GET", "/api/v1/dead", &[], b"");
+    let r = request(g.admin, "GET", "/api/v1/dead", &[AUTH], b"");
     r.status == 200 && r.text().contains(&format!(r#""id":"{id}""#))
 }
 
@@ -100,7 +107,7 @@ fn the_dashboard_shows_live_traffic_rejections_and_replays_a_dead_letter() {
     let app =
         App::start(move |_, _| Reply::status(if h.load(Ordering::SeqCst) { 200 } else { 500 }));
     let g = Gateway::start(&format!(
-        "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}} }}\nstore: {{ path: \"{{STORE}}\" }}\nroutes:\n  - {{ name: traffic, path: /traffic, verify: none, event_id: {{ header: X-Id }} }}\n  - name: orders\n    path: /orders\n    verify: none\n    event_id: {{ json: /id }}\n    event_type: {{ json: /type }}\n    deliver:\n      - {{ name: app, url: \"{}\", max_attempts: 2, backoff: {{ first: 100ms }} }}\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [\"{SECRET}\"] }}\n",
+        "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}}, token: {ADMIN_TOKEN} }}\nstore: {{ path: \"{{STORE}}\" }}\nroutes:\n  - {{ name: traffic, path: /traffic, verify: none, event_id: {{ header: X-Id }} }}\n  - name: orders\n    path: /orders\n    verify: none\n    event_id: {{ json: /id }}\n    event_type: {{ json: /type }}\n    deliver:\n      - {{ name: app, url: \"{}\", max_attempts: 2, backoff: {{ first: 100ms }} }}\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [\"{SECRET}\"] }}\n",
         app.url("/orders")
     ));
     let dead_id = "order-dead-1";
@@ -151,6 +158,7 @@ fn the_dashboard_shows_live_traffic_rejections_and_replays_a_dead_letter() {
         .arg(&shots)
         .arg(dead_id)
         .arg(CHROMIUM)
+        .arg(ADMIN_TOKEN)
         .current_dir(&dir)
         .output()
         .unwrap();
@@ -183,7 +191,7 @@ fn the_dashboard_shows_live_traffic_rejections_and_replays_a_dead_letter() {
     assert!(!dead_listed(&g, dead_id));
     assert!(g.logs().contains("dead letter replayed (admin API)"));
     for page in [v["html"].as_str().unwrap(), v["text"].as_str().unwrap()] {
-        for secret in [SECRET, &expected, &expected[7..]] {
+        for secret in [SECRET, &expected, &expected[7..], ADMIN_TOKEN] {
             assert!(!page.contains(secret), "{secret:?} is in the page");
         }
     }

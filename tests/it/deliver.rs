@@ -51,7 +51,7 @@ both_modes!(
 /// the returned guard goes) around `routes`, which may say `{QUEUE}` for the route's
 /// queue; `dests` are its destinations' names.
 pub(crate) fn setup(mode: Mode, routes: &str, dests: &[&str]) -> (String, Option<Rabbit>) {
-    let head = "listen: 127.0.0.1:{PORT}\nadmin: { listen: 127.0.0.1:{ADMIN} }\nstore: { path: \"{STORE}\" }\nshutdown: { grace: 5s }\n";
+    let head = "listen: 127.0.0.1:{PORT}\nadmin: { listen: 127.0.0.1:{ADMIN}, token: admin-token-Ls93kf0 }\nstore: { path: \"{STORE}\" }\nshutdown: { grace: 5s }\n";
     match mode {
         Mode::Store => (
             format!("{head}{}", routes.replace("    queue: {QUEUE}\n", "")),
@@ -388,6 +388,7 @@ fn dead(store: &std::path::Path, args: &[&str]) -> String {
         .arg(store)
         .arg("dead")
         .args(args)
+        .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -15,7 +15,7 @@ const MARKER: &str = "personal-data-Jk29vB";
 
 fn config(capture: bool, gh_secret: &str) -> String {
     format!(
-        "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}} }}\nstore: {{ path: \"{{STORE}}\", rejections: {{ capture_body: {capture} }} }}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [\"{gh_secret}\"] }}\n  - {{ name: gitlab, path: /hooks/gitlab, provider: gitlab, secrets: [\"{GL_TOKEN}\"] }}\n"
+        "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}}, token: {ADMIN_TOKEN} }}\nstore: {{ path: \"{{STORE}}\", rejections: {{ capture_body: {capture} }} }}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [\"{gh_secret}\"] }}\n  - {{ name: gitlab, path: /hooks/gitlab, provider: gitlab, secrets: [\"{GL_TOKEN}\"] }}\n"
     )
 }
 
@@ -25,6 +25,7 @@ fn store_cli(store: &Path, args: &[&str]) -> (String, String, i32) {
         .args(["store", "--path"])
         .arg(store)
         .args(args)
+        .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
         .output()
         .unwrap();
     (
@@ -35,7 +36,7 @@ fn store_cli(store: &Path, args: &[&str]) -> (String, String, i32) {
 }
 
 fn api(g: &Gateway, pq: &str) -> serde_json::Value {
-    let r = request(g.admin, "GET", pq, &[], b"");
+    let r = request(g.admin, "GET", pq, &[AUTH], b"");
     assert_eq!(r.status, 200, "{}", r.text());
     serde_json::from_slice(&r.body).unwrap()
 }
@@ -192,6 +193,7 @@ fn a_refused_request_is_recorded_with_its_reason_and_no_secret_or_body_anywhere(
             &expected[7..],
             "cookie-value",
             MARKER,
+            ADMIN_TOKEN,
         ] {
             assert!(!out.contains(secret), "{secret:?} appears in: {out}");
         }
@@ -266,7 +268,7 @@ fn with_capture_body_a_request_refused_before_a_secret_rotation_is_replayed() {
         g.admin,
         "POST",
         &format!("/api/v1/rejections/replay?seq={seq}"),
-        &[],
+        &[AUTH],
         b"",
     );
     assert_eq!(r.status, 415);
@@ -275,6 +277,7 @@ fn with_capture_body_a_request_refused_before_a_secret_rotation_is_replayed() {
         "POST",
         &format!("/api/v1/rejections/replay?seq={seq}"),
         &[
+            AUTH,
             ("content-type", "application/json"),
             ("origin", "http://evil.example"),
         ],

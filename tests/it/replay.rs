@@ -191,7 +191,7 @@ fn a_replay_to_a_destination_delivers_the_selection_again_with_its_ids() {
     use super::app::{App, Reply};
     let app = App::start(|_, _| Reply::status(200));
     let g = Gateway::start(&format!(
-        "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}} }}\nstore: {{ path: \"{{STORE}}\" }}\nroutes:\n  - name: orders\n    path: /orders\n    verify: none\n    event_id: {{ json: /id }}\n    event_type: {{ json: /type }}\n    deliver:\n      - {{ name: app, url: \"{}\" }}\n",
+        "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}}, token: {ADMIN_TOKEN} }}\nstore: {{ path: \"{{STORE}}\" }}\nroutes:\n  - name: orders\n    path: /orders\n    verify: none\n    event_id: {{ json: /id }}\n    event_type: {{ json: /type }}\n    deliver:\n      - {{ name: app, url: \"{}\" }}\n",
         app.url("/o")
     ));
     for (id, ty) in [("d-1", "paid"), ("d-2", "refund"), ("d-3", "paid")] {
@@ -205,6 +205,7 @@ fn a_replay_to_a_destination_delivers_the_selection_again_with_its_ids() {
             .arg(&g.config)
             .args(["--route", "orders", "--destination", "app"])
             .args(extra)
+            .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
             .output()
             .unwrap()
     };
@@ -242,7 +243,7 @@ fn a_replay_to_a_destination_delivers_the_selection_again_with_its_ids() {
     }
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(app.seen().len(), 5, "nothing else sent");
-    let dead = request(g.admin, "GET", "/api/v1/dead", &[], b"");
+    let dead = request(g.admin, "GET", "/api/v1/dead", &[AUTH], b"");
     assert_eq!(
         dead.text().trim(),
         "[]",
