@@ -98,6 +98,21 @@ impl Admin {
                         "text/plain",
                         Bytes::from(format!("{state}: {why}\n")),
                     )
+                } else if let Some(why) = self
+                    .app
+                    .shared
+                    .as_ref()
+                    .and_then(|s| s.down())
+                    .filter(|_| ready)
+                {
+                    // Serving: each replica dedups (and limits) alone meanwhile.
+                    (
+                        StatusCode::OK,
+                        "text/plain",
+                        Bytes::from(format!(
+                            "ready (shared Redis unavailable, deciding alone: {why})\n"
+                        )),
+                    )
                 } else if ready {
                     (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
                 } else if self.draining.load(Ordering::Relaxed) {

@@ -114,6 +114,45 @@ pub struct StoreConfig {
     /// With a broker: also keep a copy of each confirmed event in the event journal,
     /// for listing and replay (without a broker the journal is where events are kept).
     pub archive: bool,
+    /// `store.dedup.redis`: ids accepted by any replica answer `duplicate` on all.
+    pub shared: Option<RedisConfig>,
+}
+
+/// A Redis the replicas share: the dedup ids and the shared rate limits.
+#[derive(Clone)]
+pub struct RedisConfig {
+    /// May carry a password: never print it, use [`RedisConfig::redacted_url`].
+    pub url: String,
+    /// Prepended to every key, so that deployments can share a Redis.
+    pub key_prefix: String,
+    /// Longest wait for an answer on the request path; past it the replica decides
+    /// alone (and counts it).
+    pub timeout: Duration,
+}
+
+impl RedisConfig {
+    pub fn redacted_url(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                u.to_string()
+            }
+            Err(_) => "<unparsable url>".to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RedisConfig({}, {:?})",
+            self.redacted_url(),
+            self.key_prefix
+        )
+    }
 }
 
 /// The rejection log (see `rejections`).

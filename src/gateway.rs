@@ -39,6 +39,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics.clone(),
         &config,
     ));
+    let shared = match &config.store.shared {
+        Some(r) => {
+            tracing::info!(redis = %r.redacted_url(), "dedup ids (and shared rate limits) in Redis, shared with the other replicas");
+            Some(Arc::new(crate::shared::Shared::connect(
+                r,
+                config.store.dedup_window,
+                metrics.clone(),
+            )?))
+        }
+        None => None,
+    };
     let handoff = match &config.broker {
         None => Handoff::store_only(store),
         Some(b) => {
@@ -59,7 +70,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 config.store.archive,
             )
         }
-    };
+    }
+    .shared(shared.clone());
     let app = Arc::new(App {
         runtime: ArcSwap::from_pointee(Runtime::new(config.clone(), &metrics)),
         handoff,
@@ -68,6 +80,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         admission: crate::admission::Admission::new(&config.limits),
         delivery,
         rejections,
+        shared,
     });
     let listener = server::bind(config.listen, &config.listen_at).await?;
     let admin_listener = server::bind(config.admin_listen, &config.admin_at).await?;

@@ -44,6 +44,8 @@ pub struct Handoff {
     broker: Option<(Arc<Broker>, Arc<Spool>, WhenUnavailable)>,
     /// `store.archive`: keep a copy of each confirmed event in the store's journal.
     archive: bool,
+    /// `store.dedup.redis`: the ids every replica accepted.
+    shared: Option<Arc<crate::shared::Shared>>,
 }
 
 impl Handoff {
@@ -52,6 +54,7 @@ impl Handoff {
             store,
             broker: None,
             archive: false,
+            shared: None,
         }
     }
 
@@ -66,12 +69,38 @@ impl Handoff {
             store,
             broker: Some((broker, spool, policy)),
             archive,
+            shared: None,
         }
+    }
+
+    /// Ask the replicas' shared ids too (`store.dedup.redis`).
+    pub fn shared(mut self, shared: Option<Arc<crate::shared::Shared>>) -> Handoff {
+        self.shared = shared;
+        self
     }
 
     /// `Ok` once the event is durable (or known as a duplicate); `Err` means nothing was
     /// kept and the sender must retry (503).
     pub async fn submit(&self, ev: Event) -> Result<Outcome, HandoffError> {
+        let Some(shared) = &self.shared else {
+            return self.hand_off(ev).await;
+        };
+        // Another replica's acceptance counts; no answer from Redis, and this replica
+        // decides alone (at worst a duplicate publish, which `message_id` dedups).
+        if shared.seen(&ev.route, &ev.id).await == Some(true) {
+            return Ok(Outcome::Duplicate);
+        }
+        let (route, id) = (ev.route.clone(), ev.id.clone());
+        let outcome = self.hand_off(ev).await?;
+        // Recorded once durable, before the 200: the provider's next retry, wherever it
+        // lands, finds it.
+        if outcome == Outcome::Accepted {
+            shared.accepted(&route, &id).await;
+        }
+        Ok(outcome)
+    }
+
+    async fn hand_off(&self, ev: Event) -> Result<Outcome, HandoffError> {
         let Some((broker, spool, policy)) = &self.broker else {
             return Ok(self.store.keep(Table::Events, ev).await?);
         };

@@ -38,6 +38,7 @@ pub(crate) mod rejections;
 mod robustness;
 pub(crate) mod schema;
 pub(crate) mod server;
+pub(crate) mod shared;
 pub(crate) mod sign;
 pub(crate) mod spool;
 pub mod store;

@@ -69,6 +69,7 @@ pub struct Metrics {
     pub ready: Gauge,
     pub config_reload_failed: Gauge,
     pub delivery: crate::deliver::metrics::DeliveryMetrics,
+    pub shared: crate::shared::metrics::SharedMetrics,
     /// `stage_duration_seconds`, one histogram per `pipeline::Stage`, in its order.
     stages: Vec<Histogram>,
 }
@@ -226,10 +227,12 @@ impl Metrics {
             })
             .collect();
         let delivery = crate::deliver::metrics::DeliveryMetrics::register(&mut registry);
+        let shared = crate::shared::metrics::SharedMetrics::register(&mut registry);
         let mut process = Registry::default();
         process.register_collector(Box::new(process::Process));
         Metrics {
             delivery,
+            shared,
             stages,
             registry,
             process,

@@ -103,6 +103,8 @@ pub struct App {
     pub delivery: Option<Arc<crate::deliver::Delivery>>,
     /// Where refused requests are recorded.
     pub rejections: crate::rejections::Log,
+    /// The Redis the replicas share (`store.dedup.redis`), for shared rate limits.
+    pub shared: Option<Arc<crate::shared::Shared>>,
 }
 
 /// Answer one webhook request. Never fails: every problem is a [`Rejection`].
@@ -284,8 +286,7 @@ where
     }
     let client = allowlist::client_key(ip, cfg.limits.ipv6_prefix);
     if let Some(l) = &rt.limiters[idx] {
-        l.check(client)
-            .map_err(|retry_after| Rejection::RateLimited { retry_after })?;
+        limit(app, route, l, client).await?;
     }
     if handshake_get {
         return handshake::get(route, parts, now_ms() / 1000).map(Answer::Handshake);
@@ -332,4 +333,28 @@ where
         &mut timer,
     )
     .await
+}
+
+/// The route's rate limit for `client`: in the shared Redis for `shared: true` limits
+/// (when it does not answer: this replica's own buckets, or a refusal with
+/// `fail_closed`), else in this process.
+async fn limit(
+    app: &App,
+    route: &Route,
+    l: &Limiter,
+    client: std::net::IpAddr,
+) -> Result<(), Rejection> {
+    use crate::ratelimit::WhenSharedDown;
+    let refused = |retry_after| Rejection::RateLimited { retry_after };
+    let spec = route.rate_limit.as_ref();
+    if let (Some(shared), Some(spec)) = (&app.shared, spec) {
+        if let Some(when_down) = spec.shared {
+            return match shared.limit(&route.name, client, spec).await {
+                Some(r) => r.map_err(refused),
+                None if when_down == WhenSharedDown::FailClosed => Err(refused(1)),
+                None => l.check(client).map_err(refused),
+            };
+        }
+    }
+    l.check(client).map_err(refused)
 }

@@ -25,6 +25,19 @@ pub struct RateSpec {
     pub per_ip: Option<Rate>,
     pub burst: Option<u32>,
     pub route: Option<Rate>,
+    /// Counted in the shared Redis (`shared: true`), so that limits hold across
+    /// replicas; `None`: in this process only.
+    pub shared: Option<WhenSharedDown>,
+}
+
+/// What a shared limit does when Redis does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenSharedDown {
+    /// Fall back to this replica's own buckets (the default): a Redis outage must not
+    /// refuse providers' deliveries; the limit then holds per replica.
+    FailOpen,
+    /// Refuse (`rate_limited`, `Retry-After: 1`): for limits that protect something.
+    FailClosed,
 }
 
 /// `50/s`, `600/m`, `10000/h`.
@@ -139,6 +152,7 @@ mod tests {
             per_ip: Some(parse_rate("1/m").unwrap()),
             burst: Some(2),
             route: None,
+            shared: None,
         });
         let a: IpAddr = "1.1.1.1".parse().unwrap();
         let b: IpAddr = "2.2.2.2".parse().unwrap();
@@ -158,6 +172,7 @@ mod tests {
                 per_ip: Some(parse_rate("10/m").unwrap()),
                 burst: Some(2),
                 route: Some(parse_rate("3/s").unwrap()),
+                shared: None,
             },
             clock.clone(),
         );
@@ -192,6 +207,7 @@ mod tests {
             per_ip: None,
             burst: None,
             route: Some(parse_rate("2/h").unwrap()),
+            shared: None,
         });
         assert!(l.check("1.1.1.1".parse().unwrap()).is_ok());
         assert!(l.check("2.2.2.2".parse().unwrap()).is_ok());

@@ -225,7 +225,7 @@ pub fn check_tolerance(ts: i64, now: i64, tolerance: Duration) -> Result<(), Ver
 
 /// Decode a hex signature into `out` (lowercase or uppercase); `None` if malformed.
 pub fn decode_hex<'a>(s: &[u8], out: &'a mut [u8; 64]) -> Option<&'a [u8]> {
-    if s.len() % 2 != 0 || s.len() / 2 > out.len() {
+    if !s.len().is_multiple_of(2) || s.len() / 2 > out.len() {
         return None;
     }
     let n = s.len() / 2;

@@ -249,6 +249,16 @@ impl Validator<'_> {
                     }
                     let exchange = broker.as_ref().map_or("hookgate", |b| b.exchange.as_str());
                     if let Some(route) = self.route(&p, r, exchange) {
+                        let shared = route
+                            .rate_limit
+                            .as_ref()
+                            .is_some_and(|l| l.shared.is_some());
+                        if shared && store.shared.is_none() {
+                            self.err(
+                                &format!("{p}.rate_limit.shared"),
+                                "a shared limit is kept in the replicas' Redis: configure store.dedup.redis",
+                            );
+                        }
                         routes.push(Arc::new(route));
                     }
                 }

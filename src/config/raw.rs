@@ -104,6 +104,22 @@ pub struct RawStore {
     pub retention: Option<Scalar>,
     pub rejections: Option<RawRejections>,
     pub archive: Option<Scalar>,
+    pub dedup: Option<RawDedup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDedup {
+    pub redis: Option<RawRedis>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedis {
+    /// Inline (usually `${REDIS_URL}`) or `{ file: PATH }`: the URL may carry a password.
+    pub url: RawSecret,
+    pub key_prefix: Option<Scalar>,
+    pub timeout: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +179,8 @@ pub struct RawRateLimit {
     pub per_ip: Option<Scalar>,
     pub burst: Option<Scalar>,
     pub route: Option<Scalar>,
+    pub shared: Option<Scalar>,
+    pub when_shared_unavailable: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -142,6 +142,7 @@ fn open_store(window: Duration, with_broker: bool) -> (tempfile::TempDir, StoreC
             capture_body: false,
         },
         archive: false,
+        shared: None,
     };
     let store = Store::open(&cfg, Arc::new(Metrics::new()), with_broker).unwrap();
     (dir, cfg, store)

@@ -70,7 +70,7 @@ fn every_shipped_config_passes_check() {
         let budget = config["limits"]["memory"].as_str().expect("limits.memory");
         assert_eq!(
             budget.replace("MiB", "Mi"),
-            container_memory_limit(&layout.join("deployment.yaml")),
+            container_memory_limit(&workload(&layout)),
             "{}: limits.memory and the hookgate container's memory limit differ",
             layout.display()
         );
@@ -84,7 +84,16 @@ fn every_shipped_config_passes_check() {
     assert_eq!(checked, 2, "sidecar and gateway");
 }
 
-/// `resources.limits.memory` of the container named hookgate in a Deployment.
+/// The layout's workload: the gateway's StatefulSet, the sidecar's Deployment.
+fn workload(layout: &Path) -> std::path::PathBuf {
+    ["statefulset.yaml", "deployment.yaml"]
+        .iter()
+        .map(|f| layout.join(f))
+        .find(|p| p.exists())
+        .expect("a workload manifest")
+}
+
+/// `resources.limits.memory` of the container named hookgate in a Deployment or StatefulSet.
 fn container_memory_limit(deployment: &Path) -> String {
     let d = yaml(deployment);
     d["spec"]["template"]["spec"]["containers"]

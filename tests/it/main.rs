@@ -34,6 +34,7 @@ mod reload;
 mod replay;
 mod sdk;
 mod sdk_verifiers;
+mod shared;
 mod sign_every;
 mod spec_table;
 mod store_limits;

@@ -8,7 +8,7 @@ use http::HeaderName;
 use super::units::expand_tracked;
 use super::*;
 use crate::event::Source;
-use crate::ratelimit::RateSpec;
+use crate::ratelimit::{RateSpec, WhenSharedDown};
 use crate::verify::HmacSpec;
 
 impl Validator<'_> {
@@ -142,10 +142,27 @@ impl Validator<'_> {
             );
             return None;
         }
+        let shared = self.parsed(
+            &format!("{path}.shared"),
+            rl.shared.as_ref(),
+            false,
+            super::parse_bool,
+        );
+        let when = self.parsed(
+            &format!("{path}.when_shared_unavailable"),
+            rl.when_shared_unavailable.as_ref(),
+            WhenSharedDown::FailOpen,
+            |t| match t {
+                "fail_open" => Ok(WhenSharedDown::FailOpen),
+                "fail_closed" => Ok(WhenSharedDown::FailClosed),
+                _ => Err(format!("expected fail_open or fail_closed, got {t:?}")),
+            },
+        );
         Some(RateSpec {
             per_ip,
             burst,
             route,
+            shared: shared.then_some(when),
         })
     }
 

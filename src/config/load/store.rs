@@ -28,6 +28,10 @@ impl Validator<'_> {
             rejections: self.rejections(st.and_then(|s| s.rejections.as_ref())),
             // Off: the copy is a second write for every event, on the broker's path
             // (measured in docs/benchmark-history.md).
+            shared: st
+                .and_then(|s| s.dedup.as_ref())
+                .and_then(|d| d.redis.as_ref())
+                .and_then(|r| self.redis("store.dedup.redis", r)),
             archive: self.parsed(
                 "store.archive",
                 st.and_then(|s| s.archive.as_ref()),
@@ -58,5 +62,36 @@ impl Validator<'_> {
                 parse_bool,
             ),
         }
+    }
+
+    fn redis(&mut self, path: &str, r: &RawRedis) -> Option<RedisConfig> {
+        let url = self.secret(&format!("{path}.url"), &r.url)?;
+        match url::Url::parse(&url) {
+            Ok(u) if u.scheme() == "redis" || u.scheme() == "rediss" => {}
+            // The error never quotes the URL: it may hold a password.
+            _ => {
+                self.err(
+                    &format!("{path}.url"),
+                    "expected redis://[user:password@]host:port[/db] (or rediss://)",
+                );
+                return None;
+            }
+        }
+        let key_prefix = self.parsed(
+            &format!("{path}.key_prefix"),
+            r.key_prefix.as_ref(),
+            "hookgate:".to_string(),
+            |t| Ok(t.to_string()),
+        );
+        let timeout = self.duration(
+            &format!("{path}.timeout"),
+            r.timeout.as_ref(),
+            Duration::from_millis(50),
+        );
+        Some(RedisConfig {
+            url,
+            key_prefix,
+            timeout,
+        })
     }
 }

@@ -172,3 +172,41 @@ fn every_unknown_key_is_reported_in_one_run() {
         "{e:#?}"
     );
 }
+
+#[test]
+fn a_shared_limit_needs_the_shared_redis_and_its_url_is_checked_without_being_quoted() {
+    let route = "routes:\n  - name: gh\n    path: /hooks/gh\n    provider: github\n    secrets: [\"${GH_SECRET}\"]\n    rate_limit: { per_ip: 5/s, shared: true }\n";
+    let e = errors(route);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("t.yaml:6:")
+            && e[0].contains("routes[0].rate_limit.shared")
+            && e[0].contains("store.dedup.redis"),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "store: {{ dedup: {{ redis: {{ url: \"http://u:pw-Xy7@h/\" }} }} }}\n{route}"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("store.dedup.redis.url") && m.contains("redis://")),
+        "{e:?}"
+    );
+    assert!(!e.iter().any(|m| m.contains("pw-Xy7")), "{e:?}");
+    let c = load_str(
+        &format!("store: {{ dedup: {{ redis: {{ url: \"redis://:pw-Xy7@127.0.0.1:6379/0\" }} }} }}\n{route}"),
+        Path::new("t.yaml"),
+        &env,
+    )
+    .unwrap();
+    let r = c.store.shared.as_ref().unwrap();
+    assert_eq!(
+        (r.key_prefix.as_str(), r.timeout),
+        ("hookgate:", Duration::from_millis(50))
+    );
+    assert!(!format!("{r:?}").contains("pw-Xy7") && r.redacted_url().contains("***"));
+    assert_eq!(
+        c.routes[0].rate_limit.as_ref().unwrap().shared,
+        Some(crate::ratelimit::WhenSharedDown::FailOpen)
+    );
+}
