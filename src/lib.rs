@@ -28,6 +28,8 @@ pub mod config;
 pub(crate) mod dedup;
 pub(crate) mod deliver;
 pub(crate) mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod gateway;
 pub(crate) mod handoff;
 pub(crate) mod journal;

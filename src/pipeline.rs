@@ -29,6 +29,7 @@ mod rejection;
 mod timing;
 
 pub use inspect::inspect;
+pub(crate) use inspect::nesting_depth;
 pub use keep::{replay, Replayed};
 pub use rejection::{Rejection, RejectionSummary};
 pub use timing::{Stage, Timer};

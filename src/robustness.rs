@@ -1,7 +1,8 @@
 //! Randomized no-panic checks over everything that reads network or config input: every
 //! signature scheme's header parsing, the JSON nesting scan, event-id extraction, client
 //! IP parsing, and the configuration loader. Deterministic seeds, so a failure reproduces.
-//! (cargo-fuzz needs a nightly toolchain; these run in every `cargo test`.)
+//! They run in every `cargo test`; the coverage-guided fuzz targets of the same parsers
+//! are under `fuzz/` (`scripts/fuzz`, run by `.ci/run`).
 
 #[cfg(test)]
 mod tests {

@@ -108,7 +108,7 @@ const MAX_JSON_DEPTH: usize = 128;
 
 /// The deepest nesting of arrays and objects, ignoring brackets inside strings. Linear,
 /// no allocation; malformed input is left to the parser.
-fn nesting_depth(body: &[u8]) -> usize {
+pub(crate) fn nesting_depth(body: &[u8]) -> usize {
     let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
     for &b in body {
         if in_string {
