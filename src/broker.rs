@@ -26,8 +26,8 @@ pub(crate) use message::event_of;
 mod topology;
 pub(crate) use topology::declare_destination;
 
-pub(crate) use connect::open;
 pub use connect::ConnectError;
+pub(crate) use connect::{open, open_at};
 use message::*;
 use topology::*;
 
@@ -96,6 +96,10 @@ pub struct Broker {
     stopping: AtomicBool,
     /// Set while the broker refuses the credentials or the virtual host.
     refused: std::sync::Mutex<Option<String>>,
+    /// The URL (a cluster's node) tried first at the next connect: the one connected
+    /// to, or after losing it the next one, so a dead node's timeout is not waited out
+    /// first.
+    node: std::sync::atomic::AtomicUsize,
 }
 
 impl Broker {
@@ -109,6 +113,7 @@ impl Broker {
         let exchange = ShortString::try_new(cfg.exchange.as_str()).map_err(|_| {
             ConnectError::Topology("broker.exchange is longer than 255 bytes".into())
         })?;
+        let cfg_nodes = cfg.urls.len().max(1);
         let broker = Arc::new(Broker {
             exchange,
             cfg,
@@ -121,6 +126,7 @@ impl Broker {
             metrics,
             stopping: AtomicBool::new(false),
             refused: std::sync::Mutex::new(None),
+            node: std::sync::atomic::AtomicUsize::new(fastrand::usize(..cfg_nodes)),
         });
         let first = match broker.connect().await {
             Ok(c) => Some(c),
@@ -157,7 +163,9 @@ impl Broker {
 
     async fn connect(&self) -> Result<(Connection, Vec<Channel>), ConnectError> {
         let unreachable = |e: lapin::Error| ConnectError::Unreachable(e.to_string());
-        let conn = open(&self.cfg, "hookgate").await?;
+        let start = self.node.load(Ordering::Relaxed);
+        let (conn, node) = open_at(&self.cfg, "hookgate", start).await?;
+        self.node.store(node, Ordering::Relaxed);
         let mut channels = Vec::with_capacity(PUBLISH_CHANNELS);
         for i in 0..PUBLISH_CHANNELS {
             let ch = conn.create_channel().await.map_err(unreachable)?;
@@ -215,7 +223,8 @@ impl Broker {
             self.blocked.store(false, Ordering::Relaxed);
             self.channels.store(Some(Arc::new(ch)));
             self.metrics.broker_connected.set(1);
-            tracing::info!(broker = %self.cfg.redacted_url(), exchange = %self.cfg.exchange, "connected to the broker");
+            let node = self.node.load(Ordering::Relaxed);
+            tracing::info!(broker = %self.cfg.redacted_at(node), exchange = %self.cfg.exchange, "connected to the broker");
             self.connected_notify.notify_waiters();
             loop {
                 tokio::select! {
@@ -248,6 +257,11 @@ impl Broker {
             }
             self.channels.store(None);
             self.metrics.broker_connected.set(0);
+            // Reconnect from the next node: if this one died, its connect timeout is not
+            // the first thing waited for (any node of a cluster serves its quorum queues).
+            let n = self.cfg.urls.len().max(1);
+            let next = (self.node.load(Ordering::Relaxed) + 1) % n;
+            self.node.store(next, Ordering::Relaxed);
             let _ = conn
                 .close(200, "hookgate reconnecting or stopping".into())
                 .await;

@@ -171,7 +171,10 @@ pub struct RejectionsConfig {
 #[derive(Clone)]
 pub struct BrokerConfig {
     /// Full AMQP URL, password included: never print it, use [`BrokerConfig::redacted_url`].
+    /// As written: one URL, or several separated by commas.
     pub url: String,
+    /// The URLs of `url`: a cluster's nodes, tried in turn (at least one).
+    pub urls: Vec<String>,
     pub exchange: String,
     pub confirm_timeout: Duration,
     pub when_unavailable: WhenUnavailable,
@@ -183,9 +186,20 @@ pub struct BrokerConfig {
 }
 
 impl BrokerConfig {
-    /// The URL with any password replaced, for logs and `hookgate check`.
+    /// The URLs with any password replaced, for logs and `hookgate check`.
     pub fn redacted_url(&self) -> String {
-        match url::Url::parse(&self.url) {
+        (0..self.urls.len())
+            .map(|i| self.redacted_at(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The `i`th URL with any password replaced.
+    pub fn redacted_at(&self, i: usize) -> String {
+        let Some(one) = self.urls.get(i) else {
+            return String::new();
+        };
+        match url::Url::parse(one) {
             Ok(mut u) => {
                 if u.password().is_some() {
                     let _ = u.set_password(Some("***"));

@@ -70,7 +70,8 @@ impl Routes {
     secrets: [s]
 "#
         );
-        let config = load_str(&yaml, Path::new("fuzz.yaml"), &|_| None).expect("the fuzz routes load");
+        let config =
+            load_str(&yaml, Path::new("fuzz.yaml"), &|_| None).expect("the fuzz routes load");
         Routes { config }
     }
 

@@ -43,13 +43,52 @@ fn classify(e: lapin::Error, cfg: &BrokerConfig) -> ConnectError {
     ConnectError::Unreachable(e.to_string())
 }
 
-/// A connection to the configured broker (its CA, a small `frame_max`), named `name`
-/// in the broker's management UI.
+/// A connection to the configured broker, from a node picked at random (a fleet of
+/// gateways spreads over a cluster's nodes), named `name` in the management UI.
 pub(crate) async fn open(cfg: &BrokerConfig, name: &str) -> Result<Connection, ConnectError> {
+    let start = fastrand::usize(..cfg.urls.len().max(1));
+    open_at(cfg, name, start).await.map(|(c, _)| c)
+}
+
+/// A connection to the first of the configured URLs, from the `start`th on, that takes
+/// one, and which it was. Every node refusing or unreachable: a refusal wins (it is a
+/// configuration error), else the last node's error.
+pub(crate) async fn open_at(
+    cfg: &BrokerConfig,
+    name: &str,
+    start: usize,
+) -> Result<(Connection, usize), ConnectError> {
+    let n = cfg.urls.len().max(1);
+    let mut refused = None;
+    let mut last = None;
+    for k in 0..n {
+        let i = (start + k) % n;
+        match open_one(cfg, i, name).await {
+            Ok(c) => return Ok((c, i)),
+            Err(e) => {
+                if n > 1 {
+                    tracing::warn!(broker = %cfg.redacted_at(i), error = %e, "broker node unavailable; trying the next");
+                }
+                match e {
+                    ConnectError::Refused(_) => refused = Some(e),
+                    e => last = Some(e),
+                }
+            }
+        }
+    }
+    Err(refused
+        .or(last)
+        .unwrap_or_else(|| ConnectError::Unreachable("no broker URL".into())))
+}
+
+/// A connection to the `i`th URL (its CA, a small `frame_max`).
+async fn open_one(cfg: &BrokerConfig, i: usize, name: &str) -> Result<Connection, ConnectError> {
     let props = ConnectionProperties::default().with_connection_name(name.into());
     // Validated at load; lapin's parse errors can quote the URL, so never shown.
     let mut uri: AMQPUri = cfg
-        .url
+        .urls
+        .get(i)
+        .map_or("", String::as_str)
         .parse()
         .map_err(|_: String| ConnectError::Topology("broker.url is not a valid AMQP URL".into()))?;
     // lapin keeps two I/O buffers of 32 frames each; at RabbitMQ's default 128 KiB

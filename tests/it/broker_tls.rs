@@ -2,12 +2,12 @@
 //! `broker.ca` the gateway connects and publishes; without it the certificate is not
 //! trusted and nothing is handed off there.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use crate::rabbit_node::Node;
 
 fn sh(dir: &Path, cmd: &str) {
     let ok = Command::new("sh")
@@ -19,87 +19,44 @@ fn sh(dir: &Path, cmd: &str) {
     assert!(ok.success(), "{cmd}");
 }
 
-/// A RabbitMQ node of our own (the Debian wrapper runs it as user `rabbitmq`), stopped on drop.
-struct Node {
-    name: String,
+/// A private node with a TLS listener whose certificate a private CA signed.
+struct TlsNode {
+    node: Node,
     ssl_port: u16,
-    _dir: tempfile::TempDir,
 }
 
-impl Node {
-    fn start_tls() -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        sh(d, "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=hookgate-test-ca 2>/dev/null");
-        sh(d, "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null");
-        std::fs::write(d.join("ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
-        sh(d, "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext 2>/dev/null");
-        let (tcp, ssl, dist) = (free_port(), free_port(), free_port());
-        std::fs::write(
-            d.join("rabbitmq.conf"),
-            format!(
-                "listeners.tcp.default = {tcp}\nlisteners.ssl.default = {ssl}\nssl_options.cacertfile = {0}/ca.pem\n\
-                 ssl_options.certfile = {0}/server.pem\nssl_options.keyfile = {0}/server.key\n\
-                 ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
-                d.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(d.join("plugins"), "[].\n").unwrap();
-        std::fs::create_dir_all(d.join("mnesia")).unwrap();
-        std::fs::create_dir_all(d.join("log")).unwrap();
-        sh(d, "chmod -R a+rwX .");
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let name = format!("hg-tls-{}@localhost", std::process::id());
-        let ok = Command::new("rabbitmq-server")
-            .arg("-detached")
-            .env("RABBITMQ_NODENAME", &name)
-            .env("RABBITMQ_NODE_PORT", tcp.to_string())
-            .env("RABBITMQ_DIST_PORT", dist.to_string())
-            .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
-            .env("RABBITMQ_LOG_BASE", d.join("log"))
-            .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq.conf"))
-            .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("plugins"))
-            .status()
-            .expect("rabbitmq-server must be installed to run the amqps test (Debian package rabbitmq-server)");
-        assert!(ok.success());
-        let node = Node {
-            name,
+impl TlsNode {
+    fn start() -> TlsNode {
+        let ssl = free_port();
+        let node = Node::start(
+            "tls",
+            |d| {
+                sh(d, "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=hookgate-test-ca 2>/dev/null");
+                sh(d, "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null");
+                std::fs::write(d.join("ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+                    .unwrap();
+                sh(d, "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext 2>/dev/null");
+                format!(
+                    "listeners.ssl.default = {ssl}\nssl_options.cacertfile = {0}/ca.pem\n\
+                     ssl_options.certfile = {0}/server.pem\nssl_options.keyfile = {0}/server.key\n\
+                     ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
+                    d.display()
+                )
+            },
+            Some(ssl),
+        );
+        TlsNode {
+            node,
             ssl_port: ssl,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", ssl)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the private RabbitMQ node did not start"
-            );
-            std::thread::sleep(Duration::from_millis(200));
         }
-        node
     }
 
     fn messages(&self, queue: &str) -> Option<u64> {
-        let out = Command::new("rabbitmqctl")
-            .args(["-n", &self.name, "list_queues", "name", "messages"])
-            .output()
-            .ok()?;
-        String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
-            l.strip_prefix(&format!("{queue}\t"))
-                .and_then(|n| n.trim().parse().ok())
-        })
+        self.node.messages(queue)
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl")
-            .args(["-n", &self.name, "stop"])
-            .output();
-    }
-}
-
-fn gateway(node: &Node, ca: Option<&Path>) -> Gateway {
+fn gateway(node: &TlsNode, ca: Option<&Path>) -> Gateway {
     let ca = ca
         .map(|p| format!(", ca: {}", p.display()))
         .unwrap_or_default();
@@ -127,8 +84,8 @@ fn post(g: &Gateway, id: &str) -> u16 {
 #[test]
 fn amqps_with_a_private_ca_publishes_and_an_untrusted_certificate_does_not() {
     broker_available_or_panic();
-    let node = Node::start_tls();
-    let ca = node._dir.path().join("ca.pem");
+    let node = TlsNode::start();
+    let ca = node.node.dir.path().join("ca.pem");
 
     let g = gateway(&node, Some(&ca));
     assert_eq!(post(&g, "tls-1"), 200, "{}", g.logs());

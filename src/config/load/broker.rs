@@ -20,25 +20,37 @@ impl Validator<'_> {
 
     pub(super) fn broker(&mut self, b: &RawBroker) -> Option<BrokerConfig> {
         let url = self.secret("broker.url", &b.url)?;
-        match url::Url::parse(&url) {
-            // What lapin will parse at connect time; its errors can quote the URL, so
-            // only ours (which never does) is shown.
-            Ok(u) if u.scheme() == "amqp" || u.scheme() == "amqps" => {
-                if url.parse::<lapin::uri::AMQPUri>().is_err() {
+        // One URL, or a cluster's nodes separated by commas (tried in turn).
+        let urls = split_urls(&url);
+        for (i, one) in urls.iter().enumerate() {
+            let which = if urls.len() > 1 {
+                format!(" (the {} URL)", ordinal(i + 1))
+            } else {
+                String::new()
+            };
+            match url::Url::parse(one) {
+                // What lapin will parse at connect time; its errors can quote the URL, so
+                // only ours (which never does) is shown.
+                Ok(u) if u.scheme() == "amqp" || u.scheme() == "amqps" => {
+                    if one.parse::<lapin::uri::AMQPUri>().is_err() {
+                        self.err(
+                            "broker.url",
+                            format!("not a valid AMQP URL{which} (check the port, the percent-encoding of the user, password and vhost, and numeric query parameters such as frame_max)"),
+                        );
+                        return None;
+                    }
+                }
+                Ok(_) => {
                     self.err(
                         "broker.url",
-                        "not a valid AMQP URL (check the port, the percent-encoding of the user, password and vhost, and numeric query parameters such as frame_max)",
+                        format!("the URL{which} must start with amqp:// or amqps://"),
                     );
                     return None;
                 }
-            }
-            Ok(_) => {
-                self.err("broker.url", "the URL must start with amqp:// or amqps://");
-                return None;
-            }
-            Err(e) => {
-                self.err("broker.url", format!("not a valid URL: {e}"));
-                return None;
+                Err(e) => {
+                    self.err("broker.url", format!("not a valid URL{which}: {e}"));
+                    return None;
+                }
             }
         }
         let exchange = self.parsed(
@@ -81,6 +93,7 @@ impl Validator<'_> {
             declare,
             ca,
             url,
+            urls,
             exchange,
             confirm_timeout: self.duration(
                 "broker.confirm_timeout",
@@ -98,5 +111,43 @@ impl Validator<'_> {
                 },
             ),
         })
+    }
+}
+
+/// `broker.url` split at each comma that starts another `amqp://` or `amqps://` URL (a
+/// comma inside a password stays where it is).
+pub(crate) fn split_urls(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in s.split(',') {
+        let p = part.trim();
+        match out.last_mut() {
+            Some(last) if !(p.starts_with("amqp://") || p.starts_with("amqps://")) => {
+                last.push(',');
+                last.push_str(part);
+            }
+            _ => out.push(p.to_string()),
+        }
+    }
+    out
+}
+
+fn ordinal(n: usize) -> String {
+    match n {
+        1 => "first".into(),
+        2 => "second".into(),
+        3 => "third".into(),
+        n => format!("{n}th"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_split_at_each_new_url_not_inside_a_password() {
+        assert_eq!(
+            super::split_urls("amqp://u:p,w@a:5672/v, amqps://u:p@b:5671/v,amqp://c"),
+            ["amqp://u:p,w@a:5672/v", "amqps://u:p@b:5671/v", "amqp://c"]
+        );
+        assert_eq!(super::split_urls("amqp://a"), ["amqp://a"]);
     }
 }
