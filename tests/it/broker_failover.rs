@@ -56,6 +56,10 @@ fn when_its_node_stops_the_gateway_fails_over_to_the_next_url() {
     );
     assert_eq!(count(next), 10);
     let logs = g.logs();
-    assert_eq!(logs.matches("connected to the broker broker=").count(), 2, "{logs}");
+    assert_eq!(
+        logs.matches("connected to the broker broker=").count(),
+        2,
+        "{logs}"
+    );
     assert!(!logs.contains("guest:guest"), "no password in the log");
 }

@@ -13,6 +13,7 @@ mod broker;
 mod broker_failover;
 mod broker_refused;
 mod broker_tls;
+mod chaos;
 mod cli;
 mod dashboard;
 mod deliver;

@@ -9,13 +9,13 @@ use super::common::*;
 use super::rabbit::{amqp_url, unique, Rabbit};
 
 /// A private redis-server on a free port, killed when dropped.
-struct Redis {
+pub struct Redis {
     child: Option<Child>,
     port: u16,
 }
 
 impl Redis {
-    fn start() -> Redis {
+    pub fn start() -> Redis {
         let mut r = Redis {
             child: None,
             port: free_port(),
@@ -24,7 +24,7 @@ impl Redis {
         r
     }
 
-    fn spawn(&mut self) {
+    pub fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -40,14 +40,14 @@ impl Redis {
         }
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }
