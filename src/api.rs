@@ -207,11 +207,6 @@ pub fn query_escape(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// GET `path_and_query` from the admin port at `addr`; the body of a 200.
-pub fn get(addr: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
-    call(addr, "GET", path_and_query)
-}
-
 /// `method` `path_and_query` on the admin port at `addr` (a POST says it is JSON, which
 /// a cross-site form cannot); the body of a 200.
 pub fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {

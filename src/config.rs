@@ -132,15 +132,20 @@ pub struct RedisConfig {
 
 impl RedisConfig {
     pub fn redacted_url(&self) -> String {
-        match url::Url::parse(&self.url) {
-            Ok(mut u) => {
-                if u.password().is_some() {
-                    let _ = u.set_password(Some("***"));
-                }
-                u.to_string()
+        redacted(&self.url)
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`, for logs and messages.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
             }
-            Err(_) => "<unparsable url>".to_string(),
+            u.to_string()
         }
+        Err(_) => "<unparsable url>".to_string(),
     }
 }
 
@@ -196,18 +201,7 @@ impl BrokerConfig {
 
     /// The `i`th URL with any password replaced.
     pub fn redacted_at(&self, i: usize) -> String {
-        let Some(one) = self.urls.get(i) else {
-            return String::new();
-        };
-        match url::Url::parse(one) {
-            Ok(mut u) => {
-                if u.password().is_some() {
-                    let _ = u.set_password(Some("***"));
-                }
-                u.to_string()
-            }
-            Err(_) => "<unparsable url>".to_string(),
-        }
+        self.urls.get(i).map(|u| redacted(u)).unwrap_or_default()
     }
 }
 

@@ -39,7 +39,7 @@ impl Reader {
                 f.id.as_deref(),
                 limit,
             ),
-            SpoolAccess::Remote(addr) => remote_dead(
+            SpoolAccess::Remote(addr) => remote_call(
                 addr,
                 "GET",
                 &format!("/api/v1/dead?limit={limit}&{}", f.query()),
@@ -64,19 +64,8 @@ impl Reader {
                 Ok(found)
             }
             SpoolAccess::Remote(addr) => {
-                remote_dead(addr, "POST", &format!("/api/v1/dead/replay?{}", f.query()))
+                remote_call(addr, "POST", &format!("/api/v1/dead/replay?{}", f.query()))
             }
         }
     }
-}
-
-fn remote_dead(addr: &str, method: &str, pq: &str) -> Result<Vec<DeadLetter>, StoreError> {
-    let body = crate::api::call(addr, method, pq).map_err(|e| {
-        StoreError::Remote(format!("the store is held by the gateway whose admin port is {addr}, which did not answer: {e}"))
-    })?;
-    serde_json::from_slice(&body).map_err(|e| {
-        StoreError::Remote(format!(
-            "unexpected answer from the admin API at {addr}: {e}"
-        ))
-    })
 }

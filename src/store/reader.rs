@@ -312,14 +312,24 @@ impl Reader {
 
 /// A spool read through the running gateway's admin API (loopback only).
 pub(super) fn remote(addr: &str, path_and_query: &str) -> Result<Vec<StoredEvent>, StoreError> {
-    let body = crate::api::get(addr, path_and_query)
-        .map_err(|e| StoreError::Remote(format!("the store is held by the gateway whose admin port is {addr}, which did not answer: {e}")))?;
-    let items: Vec<ApiEvent> = serde_json::from_slice(&body).map_err(|e| {
+    let items: Vec<ApiEvent> = remote_call(addr, "GET", path_and_query)?;
+    Ok(items.into_iter().map(ApiEvent::into_stored).collect())
+}
+
+/// `method` `pq` on the running gateway's admin API, its JSON answer decoded.
+pub(super) fn remote_call<T: serde::de::DeserializeOwned>(
+    addr: &str,
+    method: &str,
+    pq: &str,
+) -> Result<T, StoreError> {
+    let body = crate::api::call(addr, method, pq).map_err(|e| {
+        StoreError::Remote(format!("the store is held by the gateway whose admin port is {addr}, which did not answer: {e}"))
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
         StoreError::Remote(format!(
             "unexpected answer from the admin API at {addr}: {e}"
         ))
-    })?;
-    Ok(items.into_iter().map(ApiEvent::into_stored).collect())
+    })
 }
 
 /// A stored event as the admin API sends it: the listing's fields and the body.

@@ -25,7 +25,7 @@ impl Reader {
                 if let Some(seq) = seq {
                     q = format!("/api/v1/rejections?seq={seq}");
                 }
-                remote(addr, "GET", &q)
+                remote_call(addr, "GET", &q)
             }
         }
     }
@@ -49,19 +49,4 @@ impl Reader {
             )),
         }
     }
-}
-
-fn remote<T: serde::de::DeserializeOwned>(
-    addr: &str,
-    method: &str,
-    pq: &str,
-) -> Result<T, StoreError> {
-    let body = crate::api::call(addr, method, pq).map_err(|e| {
-        StoreError::Remote(format!("the store is held by the gateway whose admin port is {addr}, which did not answer: {e}"))
-    })?;
-    serde_json::from_slice(&body).map_err(|e| {
-        StoreError::Remote(format!(
-            "unexpected answer from the admin API at {addr}: {e}"
-        ))
-    })
 }

@@ -144,13 +144,7 @@ impl Reader {
             .collect();
         let dests = match &self.spool {
             SpoolAccess::Local(t, _) => cursors(&t.deliver, config)?,
-            SpoolAccess::Remote(addr) => {
-                let body = crate::api::call(addr, "GET", "/api/v1/destinations")
-                    .map_err(|e| StoreError::Remote(format!("the admin API at {addr}: {e}")))?;
-                serde_json::from_slice(&body).map_err(|e| {
-                    StoreError::Remote(format!("unexpected answer from {addr}: {e}"))
-                })?
-            }
+            SpoolAccess::Remote(addr) => remote_call(addr, "GET", "/api/v1/destinations")?,
         };
         Ok(StatusView { dests, dead })
     }

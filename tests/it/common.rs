@@ -314,3 +314,35 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// An npm folder under `~/.cache` named `prefix-<hash of its package.json and files>`:
+/// `package.json` installed once (pinned versions), `files` written beside it.
+pub fn npm_folder(prefix: &str, package_json: &str, files: &[(&str, &str)]) -> PathBuf {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(package_json);
+    for (name, text) in files {
+        h.update(name);
+        h.update(text);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    let dir = PathBuf::from(home).join(format!(
+        ".cache/{prefix}-{}",
+        &hex::encode(h.finalize())[..16]
+    ));
+    if !dir.join("installed").exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("package.json"), package_json).unwrap();
+        let ok = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "npm install failed in {}", dir.display());
+        std::fs::write(dir.join("installed"), "").unwrap();
+    }
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}

@@ -67,26 +67,11 @@ await browser.close();
 fn folder() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(format!("{PACKAGE_JSON}{SCRIPT}").as_bytes());
-        let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
-        let dir = PathBuf::from(home).join(format!(
-            ".cache/hookgate-test-browser-{}",
-            &hex::encode(digest)[..16]
-        ));
-        if !dir.join("installed").exists() {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("package.json"), PACKAGE_JSON).unwrap();
-            let ok = Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--silent"])
-                .current_dir(&dir)
-                .status()
-                .unwrap();
-            assert!(ok.success(), "npm install failed in {}", dir.display());
-            std::fs::write(dir.join("installed"), "").unwrap();
-        }
-        std::fs::write(dir.join("dashboard.mjs"), SCRIPT).unwrap();
-        dir
+        npm_folder(
+            "hookgate-test-browser",
+            PACKAGE_JSON,
+            &[("dashboard.mjs", SCRIPT)],
+        )
     })
     .clone()
 }

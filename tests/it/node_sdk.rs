@@ -59,30 +59,8 @@ pub const SIGNED_BY_NODE_SDK: &[(&str, bool)] = &[
 /// The npm folder with [`PACKAGE_JSON`] installed, named by its content's hash.
 fn folder() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(format!("{PACKAGE_JSON}{SIGNER}").as_bytes());
-        let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
-        let dir = PathBuf::from(home).join(format!(
-            ".cache/hookgate-test-npm-{}",
-            &hex::encode(digest)[..16]
-        ));
-        let marker = dir.join("installed");
-        if !marker.exists() {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("package.json"), PACKAGE_JSON).unwrap();
-            std::fs::write(dir.join("sign.mjs"), SIGNER).unwrap();
-            let ok = Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--silent"])
-                .current_dir(&dir)
-                .status()
-                .unwrap();
-            assert!(ok.success(), "npm install failed in {}", dir.display());
-            std::fs::write(&marker, "").unwrap();
-        }
-        dir
-    })
-    .clone()
+    DIR.get_or_init(|| npm_folder("hookgate-test-npm", PACKAGE_JSON, &[("sign.mjs", SIGNER)]))
+        .clone()
 }
 
 fn sign(preset: &str, secret: &str, ts: i64, body: &str) -> Vec<(String, String)> {
