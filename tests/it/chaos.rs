@@ -1,9 +1,11 @@
 //! The chaos campaign: three replicas behind a small TCP load balancer, sharing a Redis
-//! and a broker; 16 clients send signed events and retry like a provider (a 503, a reset
-//! or a timeout is sent again with the same delivery id). Meanwhile a replica is killed
-//! with SIGKILL and restarted, the broker is cut off and restored (every connection
-//! severed through a proxy), a replica reloads (SIGHUP), and Redis is stopped and
-//! started. At the end every id answered 200 must be in the queue.
+//! and a 3-node RabbitMQ cluster of private nodes (the route's quorum queue replicated
+//! on all three, `broker.url` naming every node); 16 clients send signed events and
+//! retry like a provider (a 503, a reset or a timeout is sent again with the same
+//! delivery id). Meanwhile a replica is killed with SIGKILL and restarted, a broker node
+//! is stopped and started (replicas on it fail over to another), a replica reloads
+//! (SIGHUP), and Redis is stopped and started. At the end every id answered 200 must be
+//! in the queue.
 //!
 //! Short form in `cargo test` (20 s); the long form: `HOOKGATE_CHAOS_SECS=600 cargo test
 //! --test it chaos -- --nocapture`.
@@ -16,7 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::common::*;
-use super::rabbit::{unique, Proxy, Rabbit};
+use super::rabbit::{unique, Rabbit};
+use super::rabbit_node::cluster;
 use super::shared::Redis;
 
 const SECRET: &str = "chaos-secret";
@@ -89,16 +92,17 @@ fn chaos_every_event_answered_200_is_in_the_queue() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    let rabbit = Rabbit::connect();
+    let nodes = cluster("chaos");
+    // The test reads the queue through the first node, which stays up.
+    let rabbit = Rabbit::connect_to(&nodes[0].url());
     let (exchange, queue) = (unique("hg-chaos"), unique("hg-chaos-q"));
-    rabbit.owns(&exchange, &[&queue]);
-    let broker = Proxy::start(super::rabbit::broker_addr());
+    let urls: Vec<String> = nodes.iter().map(|n| n.url()).collect();
     let mut redis = Redis::start();
     let yaml = format!(
         "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}} }}\nstore: {{ path: \"{{STORE}}\", dedup: {{ redis: {{ url: \"{}\", key_prefix: \"{}\" }} }} }}\nbroker: {{ url: \"{}\", exchange: {exchange}, when_unavailable: spool }}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [{SECRET}], queue: {queue} }}\n",
         redis.url(),
         unique("hg-chaos:"),
-        broker.url()
+        urls.join(",")
     );
     let mut gs: Vec<Gateway> = (0..3).map(|_| Gateway::start(&yaml)).collect();
     let rss_start: Vec<u64> = gs.iter().map(|g| rss_kb(g.pid())).collect();
@@ -153,13 +157,10 @@ fn chaos_every_event_answered_200_is_in_the_queue() {
     gs[0].wait_exit(Duration::from_secs(10));
     faults.push(format!("{}  restart replica 0", at(0.25)));
     gs[0].spawn();
-    faults.push(format!(
-        "{}  broker cut off (every connection severed)",
-        at(0.35)
-    ));
-    broker.cut();
-    faults.push(format!("{}  broker restored", at(0.5)));
-    broker.restore();
+    faults.push(format!("{}  broker node 2 of 3 stopped", at(0.35)));
+    nodes[1].stop();
+    faults.push(format!("{}  broker node 2 started", at(0.5)));
+    nodes[1].launch();
     faults.push(format!("{}  SIGHUP replica 1", at(0.55)));
     gs[1].signal("-HUP");
     faults.push(format!("{}  Redis stopped", at(0.65)));
@@ -182,7 +183,7 @@ fn chaos_every_event_answered_200_is_in_the_queue() {
         .filter(|id| !in_queue.contains(**id))
         .collect();
     let rss_end: Vec<u64> = gs.iter().map(|g| rss_kb(g.pid())).collect();
-    println!("chaos campaign, {secs} s, 3 replicas, 16 clients:");
+    println!("chaos campaign, {secs} s, 3 replicas, 3 RabbitMQ nodes, 16 clients:");
     for f in &faults {
         println!("  {f}");
     }
@@ -195,6 +196,11 @@ fn chaos_every_event_answered_200_is_in_the_queue() {
         ids.len() - in_queue.len(),
         retries.load(Ordering::Relaxed)
     );
+    let lost: usize = gs
+        .iter()
+        .map(|g| g.logs().matches("broker connection lost").count())
+        .sum();
+    println!("  broker connections lost and re-established on another node: {lost}");
     println!("  RSS (KiB) at start {rss_start:?}, at the end {rss_end:?}");
     assert!(
         missing.is_empty(),

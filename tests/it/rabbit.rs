@@ -76,6 +76,8 @@ impl Msg {
 
 /// A client for inspecting and preparing the broker; cleans up its names on drop.
 pub struct Rabbit {
+    /// The broker's URL (take_all opens connections of its own).
+    url: String,
     rt: tokio::runtime::Runtime,
     conn: Connection,
     cleanup_queues: Mutex<Vec<String>>,
@@ -85,17 +87,20 @@ pub struct Rabbit {
 impl Rabbit {
     pub fn connect() -> Rabbit {
         broker_addr();
+        Rabbit::connect_to(&amqp_url())
+    }
+
+    /// A connection to another broker (a private node or cluster).
+    pub fn connect_to(url: &str) -> Rabbit {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let conn = rt
-            .block_on(Connection::connect(
-                &amqp_url(),
-                ConnectionProperties::default(),
-            ))
+            .block_on(Connection::connect(url, ConnectionProperties::default()))
             .unwrap();
         Rabbit {
+            url: url.to_string(),
             rt,
             conn,
             cleanup_queues: Mutex::default(),
@@ -147,7 +152,7 @@ impl Rabbit {
     /// seen once in CI under load), so the retry reconnects when it must.
     pub fn take_all(&self, queue: &str, min: usize, wait: Duration) -> Vec<Msg> {
         self.rt.block_on(async {
-            let url = amqp_url();
+            let url = self.url.clone();
             let connect = || Connection::connect(&url, ConnectionProperties::default());
             let mut conn = connect().await.unwrap();
             let mut ch = conn.create_channel().await.unwrap();

@@ -13,6 +13,7 @@ pub struct Node {
     pub name: String,
     /// The AMQP (plain TCP) port.
     pub port: u16,
+    dist: u16,
     pub dir: tempfile::TempDir,
 }
 
@@ -40,11 +41,25 @@ impl Node {
         assert!(ok.success());
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
         let name = format!("hg-{tag}-{}-{tcp}@localhost", std::process::id());
+        let node = Node {
+            name,
+            port: tcp,
+            dist,
+            dir,
+        };
+        node.launch();
+        node.wait(ready_port.unwrap_or(tcp));
+        node
+    }
+
+    /// Start the node's server (again, after `stop`: same name, ports and data).
+    pub fn launch(&self) {
+        let d = self.dir.path();
         let ok = Command::new("rabbitmq-server")
             .arg("-detached")
-            .env("RABBITMQ_NODENAME", &name)
-            .env("RABBITMQ_NODE_PORT", tcp.to_string())
-            .env("RABBITMQ_DIST_PORT", dist.to_string())
+            .env("RABBITMQ_NODENAME", &self.name)
+            .env("RABBITMQ_NODE_PORT", self.port.to_string())
+            .env("RABBITMQ_DIST_PORT", self.dist.to_string())
             .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
             .env("RABBITMQ_LOG_BASE", d.join("log"))
             .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq.conf"))
@@ -52,16 +67,23 @@ impl Node {
             .status()
             .expect("rabbitmq-server must be installed (Debian package rabbitmq-server)");
         assert!(ok.success());
-        let node = Node {
-            name,
-            port: tcp,
-            dir,
-        };
-        node.wait(ready_port.unwrap_or(tcp));
-        node
     }
 
-    fn wait(&self, port: u16) {
+    /// `rabbitmqctl -n NODE args...`, asserting success.
+    pub fn ctl(&self, args: &[&str]) {
+        let out = Command::new("rabbitmqctl")
+            .args(["-n", &self.name])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rabbitmqctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn wait(&self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(90);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -101,4 +123,20 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Three private nodes clustered (2 and 3 joined to 1), for quorum queues that survive a
+/// node's loss. Booted side by side, ~20-30 s in all.
+pub fn cluster(tag: &'static str) -> Vec<Node> {
+    let boots: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || Node::start(tag, |_| String::new(), None)))
+        .collect();
+    let nodes: Vec<Node> = boots.into_iter().map(|b| b.join().unwrap()).collect();
+    for n in &nodes[1..] {
+        n.ctl(&["stop_app"]);
+        n.ctl(&["join_cluster", &nodes[0].name]);
+        n.ctl(&["start_app"]);
+    }
+    nodes[0].ctl(&["await_online_nodes", "3", "--timeout", "120"]);
+    nodes
 }
