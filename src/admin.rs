@@ -164,8 +164,27 @@ impl Admin {
     }
 }
 
+/// Connections the admin port holds at most: well inside the descriptors the ingress
+/// leaves to the rest (`server::FD_RESERVE`), so that no flood of admin connections can
+/// take the ingress's.
+const MAX_CONNECTIONS: usize = 64;
+
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // At the cap, the connections waiting for a request are asked to close, so that a
+    // probe or a person gets in behind idle (or hostile) ones at once.
+    let shed = Arc::new(tokio::sync::Notify::new());
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(s) => s,
+            Err(_) => {
+                shed.notify_waiters();
+                tokio::select! {
+                    s = slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return },
+                    _ = crate::server::stopped(&mut stop) => return,
+                }
+            }
+        };
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
@@ -179,17 +198,26 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Re
             },
             _ = crate::server::stopped(&mut stop) => return,
         };
-        let admin = admin.clone();
+        let (admin, shed) = (admin.clone(), shed.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let svc = service_fn(move |req| {
                 let admin = admin.clone();
                 async move { Ok::<_, Infallible>(admin.answer(&req, peer.ip()).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            // hyper closes a connection that sends no request head within 5 s, also
+            // between requests (an idle keep-alive connection).
+            let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(std::time::Duration::from_secs(5))
-                .serve_connection(TokioIo::new(tcp), svc)
-                .await;
+                .serve_connection(TokioIo::new(tcp), svc);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = shed.notified() => conn.as_mut().graceful_shutdown(),
+            }
+            // A request in flight finishes; an idle connection closes now.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), conn).await;
         });
     }
 }

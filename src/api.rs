@@ -73,12 +73,41 @@ fn authorize(c: &Call) -> Option<(u16, String)> {
                 )
             })
         }
+        // DNS rebinding: a page from another site whose name now resolves to
+        // 127.0.0.1 reaches this port from the browser on loopback, but names its own
+        // host. Without a token, only requests that name this machine are answered.
+        None if c.peer.is_loopback() && !c.host.is_some_and(loopback_host) => Some((
+            421,
+            r#"{"error":"without admin.token the API answers only requests to 127.0.0.1, [::1] or localhost"}"#.into(),
+        )),
         None if c.peer.is_loopback() => None,
         None => Some((
             403,
             r#"{"error":"without admin.token the API answers loopback clients only"}"#.into(),
         )),
     }
+}
+
+/// Does `Host` name this machine's loopback (`127.0.0.1`, `[::1]`, `localhost`, with
+/// or without a port)?
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(a, _)| a),
+        None => host.rsplit_once(':').map_or(host, |(a, _)| a),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The most records one API call lists: a larger `limit` lists this many (the rejection
+/// log, the archive and the dead letters can be large; a script pages with filters).
+pub(crate) const MAX_LIMIT: usize = 1000;
+
+/// `limit` of a query: a whole number, at most [`MAX_LIMIT`].
+pub(crate) fn parse_limit(v: &str) -> Result<usize, (u16, String)> {
+    v.parse::<usize>()
+        .map(|n| n.min(MAX_LIMIT))
+        .map_err(|_| error(400, "limit is a whole number"))
 }
 
 /// A state-changing call from a page of another origin (a browser sends `Origin`) is

@@ -160,6 +160,13 @@ impl std::fmt::Debug for RedisConfig {
     }
 }
 
+/// Bytes of refused requests waiting for the rejection log's writer, all routes
+/// together: counted with the bodies in `limits.memory`'s check.
+pub const REJECTIONS_QUEUE_BYTES: usize = 8 << 20;
+
+/// `store.rejections.max_bytes` unless set: the log's records, all routes together.
+pub const DEFAULT_REJECTIONS_BYTES: usize = 32 << 20;
+
 /// The rejection log (see `rejections`).
 #[derive(Debug, Clone)]
 pub struct RejectionsConfig {
@@ -168,6 +175,9 @@ pub struct RejectionsConfig {
     pub keep: usize,
     /// Records older than this are removed.
     pub max_age: Duration,
+    /// The bytes the records may take in the store, all routes together; each route
+    /// (and `none`) has an equal share, so that a flood on one cannot push another's out.
+    pub max_bytes: usize,
     /// Keep the request as received (body and header values), which shows the body's
     /// first bytes and allows replaying it. Off by default: bodies are personal data.
     pub capture_body: bool,

@@ -137,6 +137,15 @@ impl Ledger {
         })
     }
 
+    /// [`Ledger::keyspace`] with options of its own.
+    pub fn keyspace_opts(
+        &self,
+        name: &str,
+        opts: impl FnOnce() -> fjall::KeyspaceCreateOptions,
+    ) -> fjall::Result<fjall::Keyspace> {
+        self.db.keyspace(name, opts)
+    }
+
     /// A batch across the database's keyspaces, applied atomically by `commit`.
     pub fn batch(&self) -> fjall::OwnedWriteBatch {
         self.db.batch()

@@ -122,7 +122,7 @@ impl Handoff {
             }
             Err(e) => match policy {
                 WhenUnavailable::Spool => {
-                    tracing::debug!(route = %ev.route, id = %ev.id, error = %e, "broker hand-off failed; spooling");
+                    tracing::debug!(route = %ev.route, id = ?ev.id, error = %e, "broker hand-off failed; spooling");
                     Ok(spool.push(ev).await?)
                 }
                 WhenUnavailable::Reject => Err(e.into()),

@@ -165,7 +165,7 @@ where
                 Stored::Duplicate => "duplicate",
             };
             metrics.request(label, started.elapsed());
-            tracing::debug!(route = name, source_ip = %source, delivery, id = %id, outcome = label, "kept");
+            tracing::debug!(route = name, source_ip = %source, delivery, id = ?id, outcome = label, "kept");
             // The id is printable ASCII (see `event`), but may hold quotes: JSON-escape it.
             let mut body = Vec::with_capacity(32 + id.len());
             body.extend_from_slice(br#"{"status":""#);
@@ -191,7 +191,7 @@ where
                 app.metrics.unavailable(name, cause);
             }
             let reason = rej.reason();
-            tracing::debug!(route = name, source_ip = %source, peer = %peer, delivery, code = rej.code(), reason = %reason, "rejected");
+            tracing::debug!(route = name, source_ip = %source, peer = %peer, delivery, code = rej.code(), reason = ?reason, "rejected");
             app.rejections.record(crate::rejections::Refused {
                 route: name,
                 verifier: route.map(|i| &rt.config.routes[i].verifier),

@@ -8,37 +8,49 @@
 //! headers masked, and the body's size and SHA-256. With `store.rejections.capture_body`
 //! (off by default: bodies are personal data) it also keeps the request as received,
 //! which shows the body's first bytes and lets `POST /api/v1/rejections/replay` verify it
-//! again with the current configuration once its cause is fixed.
+//! again with the current configuration once its cause is fixed. A shared-token
+//! credential (GitLab's `X-Gitlab-Token`, Basic auth, a URL token) is the route's secret
+//! itself: only its SHA-256 is kept, and a replay puts back the configured secret with
+//! that digest ([`Raw::request`]).
 //!
-//! Records live in the store's database (keyspace `rejections`), keyed by route and a
-//! time-ordered sequence, at most `keep` per route (a flood on one route, or on unknown
-//! paths, pushes out only its own) and none older than `max_age`. The request path only
-//! builds the record and offers it to a bounded channel; one thread writes. When the
-//! channel is full (a flood of refused requests), the record is dropped and counted in
-//! `hookgate_rejections_dropped_total`: the log must never slow down or stop the edge.
+//! Every byte an unauthenticated sender makes the log hold is budgeted (docs/store.md):
+//! - a record is built from capped fields ([`record`]): header names, values, their
+//!   count and total, the reason and the path; the raw request only with capture;
+//! - records wait for the writer in one queue per route, bounded in bytes
+//!   ([`crate::config::REJECTIONS_QUEUE_BYTES`], an equal share per route and `none`),
+//!   which `limits.memory`'s check counts; past a route's share the body is not kept,
+//!   then the record is dropped and counted in `hookgate_rejections_dropped_total`;
+//! - repeats of one refusal (same route, code and client) that need no body (rate
+//!   limited, not found, method, allowlist, 503) within a minute add to the first
+//!   record's `repeats` instead of making records;
+//! - one writer thread takes the routes' queues in turn (a flood on one route, or on
+//!   unknown paths, never delays another's records) and writes at most
+//!   [`WRITE_RATE`] bytes a second, so that no flood can grow the store faster;
+//! - on disk each route keeps at most `keep` records, an equal share of `max_bytes`, and
+//!   none older than `max_age`, evicted oldest first from an index kept in memory.
+//!
 //! Nothing is synced for it: a crash loses at most the last records, which are diagnostics.
 
 use std::net::IpAddr;
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use http::request::Parts;
-use sha2::Digest as _;
 
 use crate::config::RejectionsConfig;
 use crate::metrics::Metrics;
 
+mod queue;
 mod read;
+mod record;
 mod writer;
 
 pub use read::{find, list, mark_replayed, Filter};
 
-/// Records waiting for the writer at most; past it they are dropped and counted.
-const QUEUE: usize = 1024;
-/// Bytes of a captured body shown in listings (`body_head`).
-const HEAD: usize = 256;
+/// Record bytes written to the store per second at most (with a burst of twice that):
+/// about two hundred full records, or one captured 1 MiB body.
+pub const WRITE_RATE: usize = 1 << 20;
 
 /// A refused request as the CLI, the API and the dashboard show it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -54,7 +66,7 @@ pub struct Rejected {
     pub method: String,
     /// The path, with query values masked.
     pub path: String,
-    /// Name and value; credential values shown as `*** (N bytes)`.
+    /// Name and value; credential values shown as `*** (N bytes)`, long values cut.
     pub headers: Vec<(String, String)>,
     /// `None` when the request was refused before its body was read.
     pub body_bytes: Option<usize>,
@@ -65,6 +77,19 @@ pub struct Rejected {
     pub replayable: bool,
     /// Replayed and accepted: the event id it was kept under.
     pub replayed_as: Option<String>,
+    /// With `capture_body`: why this request was not kept (a budget), if it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_captured: Option<String>,
+    /// The same refusal (route, code, client) again this many times after this one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeats: u64,
+    /// When the last repeat came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A record as stored: what is shown, and the request as received when captured.
@@ -83,20 +108,37 @@ pub(crate) struct Raw {
     pub headers: Vec<(String, String)>,
     pub body_base64: String,
     pub received_at_ms: i64,
+    /// A shared-token scheme's credential, taken out of `uri` or `headers`: its SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_sha256: Option<String>,
 }
 
 impl Raw {
-    /// The request's head and body again.
-    pub fn request(&self) -> Option<(Parts, Bytes)> {
-        let mut b = http::Request::builder().method("POST").uri(&self.uri);
+    /// The request's head and body again; a shared-token credential is put back as the
+    /// secret of `route` with the recorded digest (none matching: left out, so the
+    /// replay is refused like the request was).
+    pub fn request(&self, route: Option<&crate::config::Route>) -> Option<(Parts, Bytes)> {
+        let mut uri = self.uri.clone();
+        let mut b = http::Request::builder().method("POST");
         for (n, v) in &self.headers {
             let v = base64::engine::general_purpose::STANDARD.decode(v).ok()?;
             b = b.header(n, v);
         }
+        if let (Some(digest), Some(route)) = (&self.credential_sha256, route) {
+            if let Some((headers, query)) = record::restore_credential(route, digest) {
+                for (n, v) in headers {
+                    b = b.header(n, v);
+                }
+                if let Some(q) = query {
+                    uri.push(if uri.contains('?') { '&' } else { '?' });
+                    uri.push_str(&q);
+                }
+            }
+        }
         let body = base64::engine::general_purpose::STANDARD
             .decode(&self.body_base64)
             .ok()?;
-        let (parts, ()) = b.body(()).ok()?.into_parts();
+        let (parts, ()) = b.uri(uri).body(()).ok()?.into_parts();
         Some((parts, Bytes::from(body)))
     }
 }
@@ -119,29 +161,36 @@ pub struct Refused<'a> {
 /// The request path's handle: offers records to the writer.
 #[derive(Clone)]
 pub struct Log {
-    tx: mpsc::SyncSender<Stored>,
+    queue: Arc<queue::Queue>,
     metrics: Arc<Metrics>,
     seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Log {
-    /// Start the writer over `keyspace`.
+    /// Start the writer over `keyspace`, for a configuration of `routes` routes.
     pub fn start(
         keyspace: fjall::Keyspace,
         cfg: &RejectionsConfig,
+        routes: usize,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Log> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let last = writer::last_seq(&keyspace);
-        let w = writer::Writer::new(keyspace, cfg.clone());
+        let w = writer::Writer::new(keyspace);
+        let last = w.last_seq();
+        let queue = Arc::new(queue::Queue::new(cfg.clone(), routes));
+        let q = queue.clone();
         std::thread::Builder::new()
             .name("hookgate-rejections".into())
-            .spawn(move || w.run(rx))?;
+            .spawn(move || w.run(q))?;
         Ok(Log {
-            tx,
+            queue,
             metrics,
             seq: Arc::new(std::sync::atomic::AtomicU64::new(last)),
         })
+    }
+
+    /// A reloaded configuration: its budgets and its number of routes (the shares).
+    pub fn configure(&self, cfg: &RejectionsConfig, routes: usize) {
+        self.queue.configure(cfg.clone(), routes);
     }
 
     /// A unique, time-ordered sequence: microseconds since the epoch, or one more than
@@ -161,95 +210,17 @@ impl Log {
         }
     }
 
-    /// Record `r`; never blocks.
+    /// Record `r`; never blocks (on a lock held only to count and queue).
     pub fn record(&self, r: Refused) {
         let now_ms = crate::now_ms();
+        if self.queue.repeat(r.route, r.code, r.source, now_ms) {
+            return;
+        }
         let seq = self.next_seq(now_ms.max(0) as u64 * 1000);
-        let stored = build(seq, now_ms, &r);
-        if self.tx.try_send(stored).is_err() {
+        let stored = record::build(seq, now_ms, &r);
+        if !self.queue.push(stored, r.code, r.source, now_ms) {
             self.metrics.rejections_dropped.inc();
         }
-    }
-}
-
-/// Whether a header's value is masked: credentials and signatures by name, and those
-/// the route's scheme reads.
-fn masked(name: &str, verifier: Option<&crate::verify::Verifier>) -> bool {
-    const WORDS: [&str; 9] = [
-        "auth",
-        "cookie",
-        "signature",
-        "sig",
-        "token",
-        "secret",
-        "key",
-        "hmac",
-        "password",
-    ];
-    WORDS.iter().any(|w| name.contains(w)) || verifier.is_some_and(|v| v.reads_credential(name))
-}
-
-fn build(seq: u64, now_ms: i64, r: &Refused) -> Stored {
-    let (p, capture) = (r.parts, r.capture);
-    let headers = p
-        .headers
-        .iter()
-        .map(|(n, v)| {
-            let shown = if masked(n.as_str(), r.verifier) {
-                format!("*** ({} bytes)", v.len())
-            } else {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            };
-            (n.as_str().to_owned(), shown)
-        })
-        .collect();
-    let mut path = p.uri.path().to_owned();
-    if let Some(q) = p.uri.query() {
-        let names: Vec<String> = url::form_urlencoded::parse(q.as_bytes())
-            .map(|(k, _)| format!("{k}=***"))
-            .collect();
-        path = format!("{path}?{}", names.join("&"));
-    }
-    let raw = (capture && r.body.is_some()).then(|| Raw {
-        https: r.https,
-        uri: p.uri.to_string(),
-        headers: p
-            .headers
-            .iter()
-            .filter(|(n, _)| *n != http::header::COOKIE)
-            .map(|(n, v)| {
-                let v = base64::engine::general_purpose::STANDARD.encode(v.as_bytes());
-                (n.as_str().to_owned(), v)
-            })
-            .collect(),
-        body_base64: r
-            .body
-            .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
-            .unwrap_or_default(),
-        received_at_ms: now_ms,
-    });
-    Stored {
-        shown: Rejected {
-            seq,
-            received_at: crate::rfc3339_ms(now_ms),
-            route: r.route.to_owned(),
-            source_ip: r.source.to_string(),
-            status: r.status,
-            code: r.code.to_owned(),
-            reason: r.reason.clone(),
-            method: p.method.to_string(),
-            path,
-            headers,
-            body_bytes: r.body.map(|b| b.len()),
-            body_sha256: r.body.map(|b| hex::encode(sha2::Sha256::digest(b))),
-            body_head: r
-                .body
-                .filter(|_| capture)
-                .map(|b| String::from_utf8_lossy(&b[..b.len().min(HEAD)]).into_owned()),
-            replayable: raw.is_some(),
-            replayed_as: None,
-        },
-        raw,
     }
 }
 

@@ -11,11 +11,7 @@ fn filter(query: Option<&str>) -> Result<(DeadFilter, usize), (u16, String)> {
             "route" => f.route = Some(v.into_owned()),
             "destination" => f.destination = Some(v.into_owned()),
             "id" => f.id = Some(v.into_owned()),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .map_err(|_| (400, r#"{"error":"limit is a whole number"}"#.to_string()))?
-            }
+            "limit" => limit = super::parse_limit(&v)?,
             _ => {
                 let error = format!("unknown parameter {k:?}");
                 return Err((400, serde_json::json!({ "error": error }).to_string()));
@@ -66,7 +62,7 @@ pub(super) fn replay(
         for dl in found {
             let mut dl = dl.clone();
             dl.replay = true;
-            tracing::info!(route = %dl.route, destination = %dl.destination, id = %dl.id, "dead letter replayed (admin API)");
+            tracing::info!(route = %dl.route, destination = %dl.destination, id = ?dl.id, "dead letter replayed (admin API)");
             d.replay(dl);
         }
     }

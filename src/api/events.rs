@@ -19,9 +19,9 @@ pub(super) fn list(app: &App, query: Option<&str>) -> (u16, String) {
                 Ok(s) => status = Some(s),
                 Err(e) => return error(400, e),
             },
-            "limit" => match v.parse() {
+            "limit" => match super::parse_limit(&v) {
                 Ok(n) => limit = n,
-                Err(_) => return error(400, "limit is a whole number"),
+                Err(e) => return e,
             },
             _ => return error(400, format_args!("unknown parameter {k:?}")),
         }

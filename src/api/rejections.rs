@@ -12,9 +12,9 @@ pub(super) fn list(store: &Store, query: Option<&str>) -> (u16, String) {
         match &*k {
             "route" => f.route = Some(v.into_owned()),
             "code" => f.code = Some(v.into_owned()),
-            "limit" => match v.parse() {
+            "limit" => match super::parse_limit(&v) {
                 Ok(n) => limit = n,
-                Err(_) => return error(400, "limit is a whole number"),
+                Err(e) => return e,
             },
             "seq" => match v.parse::<u64>() {
                 Ok(n) => seq = Some(n),
@@ -59,7 +59,8 @@ pub(super) async fn replay(app: &App, query: Option<&str>) -> (u16, String) {
         Ok(None) => return error(404, format_args!("no rejection {seq}")),
         Err(e) => return error(500, e),
     };
-    let Some((parts, body, https, at)) = found.request() else {
+    let config = app.runtime.load().config.clone();
+    let Some((parts, body, https, at)) = found.request(&config) else {
         return error(
             409,
             "this request was recorded without its body (store.rejections.capture_body is off): it cannot be replayed",
@@ -76,7 +77,7 @@ pub(super) async fn replay(app: &App, query: Option<&str>) -> (u16, String) {
                 Outcome::Accepted => "accepted",
                 Outcome::Duplicate => "duplicate",
             };
-            tracing::info!(seq, route = %found.shown().route, id = %id, status, "rejected request replayed (admin API)");
+            tracing::info!(seq, route = %found.shown().route, id = ?id, status, "rejected request replayed (admin API)");
             if let Err(e) = rejections::mark_replayed(ks, &mut found, &id) {
                 tracing::warn!(seq, error = %e, "could not note the replay on the rejection record");
             }

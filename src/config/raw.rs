@@ -127,6 +127,7 @@ pub struct RawRedis {
 pub struct RawRejections {
     pub keep: Option<Scalar>,
     pub max_age: Option<Scalar>,
+    pub max_bytes: Option<Scalar>,
     pub capture_body: Option<Scalar>,
 }
 

@@ -34,13 +34,23 @@ pub async fn forward(
         .body(Full::new(ev.body.clone()))
         .map_err(|e| Rejection::BadGateway(e.to_string()))?;
     let h = req.headers_mut();
+    let named = connection_named(headers);
     for (name, value) in headers {
-        if !hop_by_hop(name) && !is_forwarded(name) && name != header::HOST {
+        if !hop_by_hop(name)
+            && !is_forwarded(name)
+            && name != header::HOST
+            && name != header::EXPECT
+            && !named.contains(name)
+        {
             h.append(name, value.clone());
         }
     }
     h.insert(
         HeaderName::from_static("x-forwarded-for"),
+        HeaderValue::from_str(&origin.client_ip.to_string()).expect("an IP is a header value"),
+    );
+    h.insert(
+        HeaderName::from_static("x-real-ip"),
         HeaderValue::from_str(&origin.client_ip.to_string()).expect("an IP is a header value"),
     );
     h.insert(
@@ -58,15 +68,36 @@ pub async fn forward(
             Failure::Timeout => Rejection::GatewayTimeout,
             other => Rejection::BadGateway(other.to_string()),
         })?;
+    // A 1xx as the final answer (101 Switching Protocols) would hand the provider's
+    // connection to the application: not a webhook's answer.
+    if answer.status.is_informational() {
+        return Err(Rejection::BadGateway(format!(
+            "the application answered {}, not a final status",
+            answer.status
+        )));
+    }
     let mut resp = Response::new(Full::new(answer.body));
     *resp.status_mut() = answer.status;
     let h = resp.headers_mut();
+    let named = connection_named(&answer.headers);
     for (name, value) in &answer.headers {
-        if !hop_by_hop(name) {
+        if !hop_by_hop(name) && !named.contains(name) {
             h.append(name, value.clone());
         }
     }
     Ok(resp)
+}
+
+/// The headers a message's `Connection` names: hop-by-hop for this one connection
+/// (RFC 9110 §7.6.1), so never passed on, in either direction.
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect()
 }
 
 /// Headers about one connection (RFC 9110 §7.6.1), never passed on; `content-length`
@@ -87,10 +118,10 @@ pub fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-/// The client's own `X-Forwarded-*` are replaced by what the gateway saw.
+/// The client's own `X-Forwarded-*` and `X-Real-IP` are replaced by what the gateway saw.
 fn is_forwarded(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "forwarded"
+        "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "forwarded" | "x-real-ip"
     ) || name.as_str().starts_with("hookgate-")
 }

@@ -222,7 +222,7 @@ impl Worker {
         match d.record() {
             Some(rec) => w.insert((0, d.seq), Slot::new(rec, Attempts::default())),
             None => {
-                tracing::error!(id = %d.id, "a dead letter's event does not decode; not replayed")
+                tracing::error!(id = ?d.id, "a dead letter's event does not decode; not replayed")
             }
         }
     }
@@ -269,7 +269,7 @@ impl Worker {
         };
         slot.in_flight = false;
         let (seq, id, n) = (key.1, slot.rec.event.id.clone(), slot.attempts.n + 1);
-        tracing::debug!(route = %self.route, destination = %self.dest.name, id = %id, attempt = n, status = ?o.status, took = %crate::human(o.took), error = %o.error, "delivery attempt");
+        tracing::debug!(route = %self.route, destination = %self.dest.name, id = ?id, attempt = n, status = ?o.status, took = %crate::human(o.took), error = %o.error, "delivery attempt");
         if o.delivered() {
             circuit.success();
             let Some(slot) = w.remove(&key) else { return };
@@ -319,7 +319,7 @@ impl Worker {
                     Ok(()) => ack(slot.acker.take()).await,
                     // The message stays unacknowledged: redelivered after a restart.
                     Err(e) => {
-                        tracing::warn!(error = %e, id = %id, "cannot keep a delivery's retry in the store")
+                        tracing::warn!(error = %e, id = ?id, "cannot keep a delivery's retry in the store")
                     }
                 }
             }
@@ -334,11 +334,11 @@ impl Worker {
                 });
                 if let Err(e) = buried {
                     // Not taken, not buried: it stays, and is tried again later.
-                    tracing::error!(error = %e, id = %id, "cannot keep a dead letter; the event stays in the window");
+                    tracing::error!(error = %e, id = ?id, "cannot keep a dead letter; the event stays in the window");
                     slot.due = now + Duration::from_secs(60);
                     return;
                 }
-                tracing::warn!(route = %self.route, destination = %self.dest.name, id = %id, attempts = dead.attempts.n, error = %o.error, "delivery dead-lettered");
+                tracing::warn!(route = %self.route, destination = %self.dest.name, id = ?id, attempts = dead.attempts.n, error = %o.error, "delivery dead-lettered");
                 self.metrics.dead.inc();
                 if let Some(slot) = w.remove(&key) {
                     ack(slot.acker).await;

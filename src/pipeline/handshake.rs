@@ -10,6 +10,14 @@
 //! answer is all the protocol allows anyone to learn (docs/handshakes.md says what each
 //! exposes). Echoed values are bounded ([`MAX_CHALLENGE`]) and sent as `text/plain`
 //! with `nosniff`, so an echo cannot become a page in a browser.
+//!
+//! Two answers are MACs made with the route's secret: X's CRC and Zoom's
+//! `encryptedToken`. X signs its events' bodies with that same key and primitive, so an
+//! answer over a token of the sender's choosing would be a valid signature for a body
+//! equal to that token. Both tokens are therefore taken only in the shape the providers
+//! send (a short random string, [`signing_token`]), which can never be a body the route
+//! accepts: a route with a MAC handshake must require JSON (`config::load`), and a
+//! token that parses as JSON is refused.
 
 use bytes::Bytes;
 use http::{header, request::Parts, HeaderValue, Method, Response, StatusCode};
@@ -79,7 +87,7 @@ pub fn get(route: &Route, parts: &Parts, now: i64) -> Result<Response<Full<Bytes
         }
         Handshake::EchoChallenge => text(&challenge(param("challenge"))?),
         Handshake::XCrc => {
-            let token = challenge(param("crc_token"))?;
+            let token = signing_token(param("crc_token"))?;
             let key = route.secrets.first().ok_or(Rejection::BadRequest)?;
             let mut mac = Mac::new(Algorithm::Sha256, &key.0);
             mac.update(token.as_bytes());
@@ -127,7 +135,7 @@ pub fn post(
                 .as_str()
                 .map(str::to_string);
             signed(route, parts, body, url, now)
-                .and_then(|()| challenge(plain))
+                .and_then(|()| signing_token(plain))
                 .and_then(|p| {
                     let key = route.secrets.first().ok_or(Rejection::BadRequest)?;
                     let mut mac = Mac::new(Algorithm::Sha256, &key.0);
@@ -191,6 +199,23 @@ fn verify(route: &Route, parts: &Parts, body: &[u8], now: i64) -> Result<(), Rej
 fn challenge(c: Option<String>) -> Result<String, Rejection> {
     c.filter(|c| !c.is_empty() && c.len() <= MAX_CHALLENGE)
         .ok_or(Rejection::BadRequest)
+}
+
+/// The longest token we sign: X's are UUIDs or base64 (36-44 bytes), Zoom's 22 bytes.
+pub const MAX_SIGNING_TOKEN: usize = 128;
+
+/// A token the route's secret will MAC: 1 to [`MAX_SIGNING_TOKEN`] bytes of letters,
+/// digits and `-_=+/.`, and not a JSON value (`123`, `true`), else `bad_request`. No
+/// such string is a JSON object or array, and the routes that answer with a MAC require
+/// JSON bodies, so the answer can never be a signature of an acceptable event.
+fn signing_token(t: Option<String>) -> Result<String, Rejection> {
+    t.filter(|t| {
+        (1..=MAX_SIGNING_TOKEN).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=+/.".contains(&b))
+            && serde_json::from_str::<serde::de::IgnoredAny>(t).is_err()
+    })
+    .ok_or(Rejection::BadRequest)
 }
 
 fn text(s: &str) -> Result<Response<Full<Bytes>>, Rejection> {

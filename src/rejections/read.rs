@@ -113,9 +113,14 @@ impl Found {
 
     /// The request as received, with whether it came over HTTPS and when: `None` when
     /// it was recorded without its body.
-    pub fn request(&self) -> Option<(http::request::Parts, bytes::Bytes, bool, i64)> {
+    pub fn request(
+        &self,
+        config: &crate::config::Config,
+    ) -> Option<(http::request::Parts, bytes::Bytes, bool, i64)> {
         let raw = self.stored.raw.as_ref()?;
-        let (parts, body) = raw.request()?;
+        let path = raw.uri.split('?').next().unwrap_or("");
+        let route = config.routes.iter().find(|r| r.path == path).map(|r| &**r);
+        let (parts, body) = raw.request(route)?;
         Some((parts, body, raw.https, raw.received_at_ms))
     }
 }

@@ -1,6 +1,9 @@
 //! The rejection log's records: masking, capture, bounds and sequences.
 
+use super::record::{build, HEAD};
 use super::*;
+use crate::config::RejectionsConfig;
+use sha2::Digest as _;
 
 fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
     let mut b = http::Request::builder().method("POST").uri(uri);
@@ -78,7 +81,7 @@ fn capture_keeps_the_request_for_replay_but_shows_it_masked() {
     );
     assert_eq!(s.shown.body_head.as_ref().map(|h| h.len()), Some(HEAD));
     assert!(s.shown.replayable);
-    let (parts, b) = s.raw.as_ref().unwrap().request().unwrap();
+    let (parts, b) = s.raw.as_ref().unwrap().request(None).unwrap();
     assert_eq!(parts.headers["x-hub-signature-256"], "sha256=abcdef");
     assert_eq!(b, body);
     let shown = serde_json::to_string(&s.shown).unwrap();
@@ -93,21 +96,24 @@ fn each_route_keeps_its_newest_records_up_to_keep() {
     let cfg = RejectionsConfig {
         keep: 3,
         max_age: std::time::Duration::from_secs(3600),
+        max_bytes: 1 << 20,
         capture_body: false,
     };
-    let mut w = writer::Writer::new(ks.clone(), cfg);
+    let mut w = writer::Writer::new(ks.clone());
+    let settings = queue::Settings { cfg, routes: 1 };
     let p = parts("/x", &[]);
     let now = crate::now_ms();
     for (seq, route) in [(1, "a"), (2, "a"), (3, "b"), (4, "a"), (5, "a"), (6, "a")] {
-        w.insert(build(
+        let s = build(
             now as u64 * 1000 + seq,
             now,
             &Refused {
                 route,
                 ..refused(&p, None)
             },
-        ))
-        .unwrap();
+        );
+        let v = serde_json::to_vec(&s).unwrap();
+        w.insert(&s, v, &settings).unwrap();
     }
     let seqs = |route: &str| -> Vec<u64> {
         let f = Filter {
@@ -133,9 +139,10 @@ fn sequences_are_unique_and_ordered_when_the_clock_stalls() {
     let cfg = RejectionsConfig {
         keep: 10,
         max_age: std::time::Duration::from_secs(60),
+        max_bytes: 1 << 20,
         capture_body: false,
     };
-    let log = Log::start(ks, &cfg, Arc::new(Metrics::new())).unwrap();
+    let log = Log::start(ks, &cfg, 1, Arc::new(Metrics::new())).unwrap();
     assert_eq!(log.next_seq(100), 100);
     assert_eq!(log.next_seq(100), 101);
     assert_eq!(log.next_seq(50), 102);

@@ -1,15 +1,19 @@
-//! The rejection log's writer thread: inserts records, keeps at most `keep` per route
-//! and none older than `max_age`.
+//! The rejection log's writer thread: takes records from the routes' lanes in turn,
+//! writes at most [`WRITE_RATE`] bytes a second, and keeps each route within `keep`
+//! records and its share of `max_bytes`, none older than `max_age`. Which records a
+//! route has, oldest first, with their sizes, is kept in memory, so eviction is a
+//! delete by key however many records were deleted before (no scan over tombstones).
 
-use std::collections::HashMap;
-use std::sync::mpsc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Stored;
-use crate::config::RejectionsConfig;
+use super::queue::{Queue, Settings, REPEAT_WINDOW_MS};
+use super::{Stored, WRITE_RATE};
 
-/// How often records past `max_age` are looked for.
+/// How often records past `max_age` are looked for, and repeats written.
 const AGE_CHECK: Duration = Duration::from_secs(60);
+const REPEATS_EVERY: Duration = Duration::from_secs(1);
 
 /// `route \0 seq` (big-endian): a route's records are one prefix, oldest first.
 pub(super) fn key(route: &str, seq: u64) -> Vec<u8> {
@@ -28,96 +32,165 @@ pub(super) fn split(k: &[u8]) -> Option<(&str, u64)> {
     Some((route, seq))
 }
 
-/// The largest seq stored, so that a restart continues after it.
-pub(super) fn last_seq(ks: &fjall::Keyspace) -> u64 {
-    ks.iter()
-        .filter_map(|g| g.key().ok())
-        .filter_map(|k| split(&k).map(|(_, s)| s))
-        .max()
-        .unwrap_or(0)
+/// One route's stored records, oldest first: seq and bytes.
+#[derive(Default)]
+struct Index {
+    records: VecDeque<(u64, usize)>,
+    bytes: usize,
+}
+
+/// Bytes the writer may still write now: refilled at [`WRITE_RATE`], up to twice it.
+struct Budget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Budget {
+    /// Wait until `bytes` may be written (a record over the burst waits for a full one).
+    fn take(&mut self, bytes: usize) {
+        let rate = WRITE_RATE as f64;
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(2.0 * rate);
+        self.at = now;
+        let want = (bytes as f64).min(2.0 * rate);
+        if self.tokens < want {
+            std::thread::sleep(Duration::from_secs_f64((want - self.tokens) / rate));
+            self.tokens = want;
+            self.at = Instant::now();
+        }
+        self.tokens -= want;
+    }
 }
 
 pub(super) struct Writer {
     ks: fjall::Keyspace,
-    cfg: RejectionsConfig,
-    /// Records per route.
-    counts: HashMap<String, usize>,
+    routes: HashMap<String, Index>,
 }
 
 impl Writer {
-    pub(super) fn new(ks: fjall::Keyspace, cfg: RejectionsConfig) -> Writer {
-        let mut counts = HashMap::new();
-        for k in ks.iter().filter_map(|g| g.key().ok()) {
-            if let Some((route, _)) = split(&k) {
-                *counts.entry(route.to_owned()).or_insert(0) += 1;
+    /// Read what the keyspace holds (at most `max_bytes` of records).
+    pub(super) fn new(ks: fjall::Keyspace) -> Writer {
+        let mut routes: HashMap<String, Index> = HashMap::new();
+        for g in ks.iter() {
+            let Ok((k, v)) = g.into_inner() else { continue };
+            if let Some((route, seq)) = split(&k) {
+                let ix = routes.entry(route.to_owned()).or_default();
+                ix.records.push_back((seq, k.len() + v.len()));
+                ix.bytes += k.len() + v.len();
             }
         }
-        Writer { ks, cfg, counts }
+        Writer { ks, routes }
     }
 
-    pub(super) fn run(mut self, rx: mpsc::Receiver<Stored>) {
+    /// The largest seq stored, so that a restart continues after it.
+    pub(super) fn last_seq(&self) -> u64 {
+        let last = self.routes.values().filter_map(|ix| ix.records.back());
+        last.map(|(seq, _)| *seq).max().unwrap_or(0)
+    }
+
+    pub(super) fn run(mut self, queue: Arc<Queue>) {
         let mut aged_at = Instant::now() - AGE_CHECK;
-        loop {
+        let mut repeats_at = Instant::now();
+        let mut budget = Budget {
+            tokens: 2.0 * WRITE_RATE as f64,
+            at: Instant::now(),
+        };
+        // The request path's handles gone: nothing more will come.
+        while Arc::strong_count(&queue) > 1 {
+            let settings = queue.settings();
             if aged_at.elapsed() >= AGE_CHECK {
-                if let Err(e) = self.age() {
+                if let Err(e) = self.age(&settings) {
                     tracing::warn!(error = %e, "rejection log: removing old records failed");
                 }
                 aged_at = Instant::now();
             }
-            match rx.recv_timeout(AGE_CHECK) {
-                Ok(s) => {
-                    if let Err(e) = self.insert(s) {
-                        tracing::warn!(error = %e, "rejection log: a record was not written");
-                    }
+            if repeats_at.elapsed() >= REPEATS_EVERY {
+                self.repeats(&queue);
+                repeats_at = Instant::now();
+            }
+            if let Some(s) = queue.pop(REPEATS_EVERY) {
+                let value = serde_json::to_vec(&s).unwrap_or_default();
+                budget.take(value.len());
+                if let Err(e) = self.insert(&s, value, &settings) {
+                    tracing::warn!(error = %e, "rejection log: a record was not written");
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
     }
 
-    pub(super) fn insert(&mut self, s: Stored) -> Result<(), fjall::Error> {
-        let route = s.shown.route.clone();
-        let value = serde_json::to_vec(&s).unwrap_or_default();
-        self.ks.insert(key(&route, s.shown.seq), value)?;
-        let n = self.counts.entry(route.clone()).or_insert(0);
-        *n += 1;
-        if *n > self.cfg.keep {
-            let mut prefix = route.into_bytes();
-            prefix.push(0);
-            let oldest: Vec<_> = self
-                .ks
-                .prefix(&prefix)
-                .take(*n - self.cfg.keep)
-                .filter_map(|g| g.key().ok())
-                .collect();
-            for k in oldest {
-                self.ks.remove(k)?;
-                *n -= 1;
-            }
+    /// Write one record, then evict the route's oldest past `keep` or its byte share.
+    pub(super) fn insert(
+        &mut self,
+        s: &Stored,
+        value: Vec<u8>,
+        settings: &Settings,
+    ) -> Result<(), fjall::Error> {
+        let route = &s.shown.route;
+        let k = key(route, s.shown.seq);
+        let size = k.len() + value.len();
+        self.ks.insert(k, value)?;
+        let ix = self.routes.entry(route.clone()).or_default();
+        ix.records.push_back((s.shown.seq, size));
+        ix.bytes += size;
+        let share = settings.share(settings.cfg.max_bytes);
+        // The newest record stays, whatever its size.
+        while ix.records.len() > 1 && (ix.records.len() > settings.cfg.keep || ix.bytes > share) {
+            let Some((seq, size)) = ix.records.pop_front() else {
+                break;
+            };
+            ix.bytes -= size;
+            self.ks.remove(key(route, seq))?;
         }
         Ok(())
     }
 
     /// Remove records older than `max_age`.
-    fn age(&mut self) -> Result<(), fjall::Error> {
+    fn age(&mut self, settings: &Settings) -> Result<(), fjall::Error> {
         let cutoff_us =
-            (crate::now_ms() - self.cfg.max_age.as_millis() as i64).max(0) as u64 * 1000;
-        let old: Vec<_> = self
-            .ks
-            .iter()
-            .filter_map(|g| g.key().ok())
-            .filter(|k| split(k).is_some_and(|(_, seq)| seq < cutoff_us))
-            .collect();
-        for k in old {
-            if let Some((route, _)) = split(&k) {
-                if let Some(n) = self.counts.get_mut(route) {
-                    *n = n.saturating_sub(1);
-                }
+            (crate::now_ms() - settings.cfg.max_age.as_millis() as i64).max(0) as u64 * 1000;
+        for (route, ix) in &mut self.routes {
+            while let Some(&(seq, size)) = ix.records.front().filter(|(s, _)| *s < cutoff_us) {
+                ix.records.pop_front();
+                ix.bytes -= size;
+                self.ks.remove(key(route, seq))?;
             }
-            self.ks.remove(k)?;
         }
+        self.routes.retain(|_, ix| !ix.records.is_empty());
         Ok(())
+    }
+
+    /// Write the counts of repeated refusals on their first records.
+    fn repeats(&mut self, queue: &Queue) {
+        let now = crate::now_ms();
+        for (k, seq, count, last_ms) in queue.repeats(now) {
+            let stored = self
+                .routes
+                .get(&k.0)
+                .is_some_and(|ix| ix.records.binary_search_by_key(&seq, |(s, _)| *s).is_ok());
+            if !stored {
+                // Still queued (wait), or dropped or evicted (stop following).
+                if now - (seq / 1000) as i64 > REPEAT_WINDOW_MS {
+                    queue.written(&k, count, true);
+                }
+                continue;
+            }
+            let rk = key(&k.0, seq);
+            let updated = self.ks.get(&rk).ok().flatten().and_then(|v| {
+                let mut s: Stored = serde_json::from_slice(&v).ok()?;
+                s.shown.repeats = count;
+                s.shown.last_at = Some(crate::rfc3339_ms(last_ms));
+                serde_json::to_vec(&s).ok()
+            });
+            match updated {
+                Some(v) => {
+                    // Same key: the size changes by a few bytes, counted at the next insert.
+                    let ok = self.ks.insert(rk, v).is_ok();
+                    queue.written(&k, count, !ok);
+                }
+                None => queue.written(&k, count, true),
+            }
+        }
     }
 }
 

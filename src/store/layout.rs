@@ -96,7 +96,15 @@ impl Tables {
             meta: ledger.keyspace("meta")?,
             deliver: ledger.keyspace("deliver")?,
             dead: ledger.keyspace("dead")?,
-            rejections: ledger.keyspace("rejections")?,
+            // Written at most `rejections::WRITE_RATE` a second: a small memtable, and
+            // lz4 (records are mostly repeated header text).
+            rejections: ledger.keyspace_opts("rejections", || {
+                fjall::KeyspaceCreateOptions::default()
+                    .max_memtable_size(4 << 20)
+                    .data_block_compression_policy(fjall::config::CompressionPolicy::all(
+                        fjall::CompressionType::Lz4,
+                    ))
+            })?,
             #[cfg(test)]
             refuse_marks: Default::default(),
         })

@@ -139,6 +139,7 @@ fn open_store(window: Duration, with_broker: bool) -> (tempfile::TempDir, StoreC
         rejections: crate::config::RejectionsConfig {
             keep: 100,
             max_age: Duration::from_secs(3600),
+            max_bytes: 1 << 20,
             capture_body: false,
         },
         archive: false,

@@ -338,7 +338,7 @@ fn check_warns_when_request_bodies_can_outgrow_the_memory_budget() {
     );
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("warning: limits: request bodies may hold 100 MiB at once")
+        out.contains("warning: limits: request bodies and the rejection log's queue may hold 108 MiB at once")
             && out.contains("more than half of the 128 MiB that limits.memory allows"),
         "{out}"
     );

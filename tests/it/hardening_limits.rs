@@ -104,7 +104,7 @@ fn stalled_one_mib_bodies_from_one_client_stay_within_body_memory() {
 }
 
 /// An HTTP/2 (h2c) client on one connection.
-async fn h2c(
+pub(crate) async fn h2c(
     port: u16,
 ) -> hyper::client::conn::http2::SendRequest<
     http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>,

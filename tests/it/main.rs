@@ -22,6 +22,7 @@ mod durability;
 mod handshakes;
 mod hardening_config;
 mod hardening_limits;
+mod hardening_round2;
 mod hostile;
 mod interop;
 mod interop_schemes;

@@ -123,16 +123,17 @@ pub fn worst_body_memory(l: &Limits) -> usize {
 /// runtime, each connection's buffers, the store's caches, the allocator's slack).
 fn memory_warning(l: &Limits) -> Option<String> {
     let (memory, source) = l.memory?;
-    let worst = worst_body_memory(l);
+    // The rejection log's queue holds refused requests' records beside the bodies.
+    let worst = worst_body_memory(l) + crate::config::REJECTIONS_QUEUE_BYTES;
     (worst > memory / 2).then(|| {
         let source = match source {
             MemorySource::Setting => "limits.memory",
             MemorySource::Cgroup => "the cgroup's memory limit",
         };
         format!(
-            "limits: request bodies may hold {} MiB at once (the lesser of body_memory and \
-             max_in_flight x max_body), more than half of the {} MiB that {source} allows; \
-             lower limits.body_memory",
+            "limits: request bodies and the rejection log's queue may hold {} MiB at once (the \
+             lesser of body_memory and max_in_flight x max_body, and 8 MiB), more than half of \
+             the {} MiB that {source} allows; lower limits.body_memory",
             worst >> 20,
             memory >> 20
         )

@@ -30,6 +30,12 @@ impl Validator<'_> {
                         &format!("{p}.name"),
                         format!("route names are [a-z0-9_-]{{1,50}}, got {n:?}"),
                     );
+                } else if n == "none" {
+                    // Unmatched paths are counted and logged as route "none".
+                    self.err(
+                        &format!("{p}.name"),
+                        "\"none\" is reserved: it names the requests that matched no route (in metrics and the rejection log)",
+                    );
                 }
                 n
             }
@@ -66,6 +72,21 @@ impl Validator<'_> {
             "any" => Ok(false),
             _ => Err(format!("expected json or any, got {t:?}")),
         });
+        // X's CRC and Zoom's validation answer with a MAC made with the route's secret
+        // over a token; only JSON bodies keep that answer from signing an event
+        // (docs/handshakes.md).
+        if let Some(pr) = provider.filter(|_| !body_json) {
+            use crate::verify::catalog::Handshake;
+            if matches!(
+                pr.preset().handshake,
+                Handshake::XCrc | Handshake::ZoomUrlValidation
+            ) {
+                self.err(
+                    &format!("{p}.body"),
+                    "this provider's handshake answers with a MAC of the route's secret over a token: the route must keep `body: json`, so that no token can be an acceptable body",
+                );
+            }
+        }
 
         // Verification: fail closed. `verify: none` must be spelled out.
         let hmac_spec = match &r.verify {

@@ -55,6 +55,15 @@ impl Validator<'_> {
                 r.and_then(|r| r.max_age.as_ref()),
                 Duration::from_secs(7 * 24 * 3600),
             ),
+            max_bytes: self.parsed(
+                "store.rejections.max_bytes",
+                r.and_then(|r| r.max_bytes.as_ref()),
+                crate::config::DEFAULT_REJECTIONS_BYTES,
+                |t| match crate::config::units::parse_size(t)? {
+                    n if n < 1 << 20 => Err("must be at least 1MiB".into()),
+                    n => Ok(n),
+                },
+            ),
             capture_body: self.parsed(
                 "store.rejections.capture_body",
                 r.and_then(|r| r.capture_body.as_ref()),
