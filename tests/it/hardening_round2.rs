@@ -460,3 +460,90 @@ fn the_proxy_strips_connection_named_headers_both_ways_and_never_relays_1xx() {
     let r = send();
     assert_eq!(r.status, 502, "{}", r.text());
 }
+
+#[test]
+fn capture_body_keeps_a_shared_token_only_as_its_digest_and_replays_with_the_configured_one() {
+    let (old, new) = ("gl-old-Tok3nQ", "gl-new-Tok4nW");
+    let yaml = |secret: &str| {
+        format!(
+            "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}}, token: {ADMIN_TOKEN} }}\nstore: {{ path: \"{{STORE}}\", rejections: {{ capture_body: true }} }}\nroutes:\n  - {{ name: gitlab, path: /hooks/gitlab, provider: gitlab, secrets: [{secret}] }}\n"
+        )
+    };
+    let g = Gateway::start(&yaml(old));
+    let body = br#"{"object_kind":"push","ref":"refs/heads/main"}"#;
+    let r = g.post(
+        "/hooks/gitlab",
+        &[
+            ("x-gitlab-token", new),
+            ("x-gitlab-event", "Push Hook"),
+            ("x-gitlab-event-uuid", "gl-rotated-1"),
+        ],
+        body,
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    let mut rec = serde_json::Value::Null;
+    for _ in 0..100 {
+        let v = request(
+            g.admin,
+            "GET",
+            "/api/v1/rejections?route=gitlab",
+            &[AUTH],
+            b"",
+        )
+        .json();
+        if let Some(r) = v.as_array().and_then(|a| a.first()) {
+            rec = r.clone();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rec["replayable"], true, "{rec}");
+    // The credential is the route's secret: no file of the store holds it.
+    let store = g.dir.path().join("store");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stack = vec![store.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if let Ok(bytes) = std::fs::read(e.path()) {
+                assert!(
+                    !bytes.windows(new.len()).any(|w| w == new.as_bytes()),
+                    "the token is stored in {}",
+                    e.path().display()
+                );
+            }
+        }
+    }
+    let replay = |g: &Gateway| {
+        request(
+            g.admin,
+            "POST",
+            &format!("/api/v1/rejections/replay?seq={}", rec["seq"]),
+            &[AUTH, ("content-type", "application/json")],
+            b"",
+        )
+    };
+    // Still the old token configured: refused again.
+    assert_eq!(replay(&g).status, 422);
+    // The token rotated: the configured one with the recorded digest is put back.
+    std::fs::write(
+        &g.config,
+        yaml(new)
+            .replace("{PORT}", &g.port.to_string())
+            .replace("{ADMIN}", &g.admin.to_string())
+            .replace("{STORE}", &store.display().to_string()),
+    )
+    .unwrap();
+    g.signal("-HUP");
+    let mut r = replay(&g);
+    for _ in 0..100 {
+        if r.status == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        r = replay(&g);
+    }
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "accepted", "{}", r.text());
+}
