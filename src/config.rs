@@ -175,8 +175,8 @@ pub struct RejectionsConfig {
     pub keep: usize,
     /// Records older than this are removed.
     pub max_age: Duration,
-    /// The bytes the records may take in the store, all routes together; each route
-    /// (and `none`) has an equal share, so that a flood on one cannot push another's out.
+    /// The bytes the records may take in the store, all routes together; past it the
+    /// route holding the most gives up its oldest, so a flood pushes out its own.
     pub max_bytes: usize,
     /// Keep the request as received (body and header values), which shows the body's
     /// first bytes and allows replaying it. Off by default: bodies are personal data.

@@ -32,7 +32,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let rejections = crate::rejections::Log::start(
         store.tables().0.rejections.clone(),
         &config.store.rejections,
-        config.routes.len(),
         metrics.clone(),
     )?;
     let delivery = Some(crate::deliver::Delivery::start(
@@ -288,8 +287,7 @@ fn reload(app: &App) {
             if let Some(d) = &app.delivery {
                 d.apply(&new);
             }
-            app.rejections
-                .configure(&new.store.rejections, new.routes.len());
+            app.rejections.configure(&new.store.rejections);
             app.runtime
                 .store(Arc::new(Runtime::new(Arc::new(new), &app.metrics)));
             app.metrics.config_reload_failed.set(0);

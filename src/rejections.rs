@@ -16,18 +16,19 @@
 //! Every byte an unauthenticated sender makes the log hold is budgeted (docs/store.md):
 //! - a record is built from capped fields ([`record`]): header names, values, their
 //!   count and total, the reason and the path; the raw request only with capture;
-//! - records wait for the writer in one queue per route, bounded in bytes
-//!   ([`crate::config::REJECTIONS_QUEUE_BYTES`], an equal share per route and `none`),
-//!   which `limits.memory`'s check counts; past a route's share the body is not kept,
-//!   then the record is dropped and counted in `hookgate_rejections_dropped_total`;
+//! - records wait for the writer in one queue per route, all within
+//!   [`crate::config::REJECTIONS_QUEUE_BYTES`], which `limits.memory`'s check counts;
+//!   when it is full the longest queue gives up its newest records (a captured body
+//!   first), counted in `hookgate_rejections_dropped_total` (`queue`);
 //! - repeats of one refusal (same route, code and client) that need no body (rate
 //!   limited, not found, method, allowlist, 503) within a minute add to the first
 //!   record's `repeats` instead of making records;
 //! - one writer thread takes the routes' queues in turn (a flood on one route, or on
 //!   unknown paths, never delays another's records) and writes at most
 //!   [`WRITE_RATE`] bytes a second, so that no flood can grow the store faster;
-//! - on disk each route keeps at most `keep` records, an equal share of `max_bytes`, and
-//!   none older than `max_age`, evicted oldest first from an index kept in memory.
+//! - on disk each route keeps at most `keep` records, none older than `max_age`, and all
+//!   routes together at most `max_bytes`, taken from the route holding the most (oldest
+//!   first, from an index kept in memory).
 //!
 //! Nothing is synced for it: a crash loses at most the last records, which are diagnostics.
 
@@ -167,16 +168,15 @@ pub struct Log {
 }
 
 impl Log {
-    /// Start the writer over `keyspace`, for a configuration of `routes` routes.
+    /// Start the writer over `keyspace`.
     pub fn start(
         keyspace: fjall::Keyspace,
         cfg: &RejectionsConfig,
-        routes: usize,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Log> {
         let w = writer::Writer::new(keyspace);
         let last = w.last_seq();
-        let queue = Arc::new(queue::Queue::new(cfg.clone(), routes));
+        let queue = Arc::new(queue::Queue::new(cfg.clone()));
         let q = queue.clone();
         std::thread::Builder::new()
             .name("hookgate-rejections".into())
@@ -188,9 +188,9 @@ impl Log {
         })
     }
 
-    /// A reloaded configuration: its budgets and its number of routes (the shares).
-    pub fn configure(&self, cfg: &RejectionsConfig, routes: usize) {
-        self.queue.configure(cfg.clone(), routes);
+    /// A reloaded configuration's budgets.
+    pub fn configure(&self, cfg: &RejectionsConfig) {
+        self.queue.configure(cfg.clone());
     }
 
     /// A unique, time-ordered sequence: microseconds since the epoch, or one more than
@@ -217,9 +217,14 @@ impl Log {
             return;
         }
         let seq = self.next_seq(now_ms.max(0) as u64 * 1000);
-        let stored = record::build(seq, now_ms, &r);
-        if !self.queue.push(stored, r.code, r.source, now_ms) {
-            self.metrics.rejections_dropped.inc();
+        // A captured body is copied (base64) only when the queue could take it.
+        let capture = r.capture
+            && r.body
+                .is_some_and(|b| b.len() / 3 * 4 + record::RAW_HEADERS <= self.queue.room(r.route));
+        let stored = record::build(seq, now_ms, &Refused { capture, ..r });
+        let dropped = self.queue.push(stored, r.code, r.source, now_ms);
+        if dropped > 0 {
+            self.metrics.rejections_dropped.inc_by(dropped);
         }
     }
 }

@@ -1,6 +1,11 @@
-//! Records waiting for the writer: one lane per route, each bounded to an equal share
-//! of [`REJECTIONS_QUEUE_BYTES`], taken in turn; and the repeats of recent refusals
-//! that need no record of their own.
+//! Records waiting for the writer: one lane per route, taken in turn, all of them
+//! together within [`REJECTIONS_QUEUE_BYTES`]; and the repeats of recent refusals that
+//! need no record of their own.
+//!
+//! A lone route may use the whole budget. When it is full, room is made by dropping the
+//! newest record of the longest lane (in bytes), and a record whose own lane is the
+//! longest is the one dropped: a flood fills only its own lane, and every other route
+//! keeps getting records in (max-min fairness; no share to size per route).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -26,19 +31,6 @@ fn repeats_add_up(code: &str) -> bool {
     )
 }
 
-#[derive(Clone)]
-pub(super) struct Settings {
-    pub cfg: RejectionsConfig,
-    pub routes: usize,
-}
-
-impl Settings {
-    /// Each route's share of a budget: the configured routes and `none`, equally.
-    pub fn share(&self, total: usize) -> usize {
-        total / (self.routes + 1)
-    }
-}
-
 /// Route, code and client of a refusal followed for repeats.
 pub(super) type Key = (String, &'static str, IpAddr);
 
@@ -58,8 +50,10 @@ struct Lane {
 }
 
 struct State {
-    settings: Settings,
+    cfg: RejectionsConfig,
     lanes: BTreeMap<String, Lane>,
+    /// Bytes in all lanes.
+    bytes: usize,
     /// The route the writer took from last.
     cursor: String,
     recent: HashMap<Key, Recent>,
@@ -71,11 +65,12 @@ pub(super) struct Queue {
 }
 
 impl Queue {
-    pub fn new(cfg: RejectionsConfig, routes: usize) -> Queue {
+    pub fn new(cfg: RejectionsConfig) -> Queue {
         Queue {
             state: Mutex::new(State {
-                settings: Settings { cfg, routes },
+                cfg,
                 lanes: BTreeMap::new(),
+                bytes: 0,
                 cursor: String::new(),
                 recent: HashMap::new(),
             }),
@@ -88,12 +83,13 @@ impl Queue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn configure(&self, cfg: RejectionsConfig, routes: usize) {
-        self.lock().settings = Settings { cfg, routes };
+    /// The configuration the writer follows (replaced on reload).
+    pub fn configure(&self, cfg: RejectionsConfig) {
+        self.lock().cfg = cfg;
     }
 
-    pub fn settings(&self) -> Settings {
-        self.lock().settings.clone()
+    pub fn config(&self) -> RejectionsConfig {
+        self.lock().cfg.clone()
     }
 
     /// Is this a repeat of a recent refusal (then counted on its record)?
@@ -113,21 +109,57 @@ impl Queue {
         }
     }
 
-    /// Queue `s` in its route's lane; without its captured request when that does not
-    /// fit the lane's share. `false` when even the record does not fit (dropped).
-    pub fn push(&self, mut s: Stored, code: &'static str, client: IpAddr, now_ms: i64) -> bool {
+    /// Bytes a record of `route` could take now without dropping any: what the queue
+    /// has free, or failing that, what the longest lane would give up.
+    pub fn room(&self, route: &str) -> usize {
+        let st = self.lock();
+        let own = st.lanes.get(route).map_or(0, |l| l.bytes);
+        let longest = st.lanes.values().map(|l| l.bytes).max().unwrap_or(0);
+        REJECTIONS_QUEUE_BYTES.saturating_sub(st.bytes) + longest.saturating_sub(own)
+    }
+
+    /// Queue `s` in its route's lane, dropping the newest records of longer lanes to
+    /// make room; without its captured request when even that does not make enough.
+    /// How many records were dropped, `s` included when it was.
+    pub fn push(&self, mut s: Stored, code: &'static str, client: IpAddr, now_ms: i64) -> u64 {
         let mut st = self.lock();
-        let share = st.settings.share(REJECTIONS_QUEUE_BYTES);
-        let used = st.lanes.get(&s.shown.route).map_or(0, |l| l.bytes);
+        let mut dropped = 0;
         let mut c = cost(&s);
-        if used + c > share && s.raw.is_some() {
-            s.raw = None;
-            s.shown.replayable = false;
-            s.shown.not_captured = Some("the rejection log's queue for this route was full".into());
-            c = cost(&s);
-        }
-        if used + c > share {
-            return false;
+        loop {
+            if st.bytes + c <= REJECTIONS_QUEUE_BYTES {
+                break;
+            }
+            let own = st.lanes.get(&s.shown.route).map_or(0, |l| l.bytes);
+            let longest = st
+                .lanes
+                .iter()
+                .max_by_key(|(_, l)| l.bytes)
+                .filter(|(_, l)| l.bytes > own + c)
+                .map(|(k, _)| k.clone());
+            match longest {
+                Some(k) => {
+                    let Some(lane) = st.lanes.get_mut(&k) else {
+                        break;
+                    };
+                    let Some((_, gone)) = lane.items.pop_back() else {
+                        break;
+                    };
+                    lane.bytes -= gone;
+                    if lane.items.is_empty() {
+                        st.lanes.remove(&k);
+                    }
+                    st.bytes -= gone;
+                    dropped += 1;
+                }
+                None if s.raw.is_some() => {
+                    s.raw = None;
+                    s.shown.replayable = false;
+                    s.shown.not_captured =
+                        Some("the rejection log's queue was full (a flood on this route)".into());
+                    c = cost(&s);
+                }
+                None => return dropped + 1,
+            }
         }
         let route = s.shown.route.clone();
         if repeats_add_up(code) && st.recent.len() < REPEATS_FOLLOWED {
@@ -141,12 +173,13 @@ impl Queue {
                 },
             );
         }
+        st.bytes += c;
         let lane = st.lanes.entry(route).or_default();
         lane.items.push_back((s, c));
         lane.bytes += c;
         drop(st);
         self.ready.notify_one();
-        true
+        dropped
     }
 
     /// The next record, taking the routes' lanes in turn; waits up to `wait`.
@@ -172,6 +205,7 @@ impl Queue {
         if lane.items.is_empty() {
             st.lanes.remove(&next);
         }
+        st.bytes -= c;
         st.cursor = next;
         Some(s)
     }

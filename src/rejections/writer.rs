@@ -1,15 +1,18 @@
 //! The rejection log's writer thread: takes records from the routes' lanes in turn,
 //! writes at most [`WRITE_RATE`] bytes a second, and keeps each route within `keep`
-//! records and its share of `max_bytes`, none older than `max_age`. Which records a
-//! route has, oldest first, with their sizes, is kept in memory, so eviction is a
-//! delete by key however many records were deleted before (no scan over tombstones).
+//! records, none older than `max_age`, and all of them within `max_bytes`: past it, the
+//! oldest record of the route holding the most bytes goes (a flood evicts its own
+//! records; a lone route may use the whole budget). Which records a route has, oldest
+//! first, with their sizes, is kept in memory, so eviction is a delete by key however
+//! many records were deleted before (no scan over tombstones).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::queue::{Queue, Settings, REPEAT_WINDOW_MS};
+use super::queue::{Queue, REPEAT_WINDOW_MS};
 use super::{Stored, WRITE_RATE};
+use crate::config::RejectionsConfig;
 
 /// How often records past `max_age` are looked for, and repeats written.
 const AGE_CHECK: Duration = Duration::from_secs(60);
@@ -39,6 +42,16 @@ struct Index {
     bytes: usize,
 }
 
+/// Delete the oldest record of `route`: the bytes freed.
+fn evict(ks: &fjall::Keyspace, route: &str, ix: &mut Index) -> Result<usize, fjall::Error> {
+    let Some((seq, size)) = ix.records.pop_front() else {
+        return Ok(0);
+    };
+    ix.bytes -= size;
+    ks.remove(key(route, seq))?;
+    Ok(size)
+}
+
 /// Bytes the writer may still write now: refilled at [`WRITE_RATE`], up to twice it.
 struct Budget {
     tokens: f64,
@@ -66,21 +79,24 @@ impl Budget {
 pub(super) struct Writer {
     ks: fjall::Keyspace,
     routes: HashMap<String, Index>,
+    /// Bytes of all routes' records.
+    bytes: usize,
 }
 
 impl Writer {
     /// Read what the keyspace holds (at most `max_bytes` of records).
     pub(super) fn new(ks: fjall::Keyspace) -> Writer {
-        let mut routes: HashMap<String, Index> = HashMap::new();
+        let (mut routes, mut bytes): (HashMap<String, Index>, usize) = Default::default();
         for g in ks.iter() {
             let Ok((k, v)) = g.into_inner() else { continue };
             if let Some((route, seq)) = split(&k) {
                 let ix = routes.entry(route.to_owned()).or_default();
                 ix.records.push_back((seq, k.len() + v.len()));
                 ix.bytes += k.len() + v.len();
+                bytes += k.len() + v.len();
             }
         }
-        Writer { ks, routes }
+        Writer { ks, routes, bytes }
     }
 
     /// The largest seq stored, so that a restart continues after it.
@@ -98,9 +114,9 @@ impl Writer {
         };
         // The request path's handles gone: nothing more will come.
         while Arc::strong_count(&queue) > 1 {
-            let settings = queue.settings();
+            let cfg = queue.config();
             if aged_at.elapsed() >= AGE_CHECK {
-                if let Err(e) = self.age(&settings) {
+                if let Err(e) = self.age(&cfg) {
                     tracing::warn!(error = %e, "rejection log: removing old records failed");
                 }
                 aged_at = Instant::now();
@@ -109,22 +125,30 @@ impl Writer {
                 self.repeats(&queue);
                 repeats_at = Instant::now();
             }
-            if let Some(s) = queue.pop(REPEATS_EVERY) {
-                let value = serde_json::to_vec(&s).unwrap_or_default();
+            if let Some(mut s) = queue.pop(REPEATS_EVERY) {
+                let mut value = serde_json::to_vec(&s).unwrap_or_default();
+                if value.len() > cfg.max_bytes / 4 && s.raw.is_some() {
+                    s.raw = None;
+                    s.shown.replayable = false;
+                    s.shown.not_captured =
+                        Some("larger than a quarter of store.rejections.max_bytes".into());
+                    value = serde_json::to_vec(&s).unwrap_or_default();
+                }
                 budget.take(value.len());
-                if let Err(e) = self.insert(&s, value, &settings) {
+                if let Err(e) = self.insert(&s, value, &cfg) {
                     tracing::warn!(error = %e, "rejection log: a record was not written");
                 }
             }
         }
     }
 
-    /// Write one record, then evict the route's oldest past `keep` or its byte share.
+    /// Write one record, then evict the route's oldest past `keep`, and the oldest of
+    /// the route holding the most bytes while all are past `max_bytes`.
     pub(super) fn insert(
         &mut self,
         s: &Stored,
         value: Vec<u8>,
-        settings: &Settings,
+        cfg: &RejectionsConfig,
     ) -> Result<(), fjall::Error> {
         let route = &s.shown.route;
         let k = key(route, s.shown.seq);
@@ -133,27 +157,29 @@ impl Writer {
         let ix = self.routes.entry(route.clone()).or_default();
         ix.records.push_back((s.shown.seq, size));
         ix.bytes += size;
-        let share = settings.share(settings.cfg.max_bytes);
-        // The newest record stays, whatever its size.
-        while ix.records.len() > 1 && (ix.records.len() > settings.cfg.keep || ix.bytes > share) {
-            let Some((seq, size)) = ix.records.pop_front() else {
+        self.bytes += size;
+        while ix.records.len() > cfg.keep.max(1) {
+            self.bytes -= evict(&self.ks, route, ix)?;
+        }
+        while self.bytes > cfg.max_bytes {
+            let Some((r, ix)) = self.routes.iter_mut().max_by_key(|(_, ix)| ix.bytes) else {
                 break;
             };
-            ix.bytes -= size;
-            self.ks.remove(key(route, seq))?;
+            let freed = evict(&self.ks, r, ix)?;
+            if freed == 0 {
+                break;
+            }
+            self.bytes -= freed;
         }
         Ok(())
     }
 
     /// Remove records older than `max_age`.
-    fn age(&mut self, settings: &Settings) -> Result<(), fjall::Error> {
-        let cutoff_us =
-            (crate::now_ms() - settings.cfg.max_age.as_millis() as i64).max(0) as u64 * 1000;
+    fn age(&mut self, cfg: &RejectionsConfig) -> Result<(), fjall::Error> {
+        let cutoff_us = (crate::now_ms() - cfg.max_age.as_millis() as i64).max(0) as u64 * 1000;
         for (route, ix) in &mut self.routes {
-            while let Some(&(seq, size)) = ix.records.front().filter(|(s, _)| *s < cutoff_us) {
-                ix.records.pop_front();
-                ix.bytes -= size;
-                self.ks.remove(key(route, seq))?;
+            while ix.records.front().is_some_and(|(s, _)| *s < cutoff_us) {
+                self.bytes -= evict(&self.ks, route, ix)?;
             }
         }
         self.routes.retain(|_, ix| !ix.records.is_empty());
