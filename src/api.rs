@@ -17,9 +17,7 @@
 //! application/json`) marks the matching ones for replay and hands them to their running
 //! destination; both answer a JSON array of dead letters.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream};
-use std::time::Duration;
+use std::net::IpAddr;
 
 use crate::pipeline::App;
 use crate::store::{ApiEvent, Store, Table};
@@ -152,7 +150,7 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         "/api/v1/destinations" if get => events::destinations(app),
         "/api/v1/status" if get => events::status(app),
         "/api/v1/replays" if get => {
-            let jobs = crate::cli::replay_job::Job::all(store.dir());
+            let jobs = crate::store::replay_job::Job::all(store.dir());
             (
                 200,
                 serde_json::to_string(&jobs).unwrap_or_else(|_| "[]".into()),
@@ -229,50 +227,4 @@ fn spool(store: &Store, query: Option<&str>) -> (u16, String) {
             serde_json::json!({ "error": e.to_string() }).to_string(),
         ),
     }
-}
-
-/// `s` as a query-string value.
-pub fn query_escape(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// `method` `path_and_query` on the admin port at `addr` (a POST says it is JSON, which
-/// a cross-site form cannot); the body of a 200.
-pub fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
-    let (status, body) = call_any(addr, method, path_and_query)?;
-    if status != 200 {
-        return Err(std::io::Error::other(format!(
-            "status {status}: {}",
-            String::from_utf8_lossy(&body)
-        )));
-    }
-    Ok(body)
-}
-
-/// [`call`], answering the status and body whatever the status.
-pub fn call_any(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    s.set_write_timeout(Some(Duration::from_secs(5)))?;
-    // With `admin.token` on the gateway, the CLI presents $HOOKGATE_ADMIN_TOKEN.
-    let auth = std::env::var("HOOKGATE_ADMIN_TOKEN")
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no HTTP response"))?;
-    let head = String::from_utf8_lossy(&buf[..end]);
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no HTTP status"))?;
-    Ok((status, buf[end + 4..].to_vec()))
 }

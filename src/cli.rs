@@ -13,7 +13,6 @@ mod ips;
 mod providers;
 mod rejected;
 mod replay;
-pub(crate) mod replay_job;
 mod store;
 
 use check::check;

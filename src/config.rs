@@ -7,6 +7,10 @@ mod load;
 mod raw;
 pub mod units;
 
+// Defined beside their users, which sit below the configuration.
+pub use crate::telemetry::{LogConfig, LogFormat};
+pub use crate::tls::TlsConfig;
+
 pub use deliver::{glob, Backoff, CaFile, Destination, Proxy};
 pub use load::{
     load, load_for_inspection, load_mode, load_str, worst_body_memory, ConfigError, ConfigErrors,
@@ -54,12 +58,6 @@ pub struct Config {
     /// The YAML paths of secrets that came from a default (only with `dev`), for
     /// `/readyz`'s detail.
     pub default_secrets: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct TlsConfig {
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -240,18 +238,6 @@ impl std::fmt::Display for WhenUnavailable {
             WhenUnavailable::Reject => "reject",
         })
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone)]
-pub struct LogConfig {
-    pub format: LogFormat,
-    pub level: String,
 }
 
 /// One webhook endpoint, with everything its checks need already compiled.

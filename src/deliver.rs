@@ -7,10 +7,14 @@
 pub(crate) mod attempt;
 pub(crate) mod backoff;
 pub(crate) mod client;
+mod dead;
+pub(crate) mod status;
+
+pub use dead::DeadFilter;
 pub(crate) mod consume;
 pub(crate) mod headers;
-pub(crate) mod metrics;
-pub(crate) mod proxy;
+// Delivery's metric families live with the others, which import no part of the gateway.
+pub(crate) use crate::metrics::delivery as metrics;
 pub(crate) mod state;
 pub(crate) mod tail;
 pub(crate) mod window;

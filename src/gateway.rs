@@ -85,7 +85,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = server::bind(config.listen, &config.listen_at).await?;
     let admin_listener = server::bind(config.admin_listen, &config.admin_at).await?;
     // Where `hookgate store` finds this gateway's API while it holds the store.
-    if let Ok(addr) = admin_listener.local_addr() {
+    if let Ok(mut addr) = admin_listener.local_addr() {
+        // Listening on every address: `store` calls in over loopback, which the API
+        // answers without a token (and which its `Host` check takes).
+        if addr.ip().is_unspecified() {
+            let lo: std::net::IpAddr = match addr {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            };
+            addr.set_ip(lo);
+        }
         let file = crate::store::admin_file(&config.store.path);
         if let Err(e) = std::fs::write(&file, format!("{addr}\n")) {
             tracing::warn!(file = %file.display(), error = %e, "cannot record the admin address for `hookgate store`");

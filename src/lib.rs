@@ -21,7 +21,6 @@ pub(crate) mod admin;
 pub(crate) mod admission;
 pub(crate) mod allowlist;
 pub(crate) mod api;
-pub(crate) mod body;
 pub(crate) mod broker;
 pub mod cli;
 pub mod config;

@@ -4,9 +4,14 @@
 
 use std::time::Duration;
 
+pub mod delivery;
 pub(crate) mod exposition;
 mod process;
 mod route;
+pub mod shared;
+mod stage;
+
+pub use stage::Stage;
 
 pub use route::RouteMetrics;
 
@@ -68,8 +73,8 @@ pub struct Metrics {
     pub store_bytes: Gauge,
     pub ready: Gauge,
     pub config_reload_failed: Gauge,
-    pub delivery: crate::deliver::metrics::DeliveryMetrics,
-    pub shared: crate::shared::metrics::SharedMetrics,
+    pub delivery: delivery::DeliveryMetrics,
+    pub shared: shared::SharedMetrics,
     /// `stage_duration_seconds`, one histogram per `pipeline::Stage`, in its order.
     stages: Vec<Histogram>,
 }
@@ -218,7 +223,7 @@ impl Metrics {
             "Time a request spent in each pipeline stage (admission, body, verify, parse, handoff)",
             stage_family.clone(),
         );
-        let stages = crate::pipeline::Stage::ALL
+        let stages = Stage::ALL
             .iter()
             .map(|s| {
                 stage_family
@@ -226,8 +231,8 @@ impl Metrics {
                     .clone()
             })
             .collect();
-        let delivery = crate::deliver::metrics::DeliveryMetrics::register(&mut registry);
-        let shared = crate::shared::metrics::SharedMetrics::register(&mut registry);
+        let delivery = delivery::DeliveryMetrics::register(&mut registry);
+        let shared = shared::SharedMetrics::register(&mut registry);
         let mut process = Registry::default();
         process.register_collector(Box::new(process::Process));
         Metrics {

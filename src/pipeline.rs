@@ -15,16 +15,17 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Config, Route};
 use crate::deliver::client::Client;
-use crate::deliver::proxy;
 use crate::handoff::Handoff;
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::ratelimit::Limiter;
 use crate::store::Outcome as Stored;
 use crate::{allowlist, now_ms};
 
+mod body;
 mod handshake;
 mod inspect;
 mod keep;
+mod proxy;
 mod rejection;
 mod timing;
 
@@ -319,7 +320,7 @@ where
         .map_err(Rejection::from)?;
     let mut timer = timing::Timer::start(&app.metrics, started);
     timer.lap(Stage::Admission);
-    let body = crate::body::read(body, &cfg.limits, &mut ticket, declared).await?;
+    let body = body::read(body, &cfg.limits, &mut ticket, declared).await?;
     timer.lap(Stage::Body);
     cx.body = Some(body.clone());
     keep::checked(

@@ -44,6 +44,7 @@ use crate::metrics::Metrics;
 
 mod queue;
 mod read;
+mod reader;
 mod record;
 mod writer;
 

@@ -23,8 +23,6 @@ use crate::config::RedisConfig;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Rate, RateSpec};
 
-pub mod metrics;
-
 static GCRA: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("shared/gcra.lua")));
 

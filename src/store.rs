@@ -48,17 +48,17 @@ mod reader;
 mod tests;
 mod writer;
 
-mod dead;
-mod rejected;
+mod remote;
 mod status;
-pub use dead::DeadFilter;
+pub use remote::{call, call_any, query_escape};
+pub use status::Status;
+pub(crate) mod replay_job;
 pub use error::*;
 use housekeeping::*;
 use layout::*;
 pub use layout::{db_dir, open_ledger, Tables, FORMAT, RECORD_FLUSH};
 use pending::*;
 pub use reader::*;
-pub use status::{cursors, Status, StatusView, Taken};
 use writer::*;
 
 /// Most commands one transaction takes; bounds the latency of the first in a burst.

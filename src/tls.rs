@@ -13,7 +13,12 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::TlsConfig;
+/// `tls:`: the certificate chain and key files, reloaded when they change.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
 
 pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let certs = CertificateDer::pem_file_iter(cert)
@@ -84,4 +89,30 @@ pub fn acceptor(cfg: &TlsConfig) -> Result<(TlsAcceptor, Arc<Reloading>), String
     .with_cert_resolver(resolver.clone());
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok((TlsAcceptor::from(Arc::new(sc)), resolver))
+}
+
+/// Why a CA file gave no certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    #[error("cannot read CA file {}: {err}", path.display())]
+    Read {
+        path: PathBuf,
+        err: rustls::pki_types::pem::Error,
+    },
+    #[error("no certificate in CA file {}", .0.display())]
+    Empty(PathBuf),
+}
+
+/// The certificates of a PEM file (a private CA that `deliver` and `proxy` trust).
+pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| CaError::Read {
+            path: path.to_path_buf(),
+            err,
+        })?;
+    if certs.is_empty() {
+        return Err(CaError::Empty(path.to_path_buf()));
+    }
+    Ok(certs)
 }

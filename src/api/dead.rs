@@ -1,8 +1,9 @@
 //! `/api/v1/dead` and `/api/v1/dead/replay`.
 
 use crate::deliver::state::{self, DeadLetter};
+use crate::deliver::DeadFilter;
 use crate::deliver::Delivery;
-use crate::store::{DeadFilter, Store};
+use crate::store::Store;
 
 fn filter(query: Option<&str>) -> Result<(DeadFilter, usize), (u16, String)> {
     let (mut f, mut limit) = (DeadFilter::default(), 50usize);

@@ -2,8 +2,10 @@
 
 use super::error;
 use crate::deliver::metrics::DestinationLabels;
+use crate::deliver::status::{StatusView, Taken};
 use crate::pipeline::App;
-use crate::store::{ApiEvent, Filter, Status, StatusView, Table, Taken};
+use crate::store::Status;
+use crate::store::{ApiEvent, Filter, Table};
 
 /// `GET /api/v1/events?id=X`: every stored copy of an event (the archive and the spool),
 /// each with `table`; `GET /api/v1/events?[route=R][&type=T][&status=S][&limit=N]`: the
@@ -61,8 +63,9 @@ pub(super) fn list(app: &App, query: Option<&str>) -> (u16, String) {
 /// their queues, not the journal: see [`view`]).
 fn taken(app: &App) -> Vec<Taken> {
     let config = app.runtime.load().config.clone();
-    let written = crate::store::cursors(&app.handoff.store().tables().0.deliver, Some(&config))
-        .unwrap_or_default();
+    let written =
+        crate::deliver::status::cursors(&app.handoff.store().tables().0.deliver, Some(&config))
+            .unwrap_or_default();
     let mut out = Vec::new();
     for r in &config.routes {
         for d in &r.deliver {

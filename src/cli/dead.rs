@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::deliver::state::DeadLetter;
-use crate::store::DeadFilter;
+use crate::deliver::DeadFilter;
 
 #[derive(Subcommand)]
 pub(super) enum DeadCommand {

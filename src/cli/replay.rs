@@ -35,7 +35,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         }
     };
     // The same command (selection and target) finds its job again.
-    let key = replay_job::key(&[
+    let key = crate::store::replay_job::key(&[
         &format!("route={:?}", a.route),
         &format!("type={:?}", a.event_type),
         &format!("since={:?}", a.since),
@@ -44,7 +44,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         &format!("limit={:?}", a.limit),
         &target,
     ]);
-    let previous = replay_job::Job::load(&dir, &key).filter(|_| !a.restart);
+    let previous = crate::store::replay_job::Job::load(&dir, &key).filter(|_| !a.restart);
     let mut job = match previous {
         Some(j) if j.state == "done" => {
             println!(
@@ -65,7 +65,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
                     return 1;
                 }
             };
-            replay_job::Job {
+            crate::store::replay_job::Job {
                 key: key.clone(),
                 route: a.route.clone(),
                 event_type: a.event_type.clone(),
@@ -135,7 +135,7 @@ fn to_broker(
     dir: &std::path::Path,
     cfg: &crate::config::Config,
     broker_cfg: crate::config::BrokerConfig,
-    job: &mut replay_job::Job,
+    job: &mut crate::store::replay_job::Job,
     filter: &crate::store::Filter,
     batch: usize,
     max: usize,
@@ -207,7 +207,7 @@ fn to_broker(
 #[allow(clippy::too_many_arguments)]
 fn redeliver(
     dir: &std::path::Path,
-    job: &mut replay_job::Job,
+    job: &mut crate::store::replay_job::Job,
     filter: &crate::store::Filter,
     route: &str,
     dest: &str,
@@ -227,7 +227,7 @@ fn redeliver(
     job.save(dir)?;
     let started = Instant::now();
     let mut sent = 0usize;
-    let q = crate::api::query_escape;
+    let q = crate::store::query_escape;
     while sent < max {
         let mut pq = format!(
             "/api/v1/events/redeliver?route={}&destination={}&after={}&limit={}",
@@ -244,7 +244,7 @@ fn redeliver(
                 pq += &format!("&{k}={v}");
             }
         }
-        let body = crate::api::call(&addr, "POST", &pq)
+        let body = crate::store::call(&addr, "POST", &pq)
             .map_err(|e| anyhow::anyhow!("the gateway's admin API at {addr}: {e}"))?;
         let v: serde_json::Value = serde_json::from_slice(&body)?;
         let handed = v["handed"].as_u64().unwrap_or(0) as usize;
@@ -271,7 +271,7 @@ fn redeliver(
 fn finish(
     dir: &std::path::Path,
     key: &str,
-    mut job: replay_job::Job,
+    mut job: crate::store::replay_job::Job,
     result: anyhow::Result<()>,
 ) -> i32 {
     match result {

@@ -3,7 +3,6 @@
 //! system's roots plus a destination's own CA file. One client per CA file; every
 //! destination without one shares the default client and its pool.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -13,7 +12,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use crate::config::CaFile;
@@ -42,17 +40,6 @@ pub enum Failure {
     /// The connection broke mid-exchange, or the answer was malformed or too large.
     #[error("{0}")]
     Broken(String),
-}
-
-/// Certificates of a PEM file, or why not.
-pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("no certificate in CA file {}", path.display()));
-    }
-    Ok(certs)
 }
 
 impl Client {

@@ -22,7 +22,7 @@ impl Filter {
             .into_iter()
             .filter_map(|(k, v)| {
                 v.as_ref()
-                    .map(|v| format!("{k}={}", crate::api::query_escape(v)))
+                    .map(|v| format!("{k}={}", crate::store::query_escape(v)))
             })
             .collect::<Vec<_>>()
             .join("&")

@@ -98,14 +98,14 @@ impl StoredEvent {
 /// the running gateway's admin API (its address is in `<store>/admin`).
 pub struct Reader {
     /// The event journal's folder.
-    pub(super) journal: PathBuf,
-    pub(super) spool: SpoolAccess,
+    pub(crate) journal: PathBuf,
+    pub(crate) spool: SpoolAccess,
     /// Where the last [`Reader::oldest`] of events stopped (its last seq), so that the
     /// next one, asked for what follows, reads on instead of from the segment's start.
     pub(super) cursor: std::cell::RefCell<Option<(i64, journal::Scan)>>,
 }
 
-pub(super) enum SpoolAccess {
+pub(crate) enum SpoolAccess {
     /// The database is open in this process; the CLI holds its handle here, so that it
     /// stays open while the reader reads.
     Local(Tables, #[allow(dead_code)] Option<dedup::Ledger>),
@@ -204,7 +204,7 @@ impl Reader {
             (Table::Spool, SpoolAccess::Remote(addr)) => {
                 let mut q = format!("/api/v1/spool?limit={limit}");
                 if let Some(r) = route {
-                    q.push_str(&format!("&route={}", crate::api::query_escape(r)));
+                    q.push_str(&format!("&route={}", crate::store::query_escape(r)));
                 }
                 remote(addr, &q)
             }
@@ -272,7 +272,7 @@ impl Reader {
             SpoolAccess::Local(t, _) => Self::scan_spool(t, |r| r.event.id == id)?,
             SpoolAccess::Remote(addr) => remote(
                 addr,
-                &format!("/api/v1/spool?id={}", crate::api::query_escape(id)),
+                &format!("/api/v1/spool?id={}", crate::store::query_escape(id)),
             )?,
         };
         out.extend(spooled.into_iter().map(|e| (Table::Spool, e)));
@@ -317,12 +317,12 @@ pub(super) fn remote(addr: &str, path_and_query: &str) -> Result<Vec<StoredEvent
 }
 
 /// `method` `pq` on the running gateway's admin API, its JSON answer decoded.
-pub(super) fn remote_call<T: serde::de::DeserializeOwned>(
+pub(crate) fn remote_call<T: serde::de::DeserializeOwned>(
     addr: &str,
     method: &str,
     pq: &str,
 ) -> Result<T, StoreError> {
-    let body = crate::api::call(addr, method, pq).map_err(|e| {
+    let body = crate::store::call(addr, method, pq).map_err(|e| {
         StoreError::Remote(format!("the store is held by the gateway whose admin port is {addr}, which did not answer: {e}"))
     })?;
     serde_json::from_slice(&body).map_err(|e| {

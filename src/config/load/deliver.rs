@@ -242,13 +242,13 @@ impl Validator<'_> {
     fn ca_file(&mut self, p: &str, s: Option<&Scalar>) -> Option<Arc<CaFile>> {
         let t = self.text(p, s?)?;
         let file = self.path_of(&t);
-        match crate::deliver::client::read_ca(&file) {
+        match crate::tls::read_ca(&file) {
             Ok(certs) => {
                 self.files.push(file.clone());
                 Some(Arc::new(CaFile { path: file, certs }))
             }
-            Err(m) => {
-                self.err(p, m);
+            Err(e) => {
+                self.err(p, e.to_string());
                 None
             }
         }

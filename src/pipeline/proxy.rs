@@ -10,10 +10,10 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body_util::Full;
 
-use super::client::{Client, Failure, Past};
+use super::Rejection;
 use crate::config::Proxy;
+use crate::deliver::client::{Client, Failure, Past};
 use crate::event::Event;
-use crate::pipeline::Rejection;
 
 /// How the request reached the gateway, for the `X-Forwarded-*` headers.
 pub struct Origin<'a> {
@@ -60,7 +60,7 @@ pub async fn forward(
     if let Some(host) = origin.host {
         h.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
     }
-    super::headers::gateway_headers(h, ev, None, None);
+    crate::deliver::headers::gateway_headers(h, ev, None, None);
     let answer = client
         .send(req, proxy.timeout, max_body, Past::Refuse)
         .await

@@ -10,9 +10,9 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tokio::time::Instant;
 
+use super::Rejection;
 use crate::admission::Ticket;
 use crate::config::Limits;
-use crate::pipeline::Rejection;
 
 /// Read `body` whole. `reserved` bytes are already held by `ticket` (the declared
 /// length); more is reserved as it arrives.

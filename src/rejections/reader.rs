@@ -1,8 +1,8 @@
 //! The rejection log through a [`Reader`] (the CLI): read in the store's database when
 //! it is free, else through the running gateway's admin API, which alone can replay.
 
-use super::*;
-use crate::rejections::{self, Filter, Rejected};
+use super::{find, list, Filter, Rejected};
+use crate::store::{remote_call, Reader, SpoolAccess, StoreError};
 
 impl Reader {
     /// Rejections `f` keeps, newest first; `seq`: only that one.
@@ -14,11 +14,11 @@ impl Reader {
     ) -> Result<Vec<Rejected>, StoreError> {
         match &self.spool {
             SpoolAccess::Local(t, _) => match seq {
-                Some(seq) => Ok(rejections::find(&t.rejections, seq)?
+                Some(seq) => Ok(find(&t.rejections, seq)?
                     .map(|f| f.shown().clone())
                     .into_iter()
                     .collect()),
-                None => Ok(rejections::list(&t.rejections, f, limit)?),
+                None => Ok(list(&t.rejections, f, limit)?),
             },
             SpoolAccess::Remote(addr) => {
                 let mut q = format!("/api/v1/rejections?limit={limit}&{}", f.query());
@@ -36,7 +36,7 @@ impl Reader {
         match &self.spool {
             SpoolAccess::Remote(addr) => {
                 let pq = format!("/api/v1/rejections/replay?seq={seq}");
-                crate::api::call_any(addr, "POST", &pq)
+                crate::store::call_any(addr, "POST", &pq)
                     .map_err(|e| StoreError::Remote(format!("the admin API at {addr}: {e}")))
                     .and_then(|(_, body)| {
                         serde_json::from_slice(&body).map_err(|e| {
