@@ -74,7 +74,7 @@ fn schemes(c: &mut Criterion) {
         let now = hookgate::now_ms() / 1000;
         g.bench_function(r.name.as_ref(), |b| {
             b.iter(|| {
-                let req = hookgate::verify::SignedRequest {
+                let req = hookgate::checks::verify::SignedRequest {
                     headers: &headers,
                     body: &body,
                     url: "",
@@ -120,8 +120,15 @@ fn ingress(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("github+schema (verify, parse, schema, event)", |b| {
         b.iter(|| {
-            hookgate::pipeline::inspect(route, &request, body.clone(), "", hookgate::now_ms(), ip)
-                .unwrap()
+            hookgate::ingress::pipeline::inspect(
+                route,
+                &request,
+                body.clone(),
+                "",
+                hookgate::now_ms(),
+                ip,
+            )
+            .unwrap()
         })
     });
     g.finish();
@@ -130,13 +137,13 @@ fn ingress(c: &mut Criterion) {
 /// What per-stage timing adds to a request: five clock reads and five histogram
 /// observations (`pipeline::Timer`), next to the I/O-free ingress above as reference.
 fn stage_timing(c: &mut Criterion) {
-    let m = hookgate::metrics::Metrics::new();
+    let m = hookgate::obs::metrics::Metrics::new();
     let mut g = c.benchmark_group("stage timing");
     g.throughput(Throughput::Elements(1));
     g.bench_function("five laps (one request's stages)", |b| {
         b.iter(|| {
-            let mut t = hookgate::pipeline::Timer::start(&m, std::time::Instant::now());
-            for s in hookgate::pipeline::Stage::ALL {
+            let mut t = hookgate::ingress::pipeline::Timer::start(&m, std::time::Instant::now());
+            for s in hookgate::ingress::pipeline::Stage::ALL {
                 t.lap(black_box(s));
             }
         })

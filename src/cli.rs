@@ -13,6 +13,7 @@ mod ips;
 mod providers;
 mod rejected;
 mod replay;
+pub(crate) mod sign;
 mod store;
 
 use check::check;
@@ -157,7 +158,7 @@ enum StoreCommand {
         /// Only events whose delivery is: accepted (a route without destinations),
         /// delivered, pending or dead.
         #[arg(long, value_name = "STATUS")]
-        status: Option<crate::store::Status>,
+        status: Option<crate::durable::store::Status>,
     },
     /// Show an event (metadata and body) by id.
     Show {
@@ -263,11 +264,11 @@ pub fn main() -> i32 {
             let Some(cfg) = load(&config.config, config.dev) else {
                 return 1;
             };
-            let key = crate::sign::Key {
+            let key = crate::cli::sign::Key {
                 secret: secret.as_deref(),
                 private: private_key.as_deref(),
             };
-            match crate::sign::run(
+            match crate::cli::sign::run(
                 &cfg,
                 &route,
                 body.as_deref(),
@@ -350,11 +351,11 @@ fn serve(
         Some("text") => cfg.log.format = config::LogFormat::Text,
         _ => {}
     }
-    crate::telemetry::init(&cfg.log);
+    crate::obs::telemetry::init(&cfg.log);
     let Some(rt) = runtime(tokio::runtime::Builder::new_multi_thread()) else {
         return 2;
     };
-    match rt.block_on(crate::gateway::run(cfg)) {
+    match rt.block_on(crate::ops::gateway::run(cfg)) {
         Ok(()) => 0,
         Err(e) => {
             // Once: the log goes to stderr.

@@ -5,11 +5,12 @@
 mod deliver;
 mod load;
 mod raw;
+pub(crate) mod tls;
 pub mod units;
 
 // Defined beside their users, which sit below the configuration.
-pub use crate::telemetry::{LogConfig, LogFormat};
-pub use crate::tls::TlsConfig;
+pub use crate::config::tls::TlsConfig;
+pub use crate::obs::telemetry::{LogConfig, LogFormat};
 
 pub use deliver::{glob, Backoff, CaFile, Destination, Proxy};
 pub use load::{
@@ -24,10 +25,10 @@ use std::time::Duration;
 use http::HeaderName;
 use ipnet::IpNet;
 
-use crate::event::Source;
-use crate::ratelimit::RateSpec;
-use crate::schema::Schema;
-use crate::verify::{Provider, Verifier};
+use crate::checks::event::Source;
+use crate::checks::ratelimit::RateSpec;
+use crate::checks::schema::Schema;
+use crate::checks::verify::{Provider, Verifier};
 
 /// A validated configuration: every address parsed, secret decoded, schema compiled.
 #[derive(Debug)]

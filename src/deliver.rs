@@ -14,7 +14,7 @@ pub use dead::DeadFilter;
 pub(crate) mod consume;
 pub(crate) mod headers;
 // Delivery's metric families live with the others, which import no part of the gateway.
-pub(crate) use crate::metrics::delivery as metrics;
+pub(crate) use crate::obs::metrics::delivery as metrics;
 pub(crate) mod state;
 pub(crate) mod tail;
 pub(crate) mod window;
@@ -29,8 +29,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Destination, Route};
-use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::durable::store::Store;
+use crate::obs::metrics::Metrics;
 use state::{DeadLetter, State};
 use worker::{Control, Source, Worker};
 
@@ -117,7 +117,7 @@ impl Delivery {
         let floor = Arc::new(AtomicI64::new(i64::MAX));
         let committed = self.store.committed();
         let metrics = self.metrics.clone();
-        let journal = crate::journal::dir(self.store.dir());
+        let journal = crate::durable::journal::dir(self.store.dir());
         let labels = metrics::DeliveryMetrics::labels(&route, &dest.name);
         let metrics = metrics.delivery.handles(&labels);
         let grace = self.grace();

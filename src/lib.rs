@@ -1,51 +1,32 @@
 //! hookgate: a receiver-side webhook gateway.
 //!
-//! A request goes through, cheapest check first (see `pipeline::run`):
+//! The tree follows the data's path, and each layer imports only those below it
+//! (`scripts/module-graph` checks it; docs/architecture.md draws it):
 //!
-//! 1. route and method ............ `pipeline`
-//! 2. client IP, allowlist ........ `allowlist`
-//! 3. rate limit .................. `ratelimit`; in-flight and memory shares `admission`
-//! 4. size (while streaming) ...... `body` (with `server`'s timeouts)
-//! 5. signature + timestamp ....... `verify` (one file per scheme family)
-//! 6. JSON parse, JSON Schema ..... `pipeline`, `schema`
-//! 7. event id and type ........... `event`
-//! 8. dedup + durable hand-off .... `dedup`, `handoff`: `broker` (confirms), else `store`
-//!    (kept events in its `journal`); `spool` when the broker is down
-//!
-//! Around it: `config` (load and validate), `server` (transport), `admin` and
-//! `metrics` (operating it), `gateway` (start and stop), `cli` and `sign`.
-
+//! - `checks`: what the checks are, without I/O: event, verify (signature schemes and
+//!   presets), schema, allowlist, ratelimit;
+//! - `obs`: metrics and logs, below every part that reports to them;
+//! - `config`: the YAML file compiled into routes (and the TLS files it names);
+//! - `durable`: where an accepted event becomes durable: store (journal, dedup ledger),
+//!   broker, spool, shared Redis, the hand-off among them, and the rejection log;
+//! - `deliver`: accepted events on to the application, with retries and dead letters;
+//! - `ingress`: the listener and the request pipeline, cheapest check first (see
+//!   `ingress::pipeline::run`): route and method, source IP, rate limit, size (while
+//!   streaming), signature and timestamp, JSON and schema, event id, dedup and durable
+//!   hand-off (or the synchronous proxy);
+//! - `ops`: start, reload and stop, the admin port and its API;
+//! - `cli`: the commands; `testing`: fuzzing and robustness entry points.
 #![forbid(unsafe_code)]
 
-pub(crate) mod admin;
-pub(crate) mod admission;
-pub(crate) mod allowlist;
-pub(crate) mod api;
-pub(crate) mod broker;
+pub mod checks;
 pub mod cli;
 pub mod config;
-pub(crate) mod dedup;
 pub(crate) mod deliver;
-pub(crate) mod event;
-#[doc(hidden)]
-pub mod fuzzing;
-pub(crate) mod gateway;
-pub(crate) mod handoff;
-pub(crate) mod journal;
-pub mod metrics;
-pub mod pipeline;
-pub(crate) mod ratelimit;
-pub(crate) mod rejections;
-mod robustness;
-pub(crate) mod schema;
-pub(crate) mod server;
-pub(crate) mod shared;
-pub(crate) mod sign;
-pub(crate) mod spool;
-pub mod store;
-pub(crate) mod telemetry;
-pub(crate) mod tls;
-pub mod verify;
+pub mod durable;
+pub mod ingress;
+pub mod obs;
+pub(crate) mod ops;
+pub mod testing;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -17,5 +17,5 @@ fuzz_target!(|data: &[u8]| {
         "127.0.0.1/32".parse().unwrap(),
         "::1/128".parse().unwrap(),
     ];
-    let _ = hookgate::fuzzing::client_ip([127, 0, 0, 1].into(), &headers, &trusted);
+    let _ = hookgate::testing::fuzzing::client_ip([127, 0, 0, 1].into(), &headers, &trusted);
 });

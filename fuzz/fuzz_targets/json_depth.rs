@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = hookgate::fuzzing::nesting_depth(data);
+    let _ = hookgate::testing::fuzzing::nesting_depth(data);
 });

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 
-static ROUTES: LazyLock<hookgate::fuzzing::Routes> = LazyLock::new(hookgate::fuzzing::Routes::new);
+static ROUTES: LazyLock<hookgate::testing::fuzzing::Routes> = LazyLock::new(hookgate::testing::fuzzing::Routes::new);
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {

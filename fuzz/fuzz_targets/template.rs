@@ -5,6 +5,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(t) = std::str::from_utf8(data) {
-        let _ = hookgate::fuzzing::template(t);
+        let _ = hookgate::testing::fuzzing::template(t);
     }
 });

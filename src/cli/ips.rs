@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 
-use crate::allowlist::sets::{extract, Format, SetEntry, SetsFile, PUBLISHED};
+use crate::checks::allowlist::sets::{extract, Format, SetEntry, SetsFile, PUBLISHED};
 use crate::deliver::client::{Client, Past};
 
 /// The largest list read; the providers' are a few KiB.

@@ -3,10 +3,10 @@
 
 use std::io::Write;
 
-use crate::verify::catalog::{Preset, Scheme, SecretForm, PRESETS};
-use crate::verify::public_key::KeyAlgorithm;
-use crate::verify::token::TokenIn;
-use crate::verify::Algorithm;
+use crate::checks::verify::catalog::{Preset, Scheme, SecretForm, PRESETS};
+use crate::checks::verify::public_key::KeyAlgorithm;
+use crate::checks::verify::token::TokenIn;
+use crate::checks::verify::Algorithm;
 
 fn alg(a: Algorithm) -> &'static str {
     match a {
@@ -29,8 +29,8 @@ fn scheme(p: &Preset) -> String {
             "hmac-{} {} of {signed}{}",
             alg(headers[0].1),
             match encoding {
-                crate::verify::hmac::Encoding::Hex => "hex",
-                crate::verify::hmac::Encoding::Base64 => "base64",
+                crate::checks::verify::hmac::Encoding::Hex => "hex",
+                crate::checks::verify::hmac::Encoding::Base64 => "base64",
             },
             if timestamp.is_some() {
                 " (timestamped)"

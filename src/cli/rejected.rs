@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::*;
-use crate::rejections::{Filter, Rejected};
+use crate::durable::rejections::{Filter, Rejected};
 
 #[derive(clap::Subcommand)]
 pub(super) enum RejectedCommand {

@@ -35,7 +35,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         }
     };
     // The same command (selection and target) finds its job again.
-    let key = crate::store::replay_job::key(&[
+    let key = crate::durable::store::replay_job::key(&[
         &format!("route={:?}", a.route),
         &format!("type={:?}", a.event_type),
         &format!("since={:?}", a.since),
@@ -44,7 +44,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         &format!("limit={:?}", a.limit),
         &target,
     ]);
-    let previous = crate::store::replay_job::Job::load(&dir, &key).filter(|_| !a.restart);
+    let previous = crate::durable::store::replay_job::Job::load(&dir, &key).filter(|_| !a.restart);
     let mut job = match previous {
         Some(j) if j.state == "done" => {
             println!(
@@ -65,7 +65,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
                     return 1;
                 }
             };
-            crate::store::replay_job::Job {
+            crate::durable::store::replay_job::Job {
                 key: key.clone(),
                 route: a.route.clone(),
                 event_type: a.event_type.clone(),
@@ -81,7 +81,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
             }
         }
     };
-    let filter = crate::store::Filter {
+    let filter = crate::durable::store::Filter {
         route: job.route.clone(),
         event_type: job.event_type.clone(),
         since_ms: job.since_ms,
@@ -135,8 +135,8 @@ fn to_broker(
     dir: &std::path::Path,
     cfg: &crate::config::Config,
     broker_cfg: crate::config::BrokerConfig,
-    job: &mut crate::store::replay_job::Job,
-    filter: &crate::store::Filter,
+    job: &mut crate::durable::store::replay_job::Job,
+    filter: &crate::durable::store::Filter,
     batch: usize,
     max: usize,
     rate: Option<u32>,
@@ -146,12 +146,15 @@ fn to_broker(
     };
     let mut sent = 0usize;
     rt.block_on(async {
-        let reader = crate::store::Reader::open(dir)?;
-        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-        let broker =
-            crate::broker::Broker::start(broker_cfg, crate::gateway::topology(cfg), metrics)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let reader = crate::durable::store::Reader::open(dir)?;
+        let metrics = std::sync::Arc::new(crate::obs::metrics::Metrics::new());
+        let broker = crate::durable::broker::Broker::start(
+            broker_cfg,
+            crate::ops::gateway::topology(cfg),
+            metrics,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while !broker.connected() {
             anyhow::ensure!(Instant::now() < deadline, "cannot reach the broker");
@@ -163,10 +166,10 @@ fn to_broker(
         let mut reader = Some(reader);
         while sent < max {
             let r = reader.take().expect("forward_batch gives the reader back");
-            let (r, step) = crate::spool::forward_batch(
+            let (r, step) = crate::durable::spool::forward_batch(
                 r,
                 &broker,
-                crate::store::Table::Events,
+                crate::durable::store::Table::Events,
                 filter.clone(),
                 job.last_seq,
                 batch.min(max - sent),
@@ -207,15 +210,15 @@ fn to_broker(
 #[allow(clippy::too_many_arguments)]
 fn redeliver(
     dir: &std::path::Path,
-    job: &mut crate::store::replay_job::Job,
-    filter: &crate::store::Filter,
+    job: &mut crate::durable::store::replay_job::Job,
+    filter: &crate::durable::store::Filter,
     route: &str,
     dest: &str,
     batch: usize,
     max: usize,
     rate: Option<u32>,
 ) -> anyhow::Result<()> {
-    let addr = std::fs::read_to_string(crate::store::admin_file(dir))
+    let addr = std::fs::read_to_string(crate::durable::store::admin_file(dir))
         .map(|a| a.trim().to_string())
         .map_err(|_| {
             anyhow::anyhow!(
@@ -227,7 +230,7 @@ fn redeliver(
     job.save(dir)?;
     let started = Instant::now();
     let mut sent = 0usize;
-    let q = crate::store::query_escape;
+    let q = crate::durable::store::query_escape;
     while sent < max {
         let mut pq = format!(
             "/api/v1/events/redeliver?route={}&destination={}&after={}&limit={}",
@@ -244,7 +247,7 @@ fn redeliver(
                 pq += &format!("&{k}={v}");
             }
         }
-        let body = crate::store::call(&addr, "POST", &pq)
+        let body = crate::durable::store::call(&addr, "POST", &pq)
             .map_err(|e| anyhow::anyhow!("the gateway's admin API at {addr}: {e}"))?;
         let v: serde_json::Value = serde_json::from_slice(&body)?;
         let handed = v["handed"].as_u64().unwrap_or(0) as usize;
@@ -271,7 +274,7 @@ fn redeliver(
 fn finish(
     dir: &std::path::Path,
     key: &str,
-    mut job: crate::store::replay_job::Job,
+    mut job: crate::durable::store::replay_job::Job,
     result: anyhow::Result<()>,
 ) -> i32 {
     match result {
@@ -301,14 +304,14 @@ fn finish(
 /// How many events after `after` the filter selects (at most `max`).
 fn count(
     dir: &std::path::Path,
-    filter: &crate::store::Filter,
+    filter: &crate::durable::store::Filter,
     after: i64,
     max: usize,
-) -> Result<usize, crate::store::StoreError> {
-    let reader = crate::store::Reader::open(dir)?;
+) -> Result<usize, crate::durable::store::StoreError> {
+    let reader = crate::durable::store::Reader::open(dir)?;
     let (mut n, mut at) = (0usize, after);
     while n < max {
-        let chunk = reader.oldest(crate::store::Table::Events, filter, at, 4096)?;
+        let chunk = reader.oldest(crate::durable::store::Table::Events, filter, at, 4096)?;
         let Some(last) = chunk.last() else { break };
         at = last.seq;
         n += chunk.len();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::*;
 
 pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand) -> i32 {
-    use crate::store::Table;
+    use crate::durable::store::Table;
     if let StoreCommand::Replay(args) = command {
         return super::replay::replay(path, config, args);
     }
@@ -34,7 +34,7 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
             status,
         } => {
             let filter = match (when(since.as_deref()), when(until.as_deref())) {
-                (Ok(since_ms), Ok(until_ms)) => crate::store::Filter {
+                (Ok(since_ms), Ok(until_ms)) => crate::durable::store::Filter {
                     route,
                     event_type,
                     since_ms,
@@ -92,7 +92,7 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
 pub(super) fn open_reader(
     path: Option<PathBuf>,
     config: &std::path::Path,
-) -> Result<crate::store::Reader, i32> {
+) -> Result<crate::durable::store::Reader, i32> {
     let dir = match path {
         Some(p) => p,
         None => match load_inspect(config) {
@@ -100,14 +100,16 @@ pub(super) fn open_reader(
             None => return Err(1),
         },
     };
-    crate::store::Reader::open(&dir).map_err(|e| {
+    crate::durable::store::Reader::open(&dir).map_err(|e| {
         eprintln!("hookgate store: {e}");
         2
     })
 }
 
 /// 0 when read and written; 2 with the reason printed otherwise.
-pub(super) fn exit_code(result: Result<std::io::Result<()>, crate::store::StoreError>) -> i32 {
+pub(super) fn exit_code(
+    result: Result<std::io::Result<()>, crate::durable::store::StoreError>,
+) -> i32 {
     match result {
         Ok(Ok(())) => 0,
         // `hookgate store list | head`: the reader has what it wanted.
@@ -127,7 +129,7 @@ pub(super) fn exit_code(result: Result<std::io::Result<()>, crate::store::StoreE
 /// has gone (`| head`).
 pub(super) fn print_list(
     out: &mut impl std::io::Write,
-    events: &[crate::store::StoredEvent],
+    events: &[crate::durable::store::StoredEvent],
     json: bool,
 ) -> std::io::Result<()> {
     if json {
@@ -137,7 +139,7 @@ pub(super) fn print_list(
         return out.flush();
     }
     // Columns as wide as their widest value, so long routes and types stay aligned.
-    let width = |f: &dyn Fn(&crate::store::StoredEvent) -> usize, title: &str| {
+    let width = |f: &dyn Fn(&crate::durable::store::StoredEvent) -> usize, title: &str| {
         events.iter().map(f).max().unwrap_or(0).max(title.len())
     };
     let route_w = width(&|e| e.route.len(), "route");
@@ -165,10 +167,13 @@ pub(super) fn print_list(
 
 pub(super) fn print_show(
     out: &mut impl std::io::Write,
-    events: &[(crate::store::Table, crate::store::StoredEvent)],
+    events: &[(
+        crate::durable::store::Table,
+        crate::durable::store::StoredEvent,
+    )],
 ) -> std::io::Result<()> {
     for (table, e) in events {
-        if *table == crate::store::Table::Spool {
+        if *table == crate::durable::store::Table::Spool {
             writeln!(out, "(in the spool, waiting for the broker)")?;
         }
         writeln!(

@@ -45,7 +45,7 @@ struct Validator<'a> {
     inspect: bool,
     default_secrets: Vec<String>,
     /// The named IP sets `allow_ips` may use (`ip_sets:`, else the shipped ones).
-    ip_sets: crate::allowlist::sets::Sets,
+    ip_sets: crate::checks::allowlist::sets::Sets,
 }
 
 impl Validator<'_> {

@@ -13,8 +13,8 @@ use sha2::Sha256;
 
 use super::backoff;
 use super::client::{Client, Failure, Past};
+use crate::checks::event::Event;
 use crate::config::Destination;
-use crate::event::Event;
 
 /// Bytes of an answer's body read: its start goes into the dead letters' last error;
 /// the status alone decides, so the rest is not read.

@@ -15,7 +15,7 @@ use lapin::types::FieldTable;
 use tokio::sync::mpsc;
 
 use crate::config::BrokerConfig;
-use crate::journal::Record;
+use crate::durable::journal::Record;
 
 /// One message for the worker; `rec.seq` is a number of this process, not the broker's.
 pub struct Delivered {
@@ -64,11 +64,11 @@ async fn session(
     seq: &mut i64,
 ) -> Result<(), String> {
     let name = format!("hookgate deliver {queue}");
-    let conn = crate::broker::open(cfg, &name)
+    let conn = crate::durable::broker::open(cfg, &name)
         .await
         .map_err(|e| e.to_string())?;
     let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
-    crate::broker::declare_destination(&ch, cfg, route, queue)
+    crate::durable::broker::declare_destination(&ch, cfg, route, queue)
         .await
         .map_err(|e| e.to_string())?;
     ch.basic_qos(prefetch, BasicQosOptions::default())
@@ -95,7 +95,7 @@ async fn session(
         match next {
             Some(Ok(d)) => {
                 *seq += 1;
-                let event = crate::broker::event_of(route, &d.data, &d.properties);
+                let event = crate::durable::broker::event_of(route, &d.data, &d.properties);
                 let item = Delivered {
                     rec: Record { seq: *seq, event },
                     acker: d.acker,

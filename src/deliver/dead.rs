@@ -2,7 +2,7 @@
 //! store's database when it is free, else through the running gateway's admin API.
 
 use super::state::{self, DeadLetter};
-use crate::store::{remote_call, Reader, SpoolAccess, StoreError};
+use crate::durable::store::{remote_call, Reader, SpoolAccess, StoreError};
 
 /// Which dead letters: every filter that is set must match.
 #[derive(Debug, Default, Clone)]
@@ -21,7 +21,7 @@ impl DeadFilter {
             ("id", &self.id),
         ] {
             if let Some(v) = v {
-                q.push(format!("{k}={}", crate::store::query_escape(v)));
+                q.push(format!("{k}={}", crate::durable::store::query_escape(v)));
             }
         }
         q.join("&")

@@ -3,7 +3,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::event::Event;
+use crate::checks::event::Event;
 
 /// `Idempotency-Key`, `Hookgate-Route`, `Hookgate-Event-Type`, and for a delivery
 /// `Hookgate-Destination` and `Hookgate-Attempt`.

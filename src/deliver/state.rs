@@ -16,8 +16,8 @@ use std::sync::Arc;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::journal::{self, Record};
-use crate::store::StoreError;
+use crate::durable::journal::{self, Record};
+use crate::durable::store::StoreError;
 
 /// One failed attempt, for the dead letters and `store dead show`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -105,7 +105,7 @@ fn dead_key(route: &str, dest: &str, seq: i64) -> Vec<u8> {
 pub struct State {
     deliver: fjall::Keyspace,
     dead: fjall::Keyspace,
-    db: Arc<crate::dedup::Ledger>,
+    db: Arc<crate::durable::dedup::Ledger>,
     route: Arc<str>,
     dest: Arc<str>,
 }
@@ -114,7 +114,7 @@ impl State {
     pub fn new(
         deliver: fjall::Keyspace,
         dead: fjall::Keyspace,
-        db: Arc<crate::dedup::Ledger>,
+        db: Arc<crate::durable::dedup::Ledger>,
         route: Arc<str>,
         dest: Arc<str>,
     ) -> State {

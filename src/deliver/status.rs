@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::DeadFilter;
-use crate::journal;
-use crate::store::*;
+use crate::durable::journal;
+use crate::durable::store::*;
 
 impl Status {
     pub fn label(self) -> &'static str {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::journal::{Record, Scan};
+use crate::durable::journal::{Record, Scan};
 
 pub struct Tail {
     dir: PathBuf,

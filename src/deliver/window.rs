@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::state::Attempts;
 use crate::config::Destination;
-use crate::journal::Record;
+use crate::durable::journal::Record;
 
 /// Events a destination holds in memory at most (in flight or waiting to retry), and
 /// their bytes: past either it reads no further until some finish.

@@ -9,7 +9,7 @@ impl Validator<'_> {
         let cert = self.text("tls.cert", &t.cert).map(|c| self.path_of(&c));
         let key = self.text("tls.key", &t.key).map(|k| self.path_of(&k));
         let (cert, key) = (cert?, key?);
-        if let Err(m) = crate::tls::load_certified_key(&cert, &key) {
+        if let Err(m) = crate::config::tls::load_certified_key(&cert, &key) {
             self.err("tls", m);
             return None;
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::verify::standard_webhooks::StandardWebhooks;
+use crate::checks::verify::standard_webhooks::StandardWebhooks;
 
 /// Defaults a user of a production gateway would expect: a destination gets 10 s to
 /// answer, 8 at once, 12 attempts (1 s doubling to 1 h: about 3 h of trying in all).
@@ -242,7 +242,7 @@ impl Validator<'_> {
     fn ca_file(&mut self, p: &str, s: Option<&Scalar>) -> Option<Arc<CaFile>> {
         let t = self.text(p, s?)?;
         let file = self.path_of(&t);
-        match crate::tls::read_ca(&file) {
+        match crate::config::tls::read_ca(&file) {
             Ok(certs) => {
                 self.files.push(file.clone());
                 Some(Arc::new(CaFile { path: file, certs }))

@@ -103,7 +103,7 @@ fn load_text(
         dev,
         inspect,
         default_secrets: Vec::new(),
-        ip_sets: crate::allowlist::sets::Sets::default(),
+        ip_sets: crate::checks::allowlist::sets::Sets::default(),
     };
     let cfg = v.config(raw, path);
     if v.errors.is_empty() {

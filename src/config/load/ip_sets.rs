@@ -5,7 +5,7 @@
 use ipnet::IpNet;
 
 use super::{parse_net, Validator};
-use crate::allowlist::sets::Sets;
+use crate::checks::allowlist::sets::Sets;
 use crate::config::raw::Scalar;
 
 impl Validator<'_> {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use http::HeaderName;
 
 use super::*;
-use crate::event::Source;
-use crate::schema::Schema;
-use crate::verify::{Provider, Verifier};
+use crate::checks::event::Source;
+use crate::checks::schema::Schema;
+use crate::checks::verify::{Provider, Verifier};
 
 impl Validator<'_> {
     pub(super) fn route(&mut self, p: &str, r: RawRoute, exchange: &str) -> Option<Route> {
@@ -76,7 +76,7 @@ impl Validator<'_> {
         // over a token; only JSON bodies keep that answer from signing an event
         // (docs/handshakes.md).
         if let Some(pr) = provider.filter(|_| !body_json) {
-            use crate::verify::catalog::Handshake;
+            use crate::checks::verify::catalog::Handshake;
             if matches!(
                 pr.preset().handshake,
                 Handshake::XCrc | Handshake::ZoomUrlValidation

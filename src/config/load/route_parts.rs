@@ -7,9 +7,9 @@ use http::HeaderName;
 
 use super::units::expand_tracked;
 use super::*;
-use crate::event::Source;
-use crate::ratelimit::{RateSpec, WhenSharedDown};
-use crate::verify::HmacSpec;
+use crate::checks::event::Source;
+use crate::checks::ratelimit::{RateSpec, WhenSharedDown};
+use crate::checks::verify::HmacSpec;
 
 impl Validator<'_> {
     pub(super) fn secret(&mut self, path: &str, s: &RawSecret) -> Option<String> {
@@ -122,13 +122,13 @@ impl Validator<'_> {
         let per_ip = rl.per_ip.as_ref().and_then(|s| {
             let pp = format!("{path}.per_ip");
             self.parsed(&pp, Some(s), None, |t| {
-                crate::ratelimit::parse_rate(t).map(Some)
+                crate::checks::ratelimit::parse_rate(t).map(Some)
             })
         });
         let route = rl.route.as_ref().and_then(|s| {
             let pp = format!("{path}.route");
             self.parsed(&pp, Some(s), None, |t| {
-                crate::ratelimit::parse_rate(t).map(Some)
+                crate::checks::ratelimit::parse_rate(t).map(Some)
             })
         });
         let burst = rl

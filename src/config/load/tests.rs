@@ -207,6 +207,6 @@ fn a_shared_limit_needs_the_shared_redis_and_its_url_is_checked_without_being_qu
     assert!(!format!("{r:?}").contains("pw-Xy7") && r.redacted_url().contains("***"));
     assert_eq!(
         c.routes[0].rate_limit.as_ref().unwrap().shared,
-        Some(crate::ratelimit::WhenSharedDown::FailOpen)
+        Some(crate::checks::ratelimit::WhenSharedDown::FailOpen)
     );
 }

@@ -1,0 +1,141 @@
+//! The checks after the body is read, in order: the provider's handshake, the
+//! signature, JSON, schema, event id; then a proxy route's forward, or dedup and the
+//! durable hand-off. Also where a recorded rejection is verified again on replay.
+
+use bytes::Bytes;
+use http::header;
+
+use super::*;
+
+/// Verify, parse and keep (or forward) a request whose body was read.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn checked(
+    app: &App,
+    rt: &Runtime,
+    idx: usize,
+    parts: &http::request::Parts,
+    body: Bytes,
+    https: bool,
+    ip: std::net::IpAddr,
+    now: i64,
+    timer: &mut Timer<'_>,
+) -> Result<Answer, Rejection> {
+    let route = &rt.config.routes[idx];
+    // 4-6: the checks that need no I/O
+    let url = if route.verifier.needs_url() {
+        let url = match &route.public_url {
+            Some(u) => u.clone(),
+            None => {
+                // HTTP/2 carries the host as the `:authority` of the URI, HTTP/1.1 as Host.
+                let host = parts
+                    .uri
+                    .authority()
+                    .map(|a| a.as_str())
+                    .or_else(|| {
+                        parts
+                            .headers
+                            .get(header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                    })
+                    .unwrap_or("");
+                let scheme = if https { "https" } else { "http" };
+                format!("{scheme}://{host}{}", parts.uri.path())
+            }
+        };
+        // Providers sign the URL they called, query string included (Twilio's
+        // `bodySHA256`, HubSpot v3); a `public_url` names the rest.
+        match parts.uri.query() {
+            Some(q) if !url.contains('?') => url + "?" + q,
+            _ => url,
+        }
+    } else {
+        String::new()
+    };
+    if let Some(answer) = handshake::post(route, parts, &body, &url, now / 1000) {
+        return answer.map(Answer::Handshake);
+    }
+    inspect::verify(route, parts, &body, &url, now)?;
+    timer.lap(Stage::Verify);
+    let ev = inspect::event(route, parts, body, now, ip)?;
+    timer.lap(Stage::Parse);
+    // 7a. a proxy route: the application answers, nothing is kept
+    if let (Some(p), Some(client)) = (&route.proxy, &rt.proxies[idx]) {
+        let origin = proxy::Origin {
+            client_ip: ip,
+            https,
+            host: parts.headers.get(header::HOST),
+        };
+        let max = rt.config.limits.max_body;
+        let answer = proxy::forward(client, p, &parts.headers, &ev, origin, max).await?;
+        return Ok(Answer::Proxied(answer));
+    }
+    let id = ev.id.clone();
+    // 7. dedup + durable hand-off
+    let handed = app.handoff.submit(ev).await;
+    timer.lap(Stage::Handoff);
+    match handed {
+        Ok(o) => Ok(Answer::Kept(o, id)),
+        Err(e) => {
+            tracing::warn!(route = %route.name, cause = e.cause(), error = %e, "durable hand-off failed; answering 503");
+            Err(Rejection::Unavailable {
+                retry_after: 5,
+                cause: e.cause(),
+                detail: e.to_string(),
+            })
+        }
+    }
+}
+
+/// What replaying a recorded rejection came to.
+pub enum Replayed {
+    /// Kept (or a duplicate of an event already kept) under this id.
+    Kept(crate::durable::store::Outcome, String),
+    /// Still refused by the current configuration.
+    Refused(Rejection),
+    /// The route answers synchronously (a proxy) or the path has no route now.
+    NotReplayable(&'static str),
+}
+
+/// Run a request recorded by the rejection log through the checks again, with the
+/// current configuration (the reason it was refused may be fixed: a rotated secret, a
+/// schema), as of the time it was received: a timestamped signature is judged against
+/// that time, and the event keeps it. The source IP's allowlist and rate limit are not
+/// applied again: the operator replays it.
+pub async fn replay(
+    app: &App,
+    parts: &http::request::Parts,
+    body: Bytes,
+    https: bool,
+    source: std::net::IpAddr,
+    received_at_ms: i64,
+) -> Replayed {
+    let rt = app.runtime.load_full();
+    let Some(&idx) = rt.by_path.get(parts.uri.path()) else {
+        return Replayed::NotReplayable("no route has this path now");
+    };
+    if rt.config.routes[idx].proxy.is_some() {
+        return Replayed::NotReplayable(
+            "a proxy route's requests are answered by the application, not kept",
+        );
+    }
+    let mut timer = Timer::off();
+    match checked(
+        app,
+        &rt,
+        idx,
+        parts,
+        body,
+        https,
+        source,
+        received_at_ms,
+        &mut timer,
+    )
+    .await
+    {
+        Ok(Answer::Kept(o, id)) => Replayed::Kept(o, id),
+        Ok(Answer::Proxied(_) | Answer::Handshake(_)) => {
+            Replayed::NotReplayable("a handshake is answered, not kept")
+        }
+        Err(r) => Replayed::Refused(r),
+    }
+}

@@ -1,0 +1,7 @@
+//! Running it: the process's start, reload and shutdown (`gateway`), the admin port
+//! (`admin`: health, metrics, the dashboard) and its JSON API (`api`). The top of the
+//! library: it assembles every other part.
+
+pub(crate) mod admin;
+pub(crate) mod api;
+pub(crate) mod gateway;
