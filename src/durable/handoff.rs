@@ -24,15 +24,16 @@ pub enum HandoffError {
 }
 
 impl HandoffError {
-    pub fn cause(&self) -> &'static str {
+    pub fn cause(&self) -> crate::obs::metrics::UnavailableCause {
+        use crate::obs::metrics::UnavailableCause as C;
         match self {
             HandoffError::Broker(e) => match e {
-                PublishError::NotConnected => "broker_disconnected",
-                PublishError::Blocked => "broker_blocked",
-                PublishError::Nack => "broker_nack",
-                PublishError::Returned => "broker_returned",
-                PublishError::Timeout => "broker_confirm_timeout",
-                PublishError::Amqp(_) => "broker_channel_error",
+                PublishError::NotConnected => C::BrokerDisconnected,
+                PublishError::Blocked => C::BrokerBlocked,
+                PublishError::Nack => C::BrokerNack,
+                PublishError::Returned => C::BrokerReturned,
+                PublishError::Timeout => C::BrokerConfirmTimeout,
+                PublishError::Amqp(_) => C::BrokerChannelError,
             },
             HandoffError::Store(f) => f.cause(),
         }
@@ -169,7 +170,7 @@ impl Handoff {
 mod tests {
     use super::*;
     use crate::ingress::admission::Refused;
-    use crate::obs::metrics::Metrics;
+    use crate::obs::metrics::UnavailableCause;
 
     #[test]
     fn every_cause_is_a_listed_metric_label() {
@@ -193,12 +194,15 @@ mod tests {
             .iter()
             .map(HandoffError::cause)
             .chain(refused.iter().map(|r| r.cause()))
-            .chain(["max_in_flight", "broker_channel_error"])
+            .chain([
+                UnavailableCause::MaxInFlight,
+                UnavailableCause::BrokerChannelError,
+            ])
             .collect();
         for c in &causes {
-            assert!(Metrics::UNAVAILABLE_CAUSES.contains(c), "{c} is not listed");
+            assert!(UnavailableCause::ALL.contains(c), "{c} is not listed");
         }
-        for c in Metrics::UNAVAILABLE_CAUSES {
+        for c in &UnavailableCause::ALL {
             assert!(causes.contains(c), "{c} is listed but never produced");
         }
     }

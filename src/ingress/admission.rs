@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::config::Limits;
+use crate::obs::metrics::UnavailableCause;
 
 pub struct Admission {
     per_client_requests: usize,
@@ -44,12 +45,12 @@ pub enum Refused {
 }
 
 impl Refused {
-    /// The `cause` label of the 503 (see `Metrics::UNAVAILABLE_CAUSES`).
-    pub fn cause(self) -> &'static str {
+    /// The cause of the 503.
+    pub fn cause(self) -> UnavailableCause {
         match self {
-            Refused::ClientInFlight => "client_in_flight",
-            Refused::ClientBodyMemory => "client_body_memory",
-            Refused::BodyMemory => "body_memory",
+            Refused::ClientInFlight => UnavailableCause::ClientInFlight,
+            Refused::ClientBodyMemory => UnavailableCause::ClientBodyMemory,
+            Refused::BodyMemory => UnavailableCause::BodyMemory,
         }
     }
 

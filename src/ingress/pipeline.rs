@@ -189,7 +189,7 @@ where
         Err(rej) => {
             metrics.request(rej.code(), started.elapsed());
             if let Rejection::Unavailable { cause, .. } = &rej {
-                app.metrics.unavailable(name, cause);
+                app.metrics.unavailable(name, *cause);
             }
             let reason = rej.reason();
             tracing::debug!(route = name, source_ip = %source, peer = %peer, delivery, code = rej.code(), reason = ?reason, "rejected");
@@ -300,7 +300,7 @@ where
         .try_acquire()
         .map_err(|_| Rejection::Unavailable {
             retry_after: 1,
-            cause: "max_in_flight",
+            cause: crate::obs::metrics::UnavailableCause::MaxInFlight,
             detail: "max_in_flight reached".into(),
         })?;
     // 3. size: refuse by Content-Length before reading, and enforce while reading.

@@ -10,8 +10,10 @@ mod process;
 mod route;
 pub mod shared;
 mod stage;
+mod unavailable;
 
 pub use stage::Stage;
+pub use unavailable::UnavailableCause;
 
 pub use route::RouteMetrics;
 
@@ -285,35 +287,12 @@ impl Metrics {
         "gateway_timeout",
     ];
 
-    /// Every `cause` of a 503: the gateway's limits (`admission`), the broker's answers
-    /// with `when_unavailable: reject` (`handoff`), the store's failures (`store`).
-    pub const UNAVAILABLE_CAUSES: &'static [&'static str] = &[
-        "max_in_flight",
-        "client_in_flight",
-        "client_body_memory",
-        "body_memory",
-        "broker_disconnected",
-        "broker_blocked",
-        "broker_nack",
-        "broker_returned",
-        "broker_confirm_timeout",
-        "broker_channel_error",
-        "disk_full",
-        "store_write_failed",
-        "store_closed",
-        "dedup_ledger_failed",
-    ];
-
     /// Count a 503 (only on that path: the family look-up takes a lock).
-    pub fn unavailable(&self, route: &str, cause: &'static str) {
-        debug_assert!(
-            Self::UNAVAILABLE_CAUSES.contains(&cause),
-            "unlisted cause {cause:?}"
-        );
+    pub fn unavailable(&self, route: &str, cause: UnavailableCause) {
         self.unavailable
             .get_or_create(&UnavailableLabels {
                 route: route.to_string(),
-                cause,
+                cause: cause.label(),
             })
             .inc();
     }

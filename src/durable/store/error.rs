@@ -46,13 +46,14 @@ pub enum StoreFault {
 }
 
 impl StoreFault {
-    /// The closed set of causes (see `Metrics::UNAVAILABLE_CAUSES`).
-    pub fn cause(&self) -> &'static str {
+    /// The cause of the 503 it answers.
+    pub fn cause(&self) -> crate::obs::metrics::UnavailableCause {
+        use crate::obs::metrics::UnavailableCause as C;
         match self {
-            StoreFault::DiskFull => "disk_full",
-            StoreFault::WriteFailed(_) => "store_write_failed",
-            StoreFault::Closed => "store_closed",
-            StoreFault::Ledger(_) => "dedup_ledger_failed",
+            StoreFault::DiskFull => C::DiskFull,
+            StoreFault::WriteFailed(_) => C::StoreWriteFailed,
+            StoreFault::Closed => C::StoreClosed,
+            StoreFault::Ledger(_) => C::DedupLedgerFailed,
         }
     }
 

@@ -372,7 +372,7 @@ impl Writer {
             Err(e) => {
                 self.healthy.store(false, Ordering::Relaxed);
                 let fault = StoreFault::of(&e);
-                tracing::error!(error = %e, cause = fault.cause(), commands = keeps, "store commit failed; answering 503");
+                tracing::error!(error = %e, cause = fault.cause().label(), commands = keeps, "store commit failed; answering 503");
                 for cmd in batch {
                     match cmd {
                         Cmd::Keep(_, _, r) => drop(r.send(Err(fault.clone()))),

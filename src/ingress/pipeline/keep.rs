@@ -76,7 +76,7 @@ pub(super) async fn checked(
     match handed {
         Ok(o) => Ok(Answer::Kept(o, id)),
         Err(e) => {
-            tracing::warn!(route = %route.name, cause = e.cause(), error = %e, "durable hand-off failed; answering 503");
+            tracing::warn!(route = %route.name, cause = e.cause().label(), error = %e, "durable hand-off failed; answering 503");
             Err(Rejection::Unavailable {
                 retry_after: 5,
                 cause: e.cause(),

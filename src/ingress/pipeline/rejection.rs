@@ -28,11 +28,11 @@ pub enum Rejection {
     /// Where the parser stopped (`expected value at line 1 column 5`; never the bytes).
     InvalidJson(String),
     SchemaViolation(Vec<Detail>),
-    /// Not taken now: `cause` is one of `Metrics::UNAVAILABLE_CAUSES` (the log line's
-    /// `cause` and the `hookgate_unavailable_total` label), `detail` says more.
+    /// Not taken now: `cause` is the log line's `cause` and the
+    /// `hookgate_unavailable_total` label, `detail` says more.
     Unavailable {
         retry_after: u64,
-        cause: &'static str,
+        cause: crate::obs::metrics::UnavailableCause,
         detail: String,
     },
     /// Proxy routes: the application could not be reached (or broke the exchange).
