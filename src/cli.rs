@@ -1,4 +1,4 @@
-//! The command line (SPEC §1): `serve`, `check`, `sign`, `store`. Exit codes: 0 success,
+//! The command line (docs/reference.md): `serve`, `check`, `sign`, `store`. Exit codes: 0 success,
 //! 1 invalid configuration or usage, 2 runtime failure.
 
 use std::path::PathBuf;

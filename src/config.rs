@@ -265,7 +265,7 @@ pub struct Route {
     /// Where the event id comes from, first match wins; else `sha256:<hex of body>`.
     pub event_id: Vec<Source>,
     pub event_type: Vec<Source>,
-    /// Asynchronous delivery to the application (SPEC §6); empty: none.
+    /// Asynchronous delivery to the application (docs/delivery.md); empty: none.
     pub deliver: Vec<Arc<Destination>>,
     /// Synchronous proxy to the application; never together with `deliver`.
     pub proxy: Option<Proxy>,

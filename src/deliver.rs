@@ -1,4 +1,4 @@
-//! Delivery to the application behind the gateway (SPEC §6). [`Delivery`] runs one
+//! Delivery to the application behind the gateway (docs/delivery.md). [`Delivery`] runs one
 //! [`worker`] per destination of the configuration (started, stopped and restarted on
 //! reload, their backlogs kept in the store), and sets retention's floor so that no
 //! journal segment goes while a destination still needs one of its events. The

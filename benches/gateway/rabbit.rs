@@ -106,7 +106,7 @@ pub(crate) async fn confirm_channels(url: &str, n: usize) -> (Connection, Vec<la
     (conn, chans)
 }
 
-/// The same message hookgate publishes (SPEC §4): properties and headers, so the broker
+/// The same message hookgate publishes (docs/reference.md): properties and headers, so the broker
 /// does the same work per message.
 pub(crate) fn message_properties(id: String) -> BasicProperties {
     let now = std::time::SystemTime::now();

@@ -1,4 +1,4 @@
-//! The settings of delivery to the application (SPEC §6): a route's destinations
+//! The settings of delivery to the application (docs/delivery.md): a route's destinations
 //! (`deliver`) or its synchronous proxy (`proxy`), validated by `load/deliver.rs`.
 
 use std::path::PathBuf;

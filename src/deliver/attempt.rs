@@ -1,4 +1,4 @@
-//! One delivery attempt: the POST the application receives (SPEC §6: the original body
+//! One delivery attempt: the POST the application receives (docs/delivery.md: the original body
 //! and content type, the route's forwarded headers, the gateway's headers, and Standard
 //! Webhooks headers when `sign` is set) and what its answer means.
 

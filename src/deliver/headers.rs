@@ -1,4 +1,4 @@
-//! The headers the gateway sets on what it sends to the application (SPEC §6), set
+//! The headers the gateway sets on what it sends to the application (docs/delivery.md), set
 //! last so no forwarded header can forge them.
 
 use http::{HeaderMap, HeaderName, HeaderValue};

@@ -1,5 +1,5 @@
 //! RabbitMQ (lapin): one connection, a publishing channel in confirm mode, the topology
-//! of SPEC §4 declared idempotently, and a supervisor that reconnects with backoff and
+//! of docs/reference.md declared idempotently, and a supervisor that reconnects with backoff and
 //! jitter. [`Broker::publish`] returns once *that* event's confirm arrived; many
 //! publishes are in flight at once on the channel (pipelined confirms), each request
 //! waiting only for its own. A nack, a return (unroutable), a `connection.blocked`

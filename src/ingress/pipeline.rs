@@ -1,4 +1,4 @@
-//! The request pipeline: every check of SPEC §3, cheapest first, in one function
+//! The request pipeline: every check of README.md, "What a request gets", cheapest first, in one function
 //! ([`run`]) that reads top to bottom. Each stage is a plain function in its own module;
 //! each rejection maps to exactly one status, one error code and one metric label in
 //! [`Rejection`]'s exhaustive matches.
@@ -18,7 +18,7 @@ use crate::config::{Config, Route};
 use crate::deliver::client::Client;
 use crate::durable::handoff::Handoff;
 use crate::durable::store::Outcome as Stored;
-use crate::obs::metrics::{Metrics, RouteMetrics};
+use crate::obs::metrics::{Metrics, Outcome, RouteMetrics};
 use crate::{checks::allowlist, now_ms};
 
 mod body;
@@ -54,7 +54,7 @@ impl Runtime {
             .iter()
             .map(|r| m.route(&r.name, &Rejection::possible(r)))
             .collect();
-        let unrouted = m.route("none", &["not_found"]);
+        let unrouted = m.route("none", &[Outcome::NotFound]);
         let by_path = config
             .routes
             .iter()
@@ -152,20 +152,21 @@ where
     };
     match result {
         Ok(Answer::Proxied(r)) => {
-            metrics.request("proxied", started.elapsed());
+            metrics.request(Outcome::Proxied, started.elapsed());
             r
         }
         Ok(Answer::Handshake(r)) => {
-            metrics.request("handshake", started.elapsed());
+            metrics.request(Outcome::Handshake, started.elapsed());
             tracing::debug!(route = name, source_ip = %source, "handshake answered");
             r
         }
         Ok(Answer::Kept(status, id)) => {
-            let label = match status {
-                Stored::Accepted => "accepted",
-                Stored::Duplicate => "duplicate",
+            let outcome = match status {
+                Stored::Accepted => Outcome::Accepted,
+                Stored::Duplicate => Outcome::Duplicate,
             };
-            metrics.request(label, started.elapsed());
+            metrics.request(outcome, started.elapsed());
+            let label = outcome.label();
             tracing::debug!(route = name, source_ip = %source, delivery, id = ?id, outcome = label, "kept");
             // The id is printable ASCII (see `event`), but may hold quotes: JSON-escape it.
             let mut body = Vec::with_capacity(32 + id.len());
@@ -187,7 +188,7 @@ where
             r
         }
         Err(rej) => {
-            metrics.request(rej.code(), started.elapsed());
+            metrics.request(rej.outcome(), started.elapsed());
             if let Rejection::Unavailable { cause, .. } = &rej {
                 app.metrics.unavailable(name, *cause);
             }
@@ -264,7 +265,7 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let cfg = &rt.config;
-    // 1. route and method
+    // Stage::Admission: the route and method,
     let idx = *rt
         .by_path
         .get(parts.uri.path())
@@ -280,7 +281,7 @@ where
     if parts.method != Method::POST && !handshake_get {
         return Err(Rejection::MethodNotAllowed);
     }
-    // 2. who is asking, and may they
+    // who is asking, and may they (allowlist, rate limit, in-flight and memory shares);
     let ip = allowlist::client_ip(cx.peer.ip(), &parts.headers, &cfg.trusted_proxies);
     cx.source = ip;
     if !allowlist::allowed(ip, route.allow_ips.as_deref()) {
@@ -303,7 +304,8 @@ where
             cause: crate::obs::metrics::UnavailableCause::MaxInFlight,
             detail: "max_in_flight reached".into(),
         })?;
-    // 3. size: refuse by Content-Length before reading, and enforce while reading.
+    // Stage::Body: the size, refused by Content-Length before reading and enforced while
+    // reading.
     let max = cfg.limits.max_body;
     let declared = parts
         .headers
@@ -323,18 +325,14 @@ where
     let body = body::read(body, &cfg.limits, &mut ticket, declared).await?;
     timer.lap(Stage::Body);
     cx.body = Some(body.clone());
-    keep::checked(
-        app,
-        rt,
+    let req = keep::ReadRequest {
         idx,
         parts,
-        body,
-        cx.https,
+        https: cx.https,
         ip,
-        now_ms(),
-        &mut timer,
-    )
-    .await
+        received_ms: now_ms(),
+    };
+    keep::checked(app, rt, &req, body, &mut timer).await
 }
 
 /// The route's rate limit for `client`: in the shared Redis for `shared: true` limits

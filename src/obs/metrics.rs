@@ -1,17 +1,19 @@
 //! Every metric hookgate exposes, defined here and only here, with closed label sets:
 //! `route` is a configured route name (or `none` for unmatched paths, never the raw
-//! path), `outcome` is one of the codes of SPEC §3 (`pipeline::Outcome::code`).
+//! path), `outcome` is an [`Outcome`] (the codes of README.md, "What a request gets").
 
 use std::time::Duration;
 
 pub mod delivery;
 pub(crate) mod exposition;
+mod outcome;
 mod process;
 mod route;
 pub mod shared;
 mod stage;
 mod unavailable;
 
+pub use outcome::Outcome;
 pub use stage::Stage;
 pub use unavailable::UnavailableCause;
 
@@ -263,29 +265,6 @@ impl Metrics {
             config_reload_failed,
         }
     }
-
-    /// Every outcome label, so each route's series exist (at 0) from the start.
-    pub const OUTCOMES: &'static [&'static str] = &[
-        "accepted",
-        "duplicate",
-        "not_found",
-        "method_not_allowed",
-        "ip_not_allowed",
-        "rate_limited",
-        "body_too_large",
-        "request_timeout",
-        "bad_request",
-        "signature_missing",
-        "signature_invalid",
-        "timestamp_out_of_tolerance",
-        "invalid_json",
-        "schema_violation",
-        "unavailable",
-        "proxied",
-        "handshake",
-        "bad_gateway",
-        "gateway_timeout",
-    ];
 
     /// Count a 503 (only on that path: the family look-up takes a lock).
     pub fn unavailable(&self, route: &str, cause: UnavailableCause) {

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream};
 
-use super::common::*;
+use crate::support::common::*;
 
 /// A local address that is not loopback (the machine's own), to be a remote client.
 fn non_loopback_ip() -> IpAddr {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::common::*;
+use crate::support::common::*;
 
 fn ids(g: &Gateway, extra: &[&str]) -> Vec<String> {
     let mut v = list_ids(&g.dir.path().join("store"), extra);
@@ -60,7 +60,7 @@ fn list_filters_select_exactly_the_expected_events() {
 
 #[test]
 fn the_status_filter_tells_accepted_delivered_pending_and_dead_apart() {
-    use super::app::{App, Reply};
+    use crate::support::app::{App, Reply};
     let app = App::start(|seen, _| {
         let dead = String::from_utf8_lossy(&seen.body).contains("o-dead");
         Reply::status(if dead { 500 } else { 200 })
@@ -125,7 +125,7 @@ fn the_status_filter_tells_accepted_delivered_pending_and_dead_apart() {
 
 #[test]
 fn with_a_broker_store_archive_keeps_a_copy_of_each_confirmed_event() {
-    use super::rabbit::{amqp_url, unique, Rabbit};
+    use crate::support::rabbit::{amqp_url, unique, Rabbit};
     let rabbit = Rabbit::connect();
     let (exchange, queue) = (unique("hg-archive"), unique("hg-archive-q"));
     rabbit.owns(&exchange, &[&queue]);

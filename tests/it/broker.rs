@@ -1,4 +1,4 @@
-//! The RabbitMQ hand-off against the real broker: properties and headers of SPEC §4,
+//! The RabbitMQ hand-off against the real broker: properties and headers of docs/reference.md,
 //! duplicates, kill -9 and SIGTERM during a burst, outages (spool and reject), and
 //! topology errors at startup.
 
@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::*;
-use crate::rabbit::*;
+use crate::support::common::*;
+use crate::support::rabbit::*;
 
 struct Names {
     exchange: String,

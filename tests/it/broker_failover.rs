@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::*;
-use crate::rabbit_node::Node;
+use crate::support::common::*;
+use crate::support::rabbit_node::Node;
 
 #[test]
 fn when_its_node_stops_the_gateway_fails_over_to_the_next_url() {

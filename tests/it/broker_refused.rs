@@ -6,13 +6,13 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::common::*;
+use crate::support::common::*;
 
 /// A configuration on `url` with its own exchange and queue (deleted by `Owned`'s drop).
 fn config(url: &str) -> (String, Owned) {
     let (exchange, queue) = (
-        super::rabbit::unique("refused"),
-        super::rabbit::unique("refused.q"),
+        crate::support::rabbit::unique("refused"),
+        crate::support::rabbit::unique("refused.q"),
     );
     (
         format!(
@@ -26,7 +26,7 @@ struct Owned(String, String);
 
 impl Drop for Owned {
     fn drop(&mut self) {
-        super::rabbit::Rabbit::connect().owns(&self.0, &[&self.1]);
+        crate::support::rabbit::Rabbit::connect().owns(&self.0, &[&self.1]);
     }
 }
 
@@ -94,7 +94,7 @@ fn refused_credentials_or_vhost_at_start_exit_2_naming_the_user_not_the_password
 
 #[test]
 fn a_password_rotated_under_a_running_gateway_shows_in_readyz_and_the_metric() {
-    let user = super::rabbit::unique("hgrot");
+    let user = crate::support::rabbit::unique("hgrot");
     rabbitmqctl(&["add_user", &user, "first-password"]);
     struct Cleanup(String);
     impl Drop for Cleanup {

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
-use crate::rabbit_node::Node;
+use crate::support::common::*;
+use crate::support::rabbit_node::Node;
 
 fn sh(dir: &Path, cmd: &str) {
     let ok = Command::new("sh")

@@ -17,10 +17,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::common::*;
-use super::rabbit::{unique, Rabbit};
-use super::rabbit_node::cluster;
 use super::shared::Redis;
+use crate::support::common::*;
+use crate::support::rabbit::{unique, Rabbit};
+use crate::support::rabbit_node::cluster;
 
 const SECRET: &str = "chaos-secret";
 

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::common::*;
+use crate::support::common::*;
 
 #[test]
 fn check_accepts_the_shipped_example_with_dev_and_refuses_its_placeholders_without() {

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::app::{App, Reply};
-use super::common::*;
+use crate::support::app::{App, Reply};
+use crate::support::common::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const PACKAGE_JSON: &str =

@@ -1,4 +1,4 @@
-//! SPEC §6, asynchronous delivery from the embedded store to a real application: the
+//! docs/delivery.md, asynchronous delivery from the embedded store to a real application: the
 //! body and headers, retries with backoff and `Retry-After`, the circuit, concurrency and
 //! fan-out, order, dead letters and their replay, type filters, kill -9 and SIGTERM.
 
@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::app::{App, Reply, Seen};
-use super::common::*;
-use super::rabbit::{amqp_url, unique, Rabbit};
-use super::sdk;
+use crate::support::app::{App, Reply, Seen};
+use crate::support::common::*;
+use crate::support::rabbit::{amqp_url, unique, Rabbit};
+use crate::support::sdk;
 
 /// Where accepted events wait for delivery: the embedded store, or RabbitMQ.
 #[derive(Clone, Copy, Debug)]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::*;
+use crate::support::common::*;
 
 const CONFIG: &str = r#"
 listen: 127.0.0.1:{PORT}

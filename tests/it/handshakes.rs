@@ -7,7 +7,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::common::*;
+use crate::support::common::*;
 
 fn mac(key: &str, data: &[u8]) -> Vec<u8> {
     let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();

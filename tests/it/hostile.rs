@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::common::*;
 
 const CONFIG: &str = r#"
 listen: 127.0.0.1:{PORT}

@@ -2,8 +2,8 @@
 //! once tampered, signed with another key, or stale. The catalog's listings (`hookgate
 //! providers`, and docs/providers.md's two tables) are checked against each other.
 
-use super::common::*;
-use super::sdk;
+use crate::support::common::*;
+use crate::support::sdk;
 
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SW_OTHER: &str = "whsec_c2VjcmV0LW9mLXNvbWVvbmUtZWxzZQ==";

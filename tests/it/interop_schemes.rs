@@ -6,8 +6,8 @@
 //! (squareup, mailgun); then the real binary must accept it and refuse it tampered or
 //! signed with another secret.
 
-use super::common::*;
-use super::sdk;
+use crate::support::common::*;
+use crate::support::sdk;
 
 /// (preset, how it is proven, route settings beyond the secret).
 pub const PROVEN: &[(&str, &str, &str)] = &[

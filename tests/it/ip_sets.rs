@@ -5,7 +5,7 @@
 
 use std::process::{Child, Command, Stdio};
 
-use super::common::*;
+use crate::support::common::*;
 
 fn gateway(extra: &str) -> Gateway {
     Gateway::start(&format!(

@@ -4,10 +4,9 @@
 // Benchmarks and tests may unwrap: a failure ends the run with its message.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+mod support;
 
 mod admin_token;
-mod app;
 mod archive;
 mod broker;
 mod broker_failover;
@@ -15,14 +14,12 @@ mod broker_refused;
 mod broker_tls;
 mod chaos;
 mod cli;
+mod config_secrecy;
 mod dashboard;
 mod deliver;
 mod deploy;
 mod durability;
 mod handshakes;
-mod hardening_config;
-mod hardening_limits;
-mod hardening_round2;
 mod hostile;
 mod interop;
 mod interop_schemes;
@@ -31,15 +28,14 @@ mod metrics_format;
 mod node_sdk;
 mod operator;
 mod proxy;
-mod rabbit;
-mod rabbit_node;
 mod rejections;
 mod reload;
 mod replay;
-mod sdk;
+mod resource_limits;
 mod sdk_verifiers;
 mod shared;
 mod sign_every;
 mod spec_table;
 mod store_limits;
 mod transport;
+mod under_attack;

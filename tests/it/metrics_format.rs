@@ -2,8 +2,8 @@
 //! classic one and the OpenMetrics one): every family keeps its type, `process_*` and
 //! `hookgate_build_info` are there, and no series exists that a route can never have.
 
-use super::common::*;
-use super::sdk;
+use crate::support::common::*;
+use crate::support::sdk;
 
 /// Parse stdin with the parser named in argv[1]; print `{family: type}` as JSON.
 const PARSE: &str = r#"

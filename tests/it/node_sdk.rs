@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use super::common::*;
+use crate::support::common::*;
 
 const PACKAGE_JSON: &str = r#"{ "name": "hookgate-interop", "private": true, "version": "0.0.0",
   "dependencies": {

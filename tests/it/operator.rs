@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::common::*;
+use crate::support::common::*;
 
 fn github_signature(secret: &str, body: &[u8]) -> String {
     use hmac::Mac as _;

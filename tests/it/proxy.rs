@@ -1,12 +1,12 @@
-//! SPEC §6, synchronous proxy: a verified request is forwarded at once and the
+//! docs/delivery.md, synchronous proxy: a verified request is forwarded at once and the
 //! application's answer (status, headers, body) is the provider's answer; 502 when the
 //! application cannot be reached, 504 when it is too slow; nothing reaches it unsigned.
 
 use std::time::Duration;
 
-use super::app::{App, Reply};
-use super::common::*;
-use super::sdk;
+use crate::support::app::{App, Reply};
+use crate::support::common::*;
+use crate::support::sdk;
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use super::common::*;
+use crate::support::common::*;
 
 const GH_SECRET: &str = "gh-secret-Zq81mX";
 const GL_TOKEN: &str = "gl-token-Wr47pK";

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::common::*;
 
 /// Lay out a Secret volume as the kubelet does: `..<ts>/` with the keys, `..data` ->
 /// `..<ts>`, and each key a symlink through `..data`.

@@ -4,8 +4,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::common::*;
-use super::rabbit::{amqp_url, unique, Rabbit};
+use crate::support::common::*;
+use crate::support::rabbit::{amqp_url, unique, Rabbit};
 
 #[test]
 fn a_bulk_replay_is_dry_unless_told_filtered_paced_and_keeps_ids() {
@@ -188,7 +188,7 @@ fn a_replay_of_1000_events_killed_with_sigkill_resumes_without_resending_beyond_
 
 #[test]
 fn a_replay_to_a_destination_delivers_the_selection_again_with_its_ids() {
-    use super::app::{App, Reply};
+    use crate::support::app::{App, Reply};
     let app = App::start(|_, _| Reply::status(200));
     let g = Gateway::start(&format!(
         "listen: 127.0.0.1:{{PORT}}\nadmin: {{ listen: 127.0.0.1:{{ADMIN}}, token: {ADMIN_TOKEN} }}\nstore: {{ path: \"{{STORE}}\" }}\nroutes:\n  - name: orders\n    path: /orders\n    verify: none\n    event_id: {{ json: /id }}\n    event_type: {{ json: /type }}\n    deliver:\n      - {{ name: app, url: \"{}\" }}\n",

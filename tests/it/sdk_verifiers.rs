@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use super::common::*;
-use super::sdk;
+use crate::support::common::*;
+use crate::support::sdk;
 
 /// Check `sign`'s output with the provider's verifier; prints "ok" or fails.
 /// argv: preset, secret, body file, headers as JSON, URL.

@@ -5,8 +5,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::common::*;
-use super::rabbit::{amqp_url, unique, Rabbit};
+use crate::support::common::*;
+use crate::support::rabbit::{amqp_url, unique, Rabbit};
 
 /// A private redis-server on a free port, killed when dropped.
 pub struct Redis {

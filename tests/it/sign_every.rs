@@ -3,8 +3,8 @@
 //! pair made here by PyNaCl or `cryptography` (the route holds the public half, the
 //! private half goes on the command line).
 
-use super::common::*;
-use super::sdk;
+use crate::support::common::*;
+use crate::support::sdk;
 
 const KEYS: &str = r#"
 import base64, nacl.signing

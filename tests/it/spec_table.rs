@@ -1,7 +1,7 @@
-//! Every row of SPEC §3's table, secret rotation, stale timestamps, duplicates and
+//! Every row of the table of README.md, "What a request gets", secret rotation, stale timestamps, duplicates and
 //! X-Forwarded-For through trusted and untrusted peers.
 
-use crate::common::*;
+use crate::support::common::*;
 
 const SCHEMA: &str = r#"{"type":"object","properties":{"repository":{"type":"object","required":["full_name"],
   "properties":{"full_name":{"type":"string"}}}},"required":["repository"]}"#;

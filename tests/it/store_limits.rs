@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::common::*;
 
 fn route(store: &str, extra: &str) -> String {
     format!(

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::common::*;
 
 fn self_signed(dir: &std::path::Path, tag: &str) -> std::path::PathBuf {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();

@@ -1,4 +1,4 @@
-//! The generic HMAC scheme (SPEC §2 `verify.hmac`) and the presets built on it
+//! The generic HMAC scheme (docs/configuration.md `verify.hmac`) and the presets built on it
 //! (github, shopify, slack, kontent, generic-hmac): a MAC over a template of the raw
 //! body, a timestamp, an id, the URL and headers, found in one of several headers,
 //! hex or base64, optionally prefixed, optionally several per header.

@@ -1,4 +1,4 @@
-//! Validating a route's `deliver` destinations and its `proxy` (SPEC §6).
+//! Validating a route's `deliver` destinations and its `proxy` (docs/delivery.md).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -311,9 +311,9 @@ impl Validator<'_> {
     }
 }
 
-/// Header names a route may not forward into the message: the gateway's own (SPEC §4),
+/// Header names a route may not forward into the message: the gateway's own (docs/reference.md),
 /// RabbitMQ's (`CC`/`BCC` re-route a message; the `x-` dead-letter bookkeeping), the
-/// delivery's (SPEC §6), and hop-by-hop ones that describe a connection, not an event.
+/// delivery's (docs/delivery.md), and hop-by-hop ones that describe a connection, not an event.
 pub(super) fn reserved_header(name: &str) -> bool {
     const EXACT: &[&str] = &[
         "cc",

@@ -18,7 +18,7 @@ pub(super) fn routing_key(route: &str, event_type: Option<&str>) -> ShortString 
     ShortString::try_new(key).unwrap_or_else(|_| route.into())
 }
 
-/// The message properties and headers of SPEC §4.
+/// The message properties and headers of docs/reference.md.
 pub(super) fn properties(ev: &Event) -> BasicProperties {
     let mut headers = FieldTable::default();
     // Owned strings move into the table without another copy.

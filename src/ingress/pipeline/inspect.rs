@@ -9,7 +9,7 @@ use crate::checks::event::{self, Event};
 use crate::checks::verify::SignedRequest;
 use crate::config::Route;
 
-/// Stages 4 to 6, which need no I/O: signature (+ timestamp) over the raw bytes, JSON
+/// `Stage::Verify` and `Stage::Parse`, which need no I/O: signature (+ timestamp) over the raw bytes, JSON
 /// parse, schema, then the event id and type. Returns the event ready for hand-off.
 pub fn inspect(
     route: &Route,
@@ -23,7 +23,7 @@ pub fn inspect(
     event(route, request, body, now_ms, ip)
 }
 
-/// Stage 4: the signature (+ timestamp) over the raw bytes.
+/// `Stage::Verify`: the signature (+ timestamp) over the raw bytes.
 pub fn verify(
     route: &Route,
     request: &http::request::Parts,
@@ -42,7 +42,7 @@ pub fn verify(
     Ok(())
 }
 
-/// Stages 5 and 6: JSON parse, schema, then the event id and type.
+/// `Stage::Parse`: JSON parse, schema, then the event id and type.
 pub fn event(
     route: &Route,
     request: &http::request::Parts,
@@ -51,7 +51,7 @@ pub fn event(
     ip: std::net::IpAddr,
 ) -> Result<Event, Rejection> {
     let headers = &request.headers;
-    // 5. JSON and schema
+    // Stage::Parse: JSON and schema,
     let json = if !route.body_json {
         None
     } else if route.json_tree {
@@ -74,7 +74,7 @@ pub fn event(
     if let (Some(schema), Some(j)) = (&route.schema, &json) {
         schema.check(j).map_err(Rejection::SchemaViolation)?;
     }
-    // 6. the event
+    // then the event id and type.
     let id = event::event_id(&route.event_id, headers, json.as_ref(), &body);
     let event_type = event::extract(&route.event_type, headers, json.as_ref());
     drop(json);

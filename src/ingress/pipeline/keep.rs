@@ -7,50 +7,63 @@ use http::header;
 
 use super::*;
 
+/// A request whose body was read: what the checks after the body need of it.
+pub(super) struct ReadRequest<'a> {
+    /// The route's index in the configuration.
+    pub idx: usize,
+    pub parts: &'a http::request::Parts,
+    pub https: bool,
+    /// The client, after trusted proxies.
+    pub ip: std::net::IpAddr,
+    /// When it was received (ms since the epoch): now, or a replayed request's time.
+    pub received_ms: i64,
+}
+
+/// The URL the sender signed, for the schemes that sign one (else empty): the route's
+/// `public_url`, or the scheme, host and path the request came in on; then its query.
+fn signed_url(route: &Route, parts: &http::request::Parts, https: bool) -> String {
+    if !route.verifier.needs_url() {
+        return String::new();
+    }
+    let url = match &route.public_url {
+        Some(u) => u.clone(),
+        None => {
+            // HTTP/2 carries the host as the `:authority` of the URI, HTTP/1.1 as Host.
+            let host = parts
+                .uri
+                .authority()
+                .map(|a| a.as_str())
+                .or_else(|| {
+                    parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                })
+                .unwrap_or("");
+            let scheme = if https { "https" } else { "http" };
+            format!("{scheme}://{host}{}", parts.uri.path())
+        }
+    };
+    // Providers sign the URL they called, query string included (Twilio's
+    // `bodySHA256`, HubSpot v3); a `public_url` names the rest.
+    match parts.uri.query() {
+        Some(q) if !url.contains('?') => url + "?" + q,
+        _ => url,
+    }
+}
+
 /// Verify, parse and keep (or forward) a request whose body was read.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn checked(
     app: &App,
     rt: &Runtime,
-    idx: usize,
-    parts: &http::request::Parts,
+    req: &ReadRequest<'_>,
     body: Bytes,
-    https: bool,
-    ip: std::net::IpAddr,
-    now: i64,
     timer: &mut Timer<'_>,
 ) -> Result<Answer, Rejection> {
+    let (idx, parts, https, ip, now) = (req.idx, req.parts, req.https, req.ip, req.received_ms);
     let route = &rt.config.routes[idx];
-    // 4-6: the checks that need no I/O
-    let url = if route.verifier.needs_url() {
-        let url = match &route.public_url {
-            Some(u) => u.clone(),
-            None => {
-                // HTTP/2 carries the host as the `:authority` of the URI, HTTP/1.1 as Host.
-                let host = parts
-                    .uri
-                    .authority()
-                    .map(|a| a.as_str())
-                    .or_else(|| {
-                        parts
-                            .headers
-                            .get(header::HOST)
-                            .and_then(|h| h.to_str().ok())
-                    })
-                    .unwrap_or("");
-                let scheme = if https { "https" } else { "http" };
-                format!("{scheme}://{host}{}", parts.uri.path())
-            }
-        };
-        // Providers sign the URL they called, query string included (Twilio's
-        // `bodySHA256`, HubSpot v3); a `public_url` names the rest.
-        match parts.uri.query() {
-            Some(q) if !url.contains('?') => url + "?" + q,
-            _ => url,
-        }
-    } else {
-        String::new()
-    };
+    // The checks that need no I/O: the handshake, the signature, JSON and the event.
+    let url = signed_url(route, parts, https);
     if let Some(answer) = handshake::post(route, parts, &body, &url, now / 1000) {
         return answer.map(Answer::Handshake);
     }
@@ -58,7 +71,7 @@ pub(super) async fn checked(
     timer.lap(Stage::Verify);
     let ev = inspect::event(route, parts, body, now, ip)?;
     timer.lap(Stage::Parse);
-    // 7a. a proxy route: the application answers, nothing is kept
+    // A proxy route: the application answers, nothing is kept.
     if let (Some(p), Some(client)) = (&route.proxy, &rt.proxies[idx]) {
         let origin = proxy::Origin {
             client_ip: ip,
@@ -70,7 +83,7 @@ pub(super) async fn checked(
         return Ok(Answer::Proxied(answer));
     }
     let id = ev.id.clone();
-    // 7. dedup + durable hand-off
+    // Dedup and the durable hand-off.
     let handed = app.handoff.submit(ev).await;
     timer.lap(Stage::Handoff);
     match handed {
@@ -119,19 +132,14 @@ pub async fn replay(
         );
     }
     let mut timer = Timer::off();
-    match checked(
-        app,
-        &rt,
+    let req = ReadRequest {
         idx,
         parts,
-        body,
         https,
-        source,
-        received_at_ms,
-        &mut timer,
-    )
-    .await
-    {
+        ip: source,
+        received_ms: received_at_ms,
+    };
+    match checked(app, &rt, &req, body, &mut timer).await {
         Ok(Answer::Kept(o, id)) => Replayed::Kept(o, id),
         Ok(Answer::Proxied(_) | Answer::Handshake(_)) => {
             Replayed::NotReplayable("a handshake is answered, not kept")

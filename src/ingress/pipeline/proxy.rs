@@ -1,4 +1,4 @@
-//! The synchronous proxy (`proxy:`, SPEC §6): a request that passed every check is
+//! The synchronous proxy (`proxy:`, docs/delivery.md): a request that passed every check is
 //! forwarded at once and the application's answer goes back to the provider, for
 //! providers that need it (Slack slash commands, Discord interactions, Twilio TwiML).
 //! Nothing is queued: no answer from the application is a 502 or 504, and the provider

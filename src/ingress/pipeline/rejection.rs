@@ -7,6 +7,7 @@ use http_body_util::Full;
 
 use crate::checks::schema::Detail;
 use crate::checks::verify::VerifyError;
+use crate::obs::metrics::Outcome;
 
 /// Why a request was not accepted.
 #[derive(Debug)]
@@ -82,24 +83,29 @@ impl Rejection {
         }
     }
 
-    /// The `error` code in the body, and the `outcome` metric label.
+    /// The `error` code in the body: the `outcome` metric label.
     pub fn code(&self) -> &'static str {
+        self.outcome().label()
+    }
+
+    /// The `outcome` it is counted under.
+    pub fn outcome(&self) -> Outcome {
         match self {
-            Rejection::NotFound => "not_found",
-            Rejection::MethodNotAllowed => "method_not_allowed",
-            Rejection::IpNotAllowed => "ip_not_allowed",
-            Rejection::RateLimited { .. } => "rate_limited",
-            Rejection::BodyTooLarge => "body_too_large",
-            Rejection::RequestTimeout => "request_timeout",
-            Rejection::BadRequest => "bad_request",
-            Rejection::SignatureMissing(_) => "signature_missing",
-            Rejection::SignatureInvalid(_) => "signature_invalid",
-            Rejection::TimestampOutOfTolerance(_) => "timestamp_out_of_tolerance",
-            Rejection::InvalidJson(_) => "invalid_json",
-            Rejection::SchemaViolation(_) => "schema_violation",
-            Rejection::Unavailable { .. } => "unavailable",
-            Rejection::BadGateway(_) => "bad_gateway",
-            Rejection::GatewayTimeout => "gateway_timeout",
+            Rejection::NotFound => Outcome::NotFound,
+            Rejection::MethodNotAllowed => Outcome::MethodNotAllowed,
+            Rejection::IpNotAllowed => Outcome::IpNotAllowed,
+            Rejection::RateLimited { .. } => Outcome::RateLimited,
+            Rejection::BodyTooLarge => Outcome::BodyTooLarge,
+            Rejection::RequestTimeout => Outcome::RequestTimeout,
+            Rejection::BadRequest => Outcome::BadRequest,
+            Rejection::SignatureMissing(_) => Outcome::SignatureMissing,
+            Rejection::SignatureInvalid(_) => Outcome::SignatureInvalid,
+            Rejection::TimestampOutOfTolerance(_) => Outcome::TimestampOutOfTolerance,
+            Rejection::InvalidJson(_) => Outcome::InvalidJson,
+            Rejection::SchemaViolation(_) => Outcome::SchemaViolation,
+            Rejection::Unavailable { .. } => Outcome::Unavailable,
+            Rejection::BadGateway(_) => Outcome::BadGateway,
+            Rejection::GatewayTimeout => Outcome::GatewayTimeout,
         }
     }
 
@@ -162,43 +168,47 @@ impl Rejection {
     /// The outcomes a request to `route` can have, answered or refused (the metric series
     /// created at start): `not_found` is never a route's, a proxy route's answers are
     /// the application's, and a check the route does not make cannot refuse.
-    pub fn possible(route: &crate::config::Route) -> Vec<&'static str> {
+    pub fn possible(route: &crate::config::Route) -> Vec<Outcome> {
         use crate::checks::verify::Verifier;
         let mut o = vec![
-            "method_not_allowed",
-            "body_too_large",
-            "request_timeout",
-            "bad_request",
-            "unavailable",
+            Outcome::MethodNotAllowed,
+            Outcome::BodyTooLarge,
+            Outcome::RequestTimeout,
+            Outcome::BadRequest,
+            Outcome::Unavailable,
         ];
         if route.proxy.is_some() {
-            o.extend(["proxied", "bad_gateway", "gateway_timeout"]);
+            o.extend([
+                Outcome::Proxied,
+                Outcome::BadGateway,
+                Outcome::GatewayTimeout,
+            ]);
         } else {
-            o.extend(["accepted", "duplicate"]);
+            o.extend([Outcome::Accepted, Outcome::Duplicate]);
         }
         if route.allow_ips.is_some() {
-            o.push("ip_not_allowed");
+            o.push(Outcome::IpNotAllowed);
         }
         if route.rate_limit.is_some() {
-            o.push("rate_limited");
+            o.push(Outcome::RateLimited);
         }
         if !matches!(route.verifier, Verifier::None) {
             o.extend([
-                "signature_missing",
-                "signature_invalid",
-                "timestamp_out_of_tolerance",
+                Outcome::SignatureMissing,
+                Outcome::SignatureInvalid,
+                Outcome::TimestampOutOfTolerance,
             ]);
         }
         if route.body_json {
-            o.push("invalid_json");
+            o.push(Outcome::InvalidJson);
         }
         if route.schema.is_some() {
-            o.push("schema_violation");
+            o.push(Outcome::SchemaViolation);
         }
         if route.provider.is_some_and(|p| {
             p.preset().handshake != crate::checks::verify::catalog::Handshake::None
         }) {
-            o.push("handshake");
+            o.push(Outcome::Handshake);
         }
         o
     }
@@ -209,7 +219,7 @@ impl Rejection {
 /// under attack. Read from the request counters: nothing on the request path.
 #[derive(Default)]
 pub struct RejectionSummary {
-    seen: std::collections::HashMap<(String, &'static str), u64>,
+    seen: std::collections::HashMap<(String, Outcome), u64>,
 }
 
 impl RejectionSummary {
@@ -221,9 +231,7 @@ impl RejectionSummary {
                     .seen
                     .insert((m.route().to_string(), outcome), n)
                     .unwrap_or(0);
-                let is_refusal =
-                    !matches!(outcome, "accepted" | "duplicate" | "proxied" | "handshake");
-                if is_refusal && n > before {
+                if outcome.is_refusal() && n > before {
                     refused.push(format!("{outcome}={}", n - before));
                 }
             }

@@ -7,24 +7,24 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 
-use super::{Metrics, RequestLabels, RouteLabel};
+use super::{Metrics, Outcome, RequestLabels, RouteLabel};
 
 impl Metrics {
     /// The handles of one route's series, resolved once (no label lookup per request).
     /// Only the outcomes the route can have are created at start (`possible`): a series
     /// that can never move is noise in every dashboard.
-    pub fn route(&self, route: &str, possible: &[&'static str]) -> RouteMetrics {
+    pub fn route(&self, route: &str, possible: &[Outcome]) -> RouteMetrics {
         RouteMetrics {
             route: route.to_string(),
             family: self.requests.clone(),
-            outcomes: Self::OUTCOMES
+            outcomes: Outcome::ALL
                 .iter()
                 .map(|o| {
                     possible.contains(o).then(|| {
                         self.requests
                             .get_or_create(&RequestLabels {
                                 route: route.to_string(),
-                                outcome: o,
+                                outcome: o.label(),
                             })
                             .clone()
                     })
@@ -50,7 +50,8 @@ impl Metrics {
 pub struct RouteMetrics {
     route: String,
     family: Family<RequestLabels, Counter>,
-    /// By [`Metrics::OUTCOMES`] index; `None` for an outcome not expected of the route.
+    /// By [`Outcome`] (its index in `Outcome::ALL`); `None` for an outcome not expected
+    /// of the route.
     outcomes: Vec<Option<Counter>>,
     duration: Histogram,
     dedup_hits: Counter,
@@ -58,8 +59,8 @@ pub struct RouteMetrics {
 
 impl RouteMetrics {
     /// The route's count of each outcome so far (those created at start).
-    pub fn counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        Metrics::OUTCOMES
+    pub fn counts(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
+        Outcome::ALL
             .iter()
             .zip(&self.outcomes)
             .filter_map(|(o, c)| c.as_ref().map(|c| (*o, c.get())))
@@ -69,26 +70,23 @@ impl RouteMetrics {
         &self.route
     }
 
-    pub fn request(&self, outcome: &'static str, elapsed: Duration) {
-        match Metrics::OUTCOMES.iter().position(|o| *o == outcome) {
-            Some(i) => match &self.outcomes[i] {
-                Some(c) => {
-                    c.inc();
-                }
-                // Not expected of this route: counted all the same, through the family.
-                None => {
-                    self.family
-                        .get_or_create(&RequestLabels {
-                            route: self.route.clone(),
-                            outcome: Metrics::OUTCOMES[i],
-                        })
-                        .inc();
-                }
-            },
-            None => debug_assert!(false, "unlisted outcome {outcome:?}"),
+    pub fn request(&self, outcome: Outcome, elapsed: Duration) {
+        match &self.outcomes[outcome as usize] {
+            Some(c) => {
+                c.inc();
+            }
+            // Not expected of this route: counted all the same, through the family.
+            None => {
+                self.family
+                    .get_or_create(&RequestLabels {
+                        route: self.route.clone(),
+                        outcome: outcome.label(),
+                    })
+                    .inc();
+            }
         }
         self.duration.observe(elapsed.as_secs_f64());
-        if outcome == "duplicate" {
+        if outcome == Outcome::Duplicate {
             self.dedup_hits.inc();
         }
     }

@@ -17,9 +17,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use super::app::{App, Reply};
-use super::common::*;
-use super::hardening_limits::h2c;
+use super::resource_limits::h2c;
+use crate::support::app::{App, Reply};
+use crate::support::common::*;
 
 const SECRET: &str = "gh-secret-R2x9";
 
@@ -420,7 +420,7 @@ fn the_proxy_strips_connection_named_headers_both_ways_and_never_relays_1xx() {
     let send = || {
         let body = b"command=%2Fx";
         let ts = now();
-        let sig = super::sdk::slack_signature(secret, ts, body);
+        let sig = crate::support::sdk::slack_signature(secret, ts, body);
         let mut s = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
         write!(
             s,

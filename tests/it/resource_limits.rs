@@ -1,4 +1,4 @@
-//! Issue 15's transport and resource points against the real binary: one client's
+//! What one client may hold, against the real binary: one client's
 //! stalled bodies stay within the body-memory budget and do not shut others out, one
 //! client at its in-flight share does not make another's signed request 503, idle and
 //! half-sent HTTP/2 connections are closed within `header_timeout`, and the admin port
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use crate::common::*;
+use crate::support::common::*;
 
 const SECRET: &str = "hardening-secret";
 

@@ -1,4 +1,4 @@
-//! Issue 15's configuration and secrecy points against the real binary: reserved
+//! Configuration foot-guns and secrecy against the real binary: reserved
 //! `forward_headers`, the foot-guns refused with their location, no inline secret in any
 //! config error, no broker password in trace logs, `{url}` signing over HTTP/2, GitHub's
 //! SHA-1 header alone refused, IPv6 clients rate-limited per /64.
@@ -6,8 +6,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::*;
-use crate::rabbit::{broker_addr, unique};
+use crate::support::common::*;
+use crate::support::rabbit::{broker_addr, unique};
 
 /// `hookgate check` on `yaml`: (exit code, stdout + stderr).
 fn check(yaml: &str, args: &[&str]) -> (Option<i32>, String) {
@@ -189,7 +189,7 @@ fn trace_logs_never_carry_the_broker_password() {
     let password = format!("Tr4cePw{}", user.rsplit('-').next().unwrap());
     rabbitmqctl(&["add_user", &user, &password]);
     rabbitmqctl(&["set_permissions", "-p", "/", &user, ".*", ".*", ".*"]);
-    let rabbit = crate::rabbit::Rabbit::connect();
+    let rabbit = crate::support::rabbit::Rabbit::connect();
     let (exchange, queue) = (unique("hg-trace-x"), unique("hg-trace-q"));
     rabbit.owns(&exchange, &[&queue]);
     let dir = tempfile::tempdir().unwrap();

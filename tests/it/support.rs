@@ -1,0 +1,9 @@
+//! What the tests share: starting the binary and talking HTTP to it (`common`), a real
+//! application to deliver to (`app`), RabbitMQ queues and private nodes (`rabbit`,
+//! `rabbit_node`), and the providers' SDKs installed for the interop tests (`sdk`).
+
+pub mod app;
+pub mod common;
+pub mod rabbit;
+pub mod rabbit_node;
+pub mod sdk;
