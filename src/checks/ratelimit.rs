@@ -40,23 +40,6 @@ pub enum WhenSharedDown {
     FailClosed,
 }
 
-/// `50/s`, `600/m`, `10000/h`.
-pub fn parse_rate(s: &str) -> Result<Rate, String> {
-    let err = || format!("expected a rate like 50/s, 600/m or 1000/h, got {s:?}");
-    let (n, unit) = s.trim().split_once('/').ok_or_else(err)?;
-    let n: u32 = n.trim().parse().map_err(|_| err())?;
-    if n == 0 {
-        return Err("a rate must allow at least 1 request".into());
-    }
-    let period = match unit.trim() {
-        "s" => Duration::from_secs(1),
-        "m" => Duration::from_secs(60),
-        "h" => Duration::from_secs(3600),
-        _ => return Err(err()),
-    };
-    Ok(Rate { n, period })
-}
-
 fn quota(rate: Rate, burst: Option<u32>) -> Quota {
     let n = NonZeroU32::new(rate.n).unwrap_or(NonZeroU32::MIN);
     let burst = burst.and_then(NonZeroU32::new).unwrap_or(n);
@@ -130,6 +113,7 @@ fn secs(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::units::parse_rate;
 
     #[test]
     fn parses_rates() {

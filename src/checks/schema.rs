@@ -57,21 +57,35 @@ impl Retrieve for LocalFiles {
     }
 }
 
+/// Why a schema file cannot be used (a configuration error at its `schema:` key).
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("cannot read schema {path}: {1}", path = .0.display())]
+    Read(PathBuf, std::io::Error),
+    #[error("schema {path} is not JSON: {1}", path = .0.display())]
+    NotJson(PathBuf, serde_json::Error),
+    #[error("cannot resolve schema {path}: {1}", path = .0.display())]
+    Resolve(PathBuf, std::io::Error),
+    /// jsonschema's own message (its error borrows the schema).
+    #[error("schema {path} does not compile: {1}", path = .0.display())]
+    Compile(PathBuf, String),
+}
+
 impl Schema {
-    pub fn compile(file: &Path) -> Result<Schema, String> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read schema {}: {e}", file.display()))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("schema {} is not JSON: {e}", file.display()))?;
+    pub fn compile(file: &Path) -> Result<Schema, SchemaError> {
+        let at = || file.to_path_buf();
+        let text = std::fs::read_to_string(file).map_err(|e| SchemaError::Read(at(), e))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| SchemaError::NotJson(at(), e))?;
         let abs = file
             .canonicalize()
-            .map_err(|e| format!("cannot resolve schema {}: {e}", file.display()))?;
+            .map_err(|e| SchemaError::Resolve(at(), e))?;
         let root = abs.parent().map(Path::to_path_buf).unwrap_or_default();
         let validator = jsonschema::options()
             .with_base_uri(format!("file://{}", abs.display()))
             .with_retriever(LocalFiles { root })
             .build(&value)
-            .map_err(|e| format!("schema {} does not compile: {e}", file.display()))?;
+            .map_err(|e| SchemaError::Compile(at(), e.to_string()))?;
         Ok(Schema {
             file: file.to_path_buf(),
             validator,
@@ -129,7 +143,9 @@ mod tests {
             r#"{"$ref":"https://example.com/s.json"}"#,
         )
         .unwrap();
-        let e = Schema::compile(&dir.path().join("net.json")).unwrap_err();
+        let e = Schema::compile(&dir.path().join("net.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("does not compile"), "{e}");
     }
 }

@@ -118,6 +118,23 @@ pub fn parse_byte_rate(s: &str) -> Result<usize, String> {
     parse_size(size)
 }
 
+/// `50/s`, `600/m`, `10000/h`.
+pub fn parse_rate(s: &str) -> Result<crate::checks::ratelimit::Rate, String> {
+    let err = || format!("expected a rate like 50/s, 600/m or 1000/h, got {s:?}");
+    let (n, unit) = s.trim().split_once('/').ok_or_else(err)?;
+    let n: u32 = n.trim().parse().map_err(|_| err())?;
+    if n == 0 {
+        return Err("a rate must allow at least 1 request".into());
+    }
+    let period = match unit.trim() {
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        _ => return Err(err()),
+    };
+    Ok(crate::checks::ratelimit::Rate { n, period })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

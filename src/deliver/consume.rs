@@ -55,6 +55,17 @@ pub async fn run(
     }
 }
 
+/// Why a consuming session ended (then it is opened again, after a backoff).
+#[derive(Debug, thiserror::Error)]
+enum SessionEnd {
+    #[error(transparent)]
+    Connect(#[from] crate::durable::broker::ConnectError),
+    #[error(transparent)]
+    Amqp(#[from] lapin::Error),
+    #[error("the broker ended the consumer")]
+    Ended,
+}
+
 async fn session(
     cfg: &BrokerConfig,
     route: &Arc<str>,
@@ -62,18 +73,12 @@ async fn session(
     prefetch: u16,
     tx: &mpsc::Sender<Delivered>,
     seq: &mut i64,
-) -> Result<(), String> {
+) -> Result<(), SessionEnd> {
     let name = format!("hookgate deliver {queue}");
-    let conn = crate::durable::broker::open(cfg, &name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
-    crate::durable::broker::declare_destination(&ch, cfg, route, queue)
-        .await
-        .map_err(|e| e.to_string())?;
-    ch.basic_qos(prefetch, BasicQosOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    let conn = crate::durable::broker::open(cfg, &name).await?;
+    let ch = conn.create_channel().await?;
+    crate::durable::broker::declare_destination(&ch, cfg, route, queue).await?;
+    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
     let mut consumer = ch
         .basic_consume(
             queue.into(),
@@ -81,8 +86,7 @@ async fn session(
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     tracing::info!(route = %route, queue = %queue, prefetch, "consuming for delivery");
     loop {
         let next = tokio::select! {
@@ -105,8 +109,8 @@ async fn session(
                     return Ok(());
                 }
             }
-            Some(Err(e)) => return Err(e.to_string()),
-            None => return Err("the broker ended the consumer".into()),
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(SessionEnd::Ended),
         }
     }
 }

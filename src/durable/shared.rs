@@ -192,10 +192,10 @@ mod tests {
 
     #[test]
     fn cells_follow_governor_quotas() {
-        let r = crate::checks::ratelimit::parse_rate("50/s").unwrap();
+        let r = crate::config::units::parse_rate("50/s").unwrap();
         assert_eq!(cells(r, Some(100)), (20_000, 20_000 * 99));
         assert_eq!(cells(r, None), (20_000, 20_000 * 49));
-        let r = crate::checks::ratelimit::parse_rate("3/s").unwrap();
+        let r = crate::config::units::parse_rate("3/s").unwrap();
         assert_eq!(cells(r, Some(1)), (333_333, 0));
     }
 }

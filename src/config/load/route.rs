@@ -189,8 +189,8 @@ impl Validator<'_> {
                     self.files.push(file);
                     Some(sc)
                 }
-                Err(m) => {
-                    self.err(&sp, m);
+                Err(e) => {
+                    self.err(&sp, e.to_string());
                     None
                 }
             }

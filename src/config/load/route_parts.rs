@@ -122,13 +122,13 @@ impl Validator<'_> {
         let per_ip = rl.per_ip.as_ref().and_then(|s| {
             let pp = format!("{path}.per_ip");
             self.parsed(&pp, Some(s), None, |t| {
-                crate::checks::ratelimit::parse_rate(t).map(Some)
+                crate::config::units::parse_rate(t).map(Some)
             })
         });
         let route = rl.route.as_ref().and_then(|s| {
             let pp = format!("{path}.route");
             self.parsed(&pp, Some(s), None, |t| {
-                crate::checks::ratelimit::parse_rate(t).map(Some)
+                crate::config::units::parse_rate(t).map(Some)
             })
         });
         let burst = rl

@@ -12,17 +12,20 @@ pub enum Status {
     Dead,
 }
 
+/// A status that is not one of the four.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--status is one of accepted, delivered, pending, dead; got {0:?}")]
+pub struct UnknownStatus(String);
+
 impl std::str::FromStr for Status {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Status, String> {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Status, UnknownStatus> {
         match s {
             "accepted" => Ok(Status::Accepted),
             "delivered" => Ok(Status::Delivered),
             "pending" => Ok(Status::Pending),
             "dead" => Ok(Status::Dead),
-            _ => Err(format!(
-                "--status is one of accepted, delivered, pending, dead; got {s:?}"
-            )),
+            _ => Err(UnknownStatus(s.to_string())),
         }
     }
 }
