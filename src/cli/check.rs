@@ -1,7 +1,8 @@
 //! `hookgate check`: load and validate the configuration and say, a line per route,
 //! what each will check and where its events go.
 
-use super::*;
+use super::load;
+use crate::config;
 
 pub(super) fn check(path: &std::path::Path, dev: bool) -> i32 {
     let Some(cfg) = load(path, dev) else { return 1 };

@@ -3,9 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::*;
+use super::exit_code;
+use super::open_reader;
 use crate::deliver::state::DeadLetter;
 use crate::deliver::DeadFilter;
+use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub(super) enum DeadCommand {

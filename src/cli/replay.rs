@@ -8,7 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::*;
+use super::load_inspect;
+use super::runtime;
+use super::store;
+use super::ReplayArgs;
+use std::path::PathBuf;
 
 pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayArgs) -> i32 {
     let Some(cfg) = load_inspect(config) else {

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::*;
+use super::load_inspect;
+use super::StoreCommand;
 
 pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand) -> i32 {
     use crate::durable::store::Table;

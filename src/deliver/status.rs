@@ -12,7 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use super::DeadFilter;
 use crate::durable::journal;
-use crate::durable::store::*;
+use crate::durable::store::remote_call;
+use crate::durable::store::Filter;
+use crate::durable::store::Reader;
+use crate::durable::store::SpoolAccess;
+use crate::durable::store::Status;
+use crate::durable::store::StoreError;
+use crate::durable::store::StoredEvent;
 
 impl Status {
     pub fn label(self) -> &'static str {

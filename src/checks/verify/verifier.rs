@@ -3,7 +3,20 @@
 
 use std::fmt;
 
-use super::*;
+use super::canonical;
+use super::certificate;
+use super::hmac;
+use super::in_body;
+use super::public_key;
+use super::token;
+use super::url_signed;
+use super::HmacScheme;
+use super::HmacSpec;
+use super::Keyed;
+use super::SignedRequest;
+use super::StandardWebhooks;
+use super::Token;
+use super::VerifyError;
 
 /// A compiled verification scheme with its secrets.
 pub enum Verifier {

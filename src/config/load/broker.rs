@@ -2,7 +2,13 @@
 
 use std::time::Duration;
 
-use super::*;
+use super::parse_bool;
+use super::BrokerConfig;
+use super::RawBroker;
+use super::RawTls;
+use super::TlsConfig;
+use super::Validator;
+use super::WhenUnavailable;
 
 impl Validator<'_> {
     pub(super) fn tls(&mut self, t: &RawTls) -> Option<TlsConfig> {

@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use super::*;
+use super::RawRoute;
+use super::RawVerify;
+use super::Route;
+use super::Secret;
+use super::Validator;
 use crate::checks::event::Source;
 use crate::checks::schema::Schema;
 use crate::checks::verify::{Provider, Verifier};

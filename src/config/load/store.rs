@@ -1,6 +1,16 @@
 //! `store:`: where the store lives, the dedup window, retention and the rejection log.
 
-use super::*;
+use super::parse_bool;
+use super::parse_duration;
+use super::RawRedis;
+use super::RawRejections;
+use super::RawStore;
+use super::RedisConfig;
+use super::RejectionsConfig;
+use super::StoreConfig;
+use super::Validator;
+use std::path::PathBuf;
+use std::time::Duration;
 
 impl Validator<'_> {
     pub(super) fn store(&mut self, st: Option<&RawStore>, path: PathBuf) -> StoreConfig {

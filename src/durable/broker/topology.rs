@@ -7,7 +7,8 @@ use lapin::{Channel, ExchangeKind};
 
 use crate::config::BrokerConfig;
 
-use super::*;
+use super::ConnectError;
+use super::RouteTopology;
 
 /// Exchange, per-route quorum queue bound with `<route>.#`, and its `<queue>.dead`.
 pub(super) async fn declare(

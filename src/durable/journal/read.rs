@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use bytes::Buf;
 
-use super::*;
+use super::decode;
+use super::segments;
+use super::Record;
+use super::HEADER;
 
 /// Reads the records of one segment from `offset` on. Stops (returns `None`) at the end
 /// of the file or at the first record that is short or fails its CRC; `end` is then the

@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::durable::dedup;
 use crate::durable::journal::{self, Journal};
 
-use super::*;
+use super::StoreError;
+#[cfg(test)]
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Events per step (ledger write, sync, mark) when the ledger is completed from the
 /// event journal at open.

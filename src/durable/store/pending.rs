@@ -4,7 +4,8 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use super::*;
+use super::Cmd;
+use super::Ids;
 
 /// Ids the broker confirmed that the ledger may not hold yet. `current` fills up;
 /// a flush hands it to the writer as a numbered batch that stays here, still answering

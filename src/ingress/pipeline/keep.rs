@@ -5,7 +5,16 @@
 use bytes::Bytes;
 use http::header;
 
-use super::*;
+use super::handshake;
+use super::inspect;
+use super::proxy;
+use super::Answer;
+use super::App;
+use super::Rejection;
+use super::Route;
+use super::Runtime;
+use super::Stage;
+use super::Timer;
 
 /// A request whose body was read: what the checks after the body need of it.
 pub(super) struct ReadRequest<'a> {
