@@ -17,7 +17,7 @@ pub(crate) mod sign;
 mod store;
 
 use check::check;
-use store::*;
+use store::store;
 
 #[derive(Parser)]
 #[command(name = "hookgate", version, about = "Receiver-side webhook gateway")]

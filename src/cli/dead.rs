@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::exit_code;
-use super::open_reader;
+use super::store::exit_code;
+use super::store::open_reader;
 use crate::deliver::state::DeadLetter;
 use crate::deliver::DeadFilter;
 use clap::Subcommand;

@@ -28,8 +28,9 @@ pub(crate) use topology::declare_destination;
 
 pub use connect::ConnectError;
 pub(crate) use connect::{open, open_at};
-use message::*;
-use topology::*;
+use message::properties;
+use message::routing_key;
+use topology::declare;
 
 /// The frame size hookgate asks for unless the URL sets one (RabbitMQ's default is 128 KiB).
 const FRAME_MAX: u32 = 16 * 1024;

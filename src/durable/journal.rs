@@ -87,9 +87,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 mod read;
 mod record;
 
-use read::*;
+use read::SegmentReader;
 pub use read::{newest, Scan};
-use record::*;
 pub use record::{decode_record, encode, Record};
 
 /// The writer's end: owned by the store's writer thread.

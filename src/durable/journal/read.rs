@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Buf;
 
-use super::decode;
+use super::record::decode;
 use super::segments;
 use super::Record;
 use super::HEADER;
