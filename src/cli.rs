@@ -11,6 +11,7 @@ mod check;
 mod dead;
 mod ips;
 mod providers;
+mod reading;
 mod rejected;
 mod replay;
 pub(crate) mod sign;

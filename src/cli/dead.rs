@@ -3,8 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::store::exit_code;
-use super::store::open_reader;
+use super::reading::{exit_code, open_reader};
 use crate::deliver::state::DeadLetter;
 use crate::deliver::DeadFilter;
 use clap::Subcommand;

@@ -8,10 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::load_inspect;
-use super::runtime;
-use super::store;
-use super::ReplayArgs;
+use super::{load_inspect, reading, runtime, ReplayArgs};
 use std::path::PathBuf;
 
 pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayArgs) -> i32 {
@@ -60,8 +57,8 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         Some(j) => j,
         None => {
             let (since_ms, until_ms) = match (
-                store::when(a.since.as_deref()),
-                store::when(a.until.as_deref()),
+                reading::when(a.since.as_deref()),
+                reading::when(a.until.as_deref()),
             ) {
                 (Ok(s), Ok(u)) => (s, u),
                 (Err(e), _) | (_, Err(e)) => {

@@ -12,13 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::DeadFilter;
 use crate::durable::journal;
-use crate::durable::store::remote_call;
-use crate::durable::store::Filter;
-use crate::durable::store::Reader;
-use crate::durable::store::SpoolAccess;
-use crate::durable::store::Status;
-use crate::durable::store::StoreError;
-use crate::durable::store::StoredEvent;
+use crate::durable::store::{
+    remote_call, Filter, Reader, SpoolAccess, Status, StoreError, StoredEvent,
+};
 
 impl Status {
     pub fn label(self) -> &'static str {

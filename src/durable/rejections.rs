@@ -13,13 +13,13 @@
 //! itself: only its SHA-256 is kept, and a replay puts back the configured secret with
 //! that digest ([`Raw::request`]).
 //!
-//! Every byte an unauthenticated sender makes the log hold is budgeted (docs/store.md):
+//! Every byte an unauthenticated sender makes the log hold is budgeted (docs/security.md):
 //! - a record is built from capped fields ([`record`]): header names, values, their
 //!   count and total, the reason and the path; the raw request only with capture;
 //! - records wait for the writer in one queue per route, all within
 //!   [`crate::config::REJECTIONS_QUEUE_BYTES`], which `limits.memory`'s check counts;
 //!   when it is full the longest queue gives up its newest records (a captured body
-//!   first), counted in `hookgate_rejections_dropped_total` (`queue`);
+//!   first), counted in `hookgate_rejections_dropped_total`;
 //! - repeats of one refusal (same route, code and client) that need no body (rate
 //!   limited, not found, method, allowlist, 503) within a minute add to the first
 //!   record's `repeats` instead of making records;

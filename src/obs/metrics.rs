@@ -184,7 +184,7 @@ impl Metrics {
         let rejections_dropped = Counter::default();
         registry.register(
             "rejections_dropped",
-            "Refused requests left out of the rejection log because its writer was behind",
+            "Refused requests left out of the rejection log because its queue was full",
             rejections_dropped.clone(),
         );
         let spool_depth = Gauge::default();

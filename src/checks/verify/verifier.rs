@@ -3,20 +3,10 @@
 
 use std::fmt;
 
-use super::canonical;
-use super::certificate;
-use super::hmac;
-use super::in_body;
-use super::public_key;
-use super::token;
-use super::url_signed;
-use super::HmacScheme;
-use super::HmacSpec;
-use super::Keyed;
-use super::SignedRequest;
-use super::StandardWebhooks;
-use super::Token;
-use super::VerifyError;
+use super::{
+    canonical, certificate, hmac, in_body, public_key, token, url_signed, HmacScheme, HmacSpec,
+    Keyed, SignedRequest, StandardWebhooks, Token, VerifyError,
+};
 
 /// A compiled verification scheme with its secrets.
 pub enum Verifier {

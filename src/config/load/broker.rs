@@ -2,13 +2,7 @@
 
 use std::time::Duration;
 
-use super::parse_bool;
-use super::BrokerConfig;
-use super::RawBroker;
-use super::RawTls;
-use super::TlsConfig;
-use super::Validator;
-use super::WhenUnavailable;
+use super::{parse_bool, BrokerConfig, RawBroker, RawTls, TlsConfig, Validator, WhenUnavailable};
 
 impl Validator<'_> {
     pub(super) fn tls(&mut self, t: &RawTls) -> Option<TlsConfig> {

@@ -3,18 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::parse_bool;
-use super::Backoff;
-use super::CaFile;
-use super::Destination;
-use super::Proxy;
-use super::RawBackoff;
-use super::RawDeliver;
-use super::RawDestination;
-use super::RawProxy;
-use super::Scalar;
-use super::Secret;
-use super::Validator;
+use super::{
+    parse_bool, Backoff, CaFile, Destination, Proxy, RawBackoff, RawDeliver, RawDestination,
+    RawProxy, Scalar, Secret, Validator,
+};
 use crate::checks::verify::standard_webhooks::StandardWebhooks;
 
 /// Defaults a user of a production gateway would expect: a destination gets 10 s to

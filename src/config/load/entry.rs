@@ -6,11 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::super::raw::RawConfig;
 use super::super::Config;
-use super::locate::all_unknown_keys;
-use super::locate::locate;
-use super::locate::serde_error;
-use super::locate::ConfigError;
-use super::locate::ConfigErrors;
+use super::locate::{all_unknown_keys, locate, serde_error, ConfigError, ConfigErrors};
 use super::Validator;
 
 /// Load and validate the configuration at `path`, with the process environment.

@@ -5,11 +5,7 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use super::RawRoute;
-use super::RawVerify;
-use super::Route;
-use super::Secret;
-use super::Validator;
+use super::{RawRoute, RawVerify, Route, Secret, Validator};
 use crate::checks::event::Source;
 use crate::checks::schema::Schema;
 use crate::checks::verify::{Provider, Verifier};

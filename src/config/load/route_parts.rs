@@ -6,11 +6,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use super::units::expand_tracked;
-use super::RawHmac;
-use super::RawRateLimit;
-use super::RawSecret;
-use super::RawSource;
-use super::Validator;
+use super::{RawHmac, RawRateLimit, RawSecret, RawSource, Validator};
 use crate::checks::event::Source;
 use crate::checks::ratelimit::{RateSpec, WhenSharedDown};
 use crate::checks::verify::HmacSpec;

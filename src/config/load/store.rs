@@ -1,14 +1,9 @@
 //! `store:`: where the store lives, the dedup window, retention and the rejection log.
 
-use super::parse_bool;
-use super::parse_duration;
-use super::RawRedis;
-use super::RawRejections;
-use super::RawStore;
-use super::RedisConfig;
-use super::RejectionsConfig;
-use super::StoreConfig;
-use super::Validator;
+use super::{
+    parse_bool, parse_duration, RawRedis, RawRejections, RawStore, RedisConfig, RejectionsConfig,
+    StoreConfig, Validator,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 

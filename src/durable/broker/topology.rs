@@ -7,8 +7,7 @@ use lapin::{Channel, ExchangeKind};
 
 use crate::config::BrokerConfig;
 
-use super::ConnectError;
-use super::RouteTopology;
+use super::{ConnectError, RouteTopology};
 
 /// Exchange, per-route quorum queue bound with `<route>.#`, and its `<queue>.dead`.
 pub(super) async fn declare(

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Buf;
 
 use super::record::decode;
-use super::segments;
-use super::Record;
-use super::HEADER;
+use super::{segments, Record, HEADER};
 
 /// Reads the records of one segment from `offset` on. Stops (returns `None`) at the end
 /// of the file or at the first record that is short or fails its CRC; `end` is then the

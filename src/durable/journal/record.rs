@@ -6,8 +6,7 @@ use bytes::{Buf, Bytes};
 
 use crate::checks::event::Event;
 
-use super::HEADER;
-use super::NONE;
+use super::{HEADER, NONE};
 
 pub(super) fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());

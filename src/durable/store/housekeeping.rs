@@ -5,8 +5,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::StoreError;
-use super::Writer;
+use super::{StoreError, Writer};
 
 /// How often an unhealthy store (a failed commit: a full disk, say) tries a write of its
 /// own, so that it turns ready again once space is freed, without waiting for a

@@ -4,8 +4,7 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use super::Cmd;
-use super::Ids;
+use super::{Cmd, Ids};
 
 /// Ids the broker confirmed that the ledger may not hold yet. `current` fills up;
 /// a flush hands it to the writer as a numbered batch that stays here, still answering

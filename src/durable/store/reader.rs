@@ -11,13 +11,7 @@ use crate::checks::event::Event;
 use crate::durable::dedup;
 use crate::durable::journal::{self};
 
-use super::check_format;
-use super::db_dir;
-use super::open_ledger;
-use super::Store;
-use super::StoreError;
-use super::Table;
-use super::Tables;
+use super::{check_format, db_dir, open_ledger, Store, StoreError, Table, Tables};
 
 /// An event as stored, for `hookgate store`.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]

@@ -11,24 +11,10 @@ use crate::durable::dedup;
 use crate::durable::journal::{self, Journal};
 use crate::obs::metrics::Metrics;
 
-use super::gather;
-use super::room;
-use super::Cmd;
-use super::Ids;
-use super::LedgerJob;
-use super::Outcome;
-use super::Pending;
-use super::StoreError;
-use super::StoreFault;
-use super::Table;
-use super::Tables;
-use super::GATHER_FOR;
-use super::GATHER_UP_TO;
-use super::LEDGER_BATCH;
-use super::LEDGER_CHUNK;
-use super::MAX_BATCH;
-use super::RECORDS_KEPT;
-use super::RECORD_FLUSH;
+use super::{
+    gather, room, Cmd, Ids, LedgerJob, Outcome, Pending, StoreError, StoreFault, Table, Tables,
+    GATHER_FOR, GATHER_UP_TO, LEDGER_BATCH, LEDGER_CHUNK, MAX_BATCH, RECORDS_KEPT, RECORD_FLUSH,
+};
 
 pub(super) struct Writer {
     pub(super) ledger_broken: Arc<AtomicBool>,

@@ -5,16 +5,7 @@
 use bytes::Bytes;
 use http::header;
 
-use super::handshake;
-use super::inspect;
-use super::proxy;
-use super::Answer;
-use super::App;
-use super::Rejection;
-use super::Route;
-use super::Runtime;
-use super::Stage;
-use super::Timer;
+use super::{handshake, inspect, proxy, Answer, App, Rejection, Route, Runtime, Stage, Timer};
 
 /// A request whose body was read: what the checks after the body need of it.
 pub(super) struct ReadRequest<'a> {
