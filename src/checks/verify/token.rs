@@ -25,6 +25,18 @@ pub enum TokenIn {
     Query(&'static str),
 }
 
+/// The credentials of an `Authorization: Basic …` value (`user:password`), as the
+/// scheme compares them; `None` when it is not Basic or not base64.
+pub fn basic_credentials(v: &[u8]) -> Option<Vec<u8>> {
+    v.get(..6)
+        .filter(|s| s.eq_ignore_ascii_case(b"basic "))
+        .and_then(|_| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v[6..].trim_ascii())
+                .ok()
+        })
+}
+
 pub struct Token {
     pub place: TokenIn,
     pub keys: Vec<[u8; 32]>,
@@ -57,17 +69,9 @@ impl Token {
                 let v = req
                     .header("authorization")
                     .ok_or_else(|| VerifyError::Missing("authorization".into()))?;
-                let creds = v
-                    .get(..6)
-                    .filter(|s| s.eq_ignore_ascii_case(b"basic "))
-                    .and_then(|_| {
-                        base64::engine::general_purpose::STANDARD
-                            .decode(v[6..].trim_ascii())
-                            .ok()
-                    })
-                    .ok_or(VerifyError::Malformed(
-                        "authorization is not Basic credentials",
-                    ))?;
+                let creds = basic_credentials(v).ok_or(VerifyError::Malformed(
+                    "authorization is not Basic credentials",
+                ))?;
                 Sha256::digest(creds)
             }
             TokenIn::Query(p) => {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use sha2::Digest as _;
 
 use super::{Raw, Refused, Rejected, Stored};
-use crate::checks::verify::token::TokenIn;
+use crate::checks::verify::token::{basic_credentials, TokenIn};
 use crate::checks::verify::Verifier;
 
 /// Bytes of a captured body shown in listings (`body_head`).
@@ -169,7 +169,7 @@ fn raw(r: &Refused, body: &Bytes, now_ms: i64) -> Option<Raw> {
             };
             if carries {
                 credential = Some(match token {
-                    Some(TokenIn::Basic) => basic(v.as_bytes()).unwrap_or_default(),
+                    Some(TokenIn::Basic) => basic_credentials(v.as_bytes()).unwrap_or_default(),
                     _ => v.as_bytes().to_vec(),
                 });
             }
@@ -202,17 +202,6 @@ fn raw(r: &Refused, body: &Bytes, now_ms: i64) -> Option<Raw> {
         received_at_ms: now_ms,
         credential_sha256: credential.map(|c| hex::encode(sha2::Sha256::digest(c))),
     })
-}
-
-/// The credentials of `Authorization: Basic …`, as the token scheme compares them.
-fn basic(v: &[u8]) -> Option<Vec<u8>> {
-    v.get(..6)
-        .filter(|s| s.eq_ignore_ascii_case(b"basic "))
-        .and_then(|_| {
-            base64::engine::general_purpose::STANDARD
-                .decode(v[6..].trim_ascii())
-                .ok()
-        })
 }
 
 /// The headers and query a recorded shared-token credential needs again: those of the
