@@ -106,7 +106,9 @@ impl Writer {
     }
 
     pub(super) fn run(mut self, queue: Arc<Queue>) {
-        let mut aged_at = Instant::now() - AGE_CHECK;
+        // Old records are looked for at once; `Instant` cannot go back past the clock's
+        // start (a pod started within a minute of its node's boot).
+        let mut aged_at = Instant::now().checked_sub(AGE_CHECK);
         let mut repeats_at = Instant::now();
         let mut budget = Budget {
             tokens: 2.0 * WRITE_RATE as f64,
@@ -115,11 +117,11 @@ impl Writer {
         // The request path's handles gone: nothing more will come.
         while Arc::strong_count(&queue) > 1 {
             let cfg = queue.config();
-            if aged_at.elapsed() >= AGE_CHECK {
+            if aged_at.is_none_or(|at| at.elapsed() >= AGE_CHECK) {
                 if let Err(e) = self.age(&cfg) {
                     tracing::warn!(error = %e, "rejection log: removing old records failed");
                 }
-                aged_at = Instant::now();
+                aged_at = Some(Instant::now());
             }
             if repeats_at.elapsed() >= REPEATS_EVERY {
                 self.repeats(&queue);
