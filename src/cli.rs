@@ -135,18 +135,8 @@ enum IpsCommand {
 enum StoreCommand {
     /// List the newest accepted events.
     List {
-        /// Only this route's events.
-        #[arg(long)]
-        route: Option<String>,
-        /// Only events of this type (`*` globs: 'pull_request*').
-        #[arg(long = "type", value_name = "TYPE")]
-        event_type: Option<String>,
-        /// Only events received since: an RFC 3339 time or a duration ago (2h, 30m).
-        #[arg(long, value_name = "WHEN")]
-        since: Option<String>,
-        /// Only events received before: an RFC 3339 time or a duration ago.
-        #[arg(long, value_name = "WHEN")]
-        until: Option<String>,
+        #[command(flatten)]
+        filter: reading::EventArgs,
         /// At most this many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -186,18 +176,8 @@ enum StoreCommand {
 /// `hookgate store replay`'s selection and pace.
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// Only this route's events.
-    #[arg(long)]
-    route: Option<String>,
-    /// Only events of this type (`*` globs).
-    #[arg(long = "type", value_name = "TYPE")]
-    event_type: Option<String>,
-    /// Only events received since: an RFC 3339 time or a duration ago (2h).
-    #[arg(long, value_name = "WHEN")]
-    since: Option<String>,
-    /// Only events received before: an RFC 3339 time or a duration ago.
-    #[arg(long, value_name = "WHEN")]
-    until: Option<String>,
+    #[command(flatten)]
+    filter: reading::EventArgs,
     /// Only events after this sequence number (the `seq` column of `list`; what an
     /// interrupted replay says to resume from).
     #[arg(long, default_value_t = 0)]

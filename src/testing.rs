@@ -2,5 +2,7 @@
 //! parsers (`robustness`).
 
 #[doc(hidden)]
+pub mod bench;
+#[doc(hidden)]
 pub mod fuzzing;
 mod robustness;

@@ -40,7 +40,7 @@ pub(crate) async fn raw_phase(s: &Settings, body: &Bytes, dur: Duration) -> bool
         per_1000(Some(me), c0, r.ok),
         per_1000(rabbit, r0, r.ok)
     );
-    cleanup(&conn, &x, &[q]).await;
+    cleanup(&conn, &x, &[format!("{q}.dead"), q]).await;
     true
 }
 
@@ -85,7 +85,7 @@ pub(crate) async fn server_phase(
     );
     drop(server);
     if let Some(conn) = conn {
-        cleanup(&conn, &x, &[q]).await;
+        cleanup(&conn, &x, &[format!("{q}.dead"), q]).await;
     }
     true
 }

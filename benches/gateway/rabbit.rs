@@ -9,7 +9,7 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use lapin::options::*;
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
 
 use crate::load::{collect, delivery_id, pace, run_tag, Run};
 
@@ -24,43 +24,13 @@ pub(crate) async fn connect(amqp: &str) -> Option<Connection> {
     }
 }
 
+/// The reference's exchange and queue, declared by hookgate's own code as it declares
+/// a route's (`<queue>` and `<queue>.dead`, bound with `github.#`).
 pub(crate) async fn declare(conn: &Connection, exchange: &str, queue: &str) {
     let ch = conn.create_channel().await.unwrap();
-    ch.exchange_declare(
-        exchange.into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    ch.queue_declare(
-        queue.into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        args,
-    )
-    .await
-    .unwrap();
-    ch.queue_bind(
-        queue.into(),
-        exchange.into(),
-        "#".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    hookgate::testing::bench::declare_route_queue(&ch, exchange, "github", queue)
+        .await
+        .unwrap();
 }
 
 pub(crate) async fn cleanup(conn: &Connection, exchange: &str, queues: &[String]) {

@@ -15,6 +15,7 @@ pub(crate) mod in_body;
 pub(crate) mod keyed;
 mod presets;
 pub(crate) mod public_key;
+mod setup_error;
 pub(crate) mod standard_webhooks;
 mod template;
 pub(crate) mod token;
@@ -24,6 +25,7 @@ mod verifier;
 pub use self::hmac::{HmacScheme, HmacSpec};
 pub use keyed::Keyed;
 pub use presets::Provider;
+pub use setup_error::SetupError;
 pub use standard_webhooks::StandardWebhooks;
 pub use token::Token;
 pub use verifier::Verifier;
@@ -66,6 +68,21 @@ pub struct SignedRequest<'a> {
 impl SignedRequest<'_> {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.get(name).map(|v| v.as_bytes())
+    }
+}
+
+#[cfg(test)]
+impl<'a> SignedRequest<'a> {
+    /// A POST with no URL or query (what most schemes sign), received at `now`.
+    pub(crate) fn post(headers: &'a HeaderMap, body: &'a [u8], now: i64) -> Self {
+        SignedRequest {
+            headers,
+            body,
+            url: "",
+            method: "POST",
+            query: "",
+            now,
+        }
     }
 }
 

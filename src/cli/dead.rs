@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::reading::{exit_code, open_reader};
+use super::reading::print_from_store;
 use crate::deliver::state::DeadLetter;
 use crate::deliver::DeadFilter;
 use clap::Subcommand;
@@ -55,12 +55,16 @@ pub(super) struct DeadArgs {
 }
 
 pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: DeadCommand) -> i32 {
-    let reader = match open_reader(path, config) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let mut out = std::io::stdout().lock();
-    let result = match command {
+    if let DeadCommand::Replay {
+        id: None,
+        all: false,
+        ..
+    } = command
+    {
+        eprintln!("hookgate store dead replay: give an event id, or --all (with --route/--destination to narrow it)");
+        return 1;
+    }
+    print_from_store(path, config, |reader, out| match command {
         DeadCommand::List {
             filter,
             limit,
@@ -71,7 +75,9 @@ pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: Dea
                 destination: filter.destination,
                 id: None,
             };
-            reader.dead(&f, limit).map(|v| list(&mut out, &v, json))
+            reader
+                .dead(&f, limit)
+                .map(|v| list(out, &v, json).map(|()| true))
         }
         DeadCommand::Show { id, destination } => {
             let f = DeadFilter {
@@ -83,25 +89,20 @@ pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: Dea
                 if v.is_empty() {
                     eprintln!("no dead letter with id {id:?}");
                 }
-                show(&mut out, &v)
+                show(out, &v).map(|()| true)
             })
         }
-        DeadCommand::Replay { id, filter, all } => {
-            if id.is_none() && !all {
-                eprintln!("hookgate store dead replay: give an event id, or --all (with --route/--destination to narrow it)");
-                return 1;
-            }
+        DeadCommand::Replay { id, filter, .. } => {
             let f = DeadFilter {
                 route: filter.route,
                 destination: filter.destination,
                 id,
             };
-            reader
-                .replay_dead(&f)
-                .map(|v| writeln!(out, "{} dead letter(s) marked for replay", v.len()))
+            reader.replay_dead(&f).map(|v| {
+                writeln!(out, "{} dead letter(s) marked for replay", v.len()).map(|()| true)
+            })
         }
-    };
-    exit_code(result)
+    })
 }
 
 fn list(out: &mut impl Write, v: &[DeadLetter], json: bool) -> std::io::Result<()> {

@@ -93,10 +93,10 @@ pub(super) fn update(out: Option<&Path>, sources: &[String]) -> i32 {
             }
             Format::Page => rt
                 .block_on(fetch(&client, url))
-                .and_then(|b| extract(Format::Lines, &b)),
+                .and_then(|b| extract(Format::Lines, &b).map_err(|e| e.to_string())),
             f => rt
                 .block_on(fetch(&client, url))
-                .and_then(|b| extract(f, &b)),
+                .and_then(|b| extract(f, &b).map_err(|e| e.to_string())),
         };
         match fetched {
             Ok(ranges) => {

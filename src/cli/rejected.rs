@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::reading::{exit_code, open_reader};
+use super::reading::print_from_store;
 use crate::durable::rejections::{Filter, Rejected};
 
 #[derive(clap::Subcommand)]
@@ -46,13 +46,7 @@ pub(super) fn rejected(
     config: &std::path::Path,
     command: RejectedCommand,
 ) -> i32 {
-    let reader = match open_reader(path, config) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let mut out = std::io::stdout().lock();
-    let mut nothing = false;
-    let result = match command {
+    print_from_store(path, config, |reader, out| match command {
         RejectedCommand::List {
             route,
             code,
@@ -70,9 +64,9 @@ pub(super) fn rejected(
                             ""
                         }
                     );
-                    nothing = f.route.is_some() || f.code.is_some();
                 }
-                list(&mut out, &v, json)
+                let found = !v.is_empty() || (f.route.is_none() && f.code.is_none());
+                list(out, &v, json).map(|()| found)
             })
         }
         RejectedCommand::Show { seq, json } => reader
@@ -80,15 +74,16 @@ pub(super) fn rejected(
             .map(|v| {
                 if v.is_empty() {
                     eprintln!("no rejection {seq}");
-                    nothing = true;
                 }
-                v.iter().try_for_each(|r| show(&mut out, r, json))
+                v.iter()
+                    .try_for_each(|r| show(out, r, json))
+                    .map(|()| !v.is_empty())
             }),
         RejectedCommand::Replay { seq } => match reader.replay_rejection(seq) {
             Ok(answer) => {
-                let _ = writeln!(out, "{answer}");
+                let written = writeln!(out, "{answer}");
                 if answer.get("id").is_some() {
-                    return 0;
+                    return Ok(written.map(|()| true));
                 }
                 // Refused again, or not replayable: say why where a person reads.
                 let field = |k: &str| answer.get(k).and_then(|v| v.as_str()).unwrap_or("");
@@ -97,15 +92,11 @@ pub(super) fn rejected(
                     r => format!(": {r}"),
                 };
                 eprintln!("hookgate store rejected replay: {}{reason}", field("error"));
-                return 1;
+                Ok(written.map(|()| false))
             }
             Err(e) => Err(e),
         },
-    };
-    match exit_code(result) {
-        0 if nothing => 1,
-        code => code,
-    }
+    })
 }
 
 fn list(out: &mut impl Write, v: &[Rejected], json: bool) -> std::io::Result<()> {

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{load_inspect, reading, runtime, ReplayArgs};
+use super::{load_inspect, runtime, ReplayArgs};
 use std::path::PathBuf;
 
 pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayArgs) -> i32 {
@@ -17,7 +17,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
     };
     let dir = path.unwrap_or_else(|| cfg.store.path.clone());
     // To a destination of a route (through the running gateway), or to the broker.
-    let (broker_cfg, target) = match (&a.destination, &a.route, cfg.broker.clone()) {
+    let (broker_cfg, target) = match (&a.destination, &a.filter.route, cfg.broker.clone()) {
         (Some(d), Some(r), _) => (None, format!("destination {d} of route {r}")),
         (Some(_), None, _) => {
             eprintln!("hookgate store replay: --destination needs --route");
@@ -37,10 +37,10 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
     };
     // The same command (selection and target) finds its job again.
     let key = crate::durable::store::replay_job::key(&[
-        &format!("route={:?}", a.route),
-        &format!("type={:?}", a.event_type),
-        &format!("since={:?}", a.since),
-        &format!("until={:?}", a.until),
+        &format!("route={:?}", a.filter.route),
+        &format!("type={:?}", a.filter.event_type),
+        &format!("since={:?}", a.filter.since),
+        &format!("until={:?}", a.filter.until),
         &format!("after={}", a.after),
         &format!("limit={:?}", a.limit),
         &target,
@@ -56,22 +56,19 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         }
         Some(j) => j,
         None => {
-            let (since_ms, until_ms) = match (
-                reading::when(a.since.as_deref()),
-                reading::when(a.until.as_deref()),
-            ) {
-                (Ok(s), Ok(u)) => (s, u),
-                (Err(e), _) | (_, Err(e)) => {
+            let filter = match a.filter.filter() {
+                Ok(f) => f,
+                Err(e) => {
                     eprintln!("hookgate store replay: {e}");
                     return 1;
                 }
             };
             crate::durable::store::replay_job::Job {
                 key: key.clone(),
-                route: a.route.clone(),
-                event_type: a.event_type.clone(),
-                since_ms,
-                until_ms,
+                route: filter.route,
+                event_type: filter.event_type,
+                since_ms: filter.since_ms,
+                until_ms: filter.until_ms,
                 target: target.clone(),
                 total: 0,
                 sent: 0,
@@ -118,7 +115,7 @@ pub(super) fn replay(path: Option<PathBuf>, config: &std::path::Path, a: ReplayA
         return 0;
     }
     let batch = a.rate.map_or(256, |r| (r as usize / 10).clamp(1, 256));
-    let result = match (broker_cfg, &a.destination, &a.route) {
+    let result = match (broker_cfg, &a.destination, &a.filter.route) {
         (None, Some(dest), Some(route)) => {
             redeliver(&dir, &mut job, &filter, route, dest, batch, max, a.rate)
         }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::reading::{exit_code, open_reader, when};
+use super::reading::print_from_store;
 use super::StoreCommand;
 
 pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: StoreCommand) -> i32 {
@@ -16,75 +16,61 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
     if let StoreCommand::Rejected { command } = command {
         return super::rejected::rejected(path, config, command);
     }
-    let reader = match open_reader(path, config) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let mut out = std::io::stdout().lock();
-    // Whether a filter or an id matched nothing: a script can tell by the exit code.
-    let mut nothing = false;
-    let result = match command {
+    match command {
         StoreCommand::List {
-            route,
-            event_type,
-            since,
-            until,
+            filter,
             limit,
             json,
             spool,
             status,
         } => {
-            let filter = match (when(since.as_deref()), when(until.as_deref())) {
-                (Ok(since_ms), Ok(until_ms)) => crate::durable::store::Filter {
-                    route,
-                    event_type,
-                    since_ms,
-                    until_ms,
-                },
-                (Err(e), _) | (_, Err(e)) => {
+            let filter = match filter.filter() {
+                Ok(f) => f,
+                Err(e) => {
                     eprintln!("hookgate store list: {e}");
                     return 1;
                 }
             };
-            let listed = if spool {
-                reader.list(Table::Spool, filter.route.as_deref(), limit)
-            } else {
-                // The destinations' event types come from the configuration, when there
-                // is one to read (with --path alone, every destination takes every type).
-                let cfg = config
-                    .exists()
-                    .then(|| crate::config::load_for_inspection(config).ok())
-                    .flatten();
-                reader
-                    .status_view(cfg.as_ref())
-                    .and_then(|view| reader.archive_status(&filter, &view, status, limit))
-            };
-            listed.map(|events| {
-                if events.is_empty() {
-                    if filter.is_set() || status.is_some() {
-                        eprintln!("no events match the filters");
-                        nothing = true;
-                    } else {
-                        eprintln!("the store holds no events");
+            print_from_store(path, config, |reader, out| {
+                let listed = if spool {
+                    reader.list(Table::Spool, filter.route.as_deref(), limit)
+                } else {
+                    // The destinations' event types come from the configuration, when there
+                    // is one to read (with --path alone, every destination takes every type).
+                    let cfg = config
+                        .exists()
+                        .then(|| crate::config::load_for_inspection(config).ok())
+                        .flatten();
+                    reader
+                        .status_view(cfg.as_ref())
+                        .and_then(|view| reader.archive_status(&filter, &view, status, limit))
+                };
+                listed.map(|events| {
+                    // Only a filter or an id that matched nothing exits 1.
+                    let mut found = true;
+                    if events.is_empty() {
+                        if filter.is_set() || status.is_some() {
+                            eprintln!("no events match the filters");
+                            found = false;
+                        } else {
+                            eprintln!("the store holds no events");
+                        }
                     }
-                }
-                print_list(&mut out, &events, json)
+                    print_list(out, &events, json).map(|()| found)
+                })
             })
         }
         StoreCommand::Replay(_) | StoreCommand::Dead { .. } | StoreCommand::Rejected { .. } => {
             unreachable!("handled above")
         }
-        StoreCommand::Show { id } => reader.show(&id).map(|events| {
-            if events.is_empty() {
-                eprintln!("no event with id {id:?}");
-                nothing = true;
-            }
-            print_show(&mut out, &events)
+        StoreCommand::Show { id } => print_from_store(path, config, |reader, out| {
+            reader.show(&id).map(|events| {
+                if events.is_empty() {
+                    eprintln!("no event with id {id:?}");
+                }
+                print_show(out, &events).map(|()| !events.is_empty())
+            })
         }),
-    };
-    match exit_code(result) {
-        0 if nothing => 1,
-        code => code,
     }
 }
 

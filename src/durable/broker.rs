@@ -24,13 +24,12 @@ mod connect;
 mod message;
 pub(crate) use message::event_of;
 mod topology;
-pub(crate) use topology::declare_destination;
+pub(crate) use topology::{declare, declare_destination};
 
 pub use connect::ConnectError;
 pub(crate) use connect::{open, open_at};
 use message::properties;
 use message::routing_key;
-use topology::declare;
 
 /// The frame size hookgate asks for unless the URL sets one (RabbitMQ's default is 128 KiB).
 const FRAME_MAX: u32 = 16 * 1024;

@@ -23,15 +23,12 @@ use crate::durable::store::{ApiEvent, Store, Table};
 use crate::ingress::pipeline::App;
 
 mod dead;
+mod error;
 mod events;
 mod redeliver;
 mod rejections;
 
-/// An error answer: `{"error": message}`.
-pub(crate) fn error(status: u16, message: impl std::fmt::Display) -> (u16, String) {
-    let error = message.to_string();
-    (status, serde_json::json!({ "error": error }).to_string())
-}
+use error::{json, ApiError, Reply};
 
 /// One API request, as the admin server passes it on.
 pub struct Call<'a> {
@@ -49,8 +46,8 @@ pub struct Call<'a> {
 }
 
 /// Who may call: with `admin.token`, whoever presents it as a bearer token (compared in
-/// constant time); without, loopback clients only. `None` when allowed, else the answer.
-fn authorize(c: &Call) -> Option<(u16, String)> {
+/// constant time); without, loopback clients only.
+fn authorize(c: &Call) -> Result<(), ApiError> {
     match c.token {
         Some(token) => {
             let given = c
@@ -64,25 +61,16 @@ fn authorize(c: &Call) -> Option<(u16, String)> {
                 use sha2::Digest as _;
                 crate::checks::verify::ct_eq(&sha2::Sha256::digest(g), &sha2::Sha256::digest(token))
             });
-            (!ok).then(|| {
-                (
-                    401,
-                    r#"{"error":"unauthorized: send Authorization: Bearer <admin.token>"}"#.into(),
-                )
-            })
+            ok.then_some(()).ok_or(ApiError::Unauthorized)
         }
         // DNS rebinding: a page from another site whose name now resolves to
         // 127.0.0.1 reaches this port from the browser on loopback, but names its own
         // host. Without a token, only requests that name this machine are answered.
-        None if c.peer.is_loopback() && !c.host.is_some_and(loopback_host) => Some((
-            421,
-            r#"{"error":"without admin.token the API answers only requests to 127.0.0.1, [::1] or localhost"}"#.into(),
-        )),
-        None if c.peer.is_loopback() => None,
-        None => Some((
-            403,
-            r#"{"error":"without admin.token the API answers loopback clients only"}"#.into(),
-        )),
+        None if c.peer.is_loopback() && !c.host.is_some_and(loopback_host) => {
+            Err(ApiError::WrongHost)
+        }
+        None if c.peer.is_loopback() => Ok(()),
+        None => Err(ApiError::LoopbackOnly),
     }
 }
 
@@ -102,10 +90,10 @@ fn loopback_host(host: &str) -> bool {
 pub(crate) const MAX_LIMIT: usize = 1000;
 
 /// `limit` of a query: a whole number, at most [`MAX_LIMIT`].
-pub(crate) fn parse_limit(v: &str) -> Result<usize, (u16, String)> {
+pub(crate) fn parse_limit(v: &str) -> Result<usize, ApiError> {
     v.parse::<usize>()
         .map(|n| n.min(MAX_LIMIT))
-        .map_err(|_| error(400, "limit is a whole number"))
+        .map_err(|_| ApiError::bad("limit is a whole number"))
 }
 
 /// A state-changing call from a page of another origin (a browser sends `Origin`) is
@@ -122,21 +110,26 @@ fn same_origin(c: &Call) -> bool {
 
 /// The answer to an API request: status and JSON body.
 pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
+    match route(app, c).await {
+        Ok(body) => (200, body),
+        Err(e) => (e.status(), e.body()),
+    }
+}
+
+async fn route(app: &App, c: Call<'_>) -> Reply {
     let store = app.handoff.store();
     let delivery = app.delivery.as_deref();
-    if let Some(refused) = authorize(&c) {
-        return refused;
-    }
+    authorize(&c)?;
     let get = c.method == http::Method::GET;
     if !get {
         if !same_origin(&c) {
-            return (403, r#"{"error":"cross-origin request refused"}"#.into());
+            return Err(ApiError::CrossOrigin);
         }
         // Reads answer loopback without a token; a change (a replay) needs one always,
         // so that no other process or user on the host can make one unasked.
         if c.token.is_none() {
             tracing::warn!(peer = %c.peer, method = %c.method, path = c.path, "admin API call refused: state-changing calls need admin.token");
-            return error(403, "state-changing calls need admin.token: set it in the configuration and send it as Authorization: Bearer <token> (hookgate store sends $HOOKGATE_ADMIN_TOKEN)");
+            return Err(ApiError::NeedsToken);
         }
         tracing::info!(peer = %c.peer, method = %c.method, path = c.path, query = c.query.unwrap_or(""), "admin API call");
     }
@@ -149,20 +142,11 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         "/api/v1/events" if get => events::list(app, c.query),
         "/api/v1/destinations" if get => events::destinations(app),
         "/api/v1/status" if get => events::status(app),
-        "/api/v1/replays" if get => {
-            let jobs = crate::durable::store::replay_job::Job::all(store.dir());
-            (
-                200,
-                serde_json::to_string(&jobs).unwrap_or_else(|_| "[]".into()),
-            )
-        }
+        "/api/v1/replays" if get => json(&crate::durable::store::replay_job::Job::all(store.dir())),
         "/api/v1/dead/replay" | "/api/v1/rejections/replay" | "/api/v1/events/redeliver"
             if c.method == http::Method::POST && !c.json =>
         {
-            (
-                415,
-                r#"{"error":"send Content-Type: application/json"}"#.into(),
-            )
+            Err(ApiError::NotJson)
         }
         "/api/v1/dead/replay" if c.method == http::Method::POST => {
             dead::replay(store, delivery, c.query)
@@ -182,25 +166,23 @@ pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
         | "/api/v1/status"
         | "/api/v1/replays"
         | "/api/v1/events/redeliver"
-        | "/api/v1/rejections/replay" => (405, r#"{"error":"method_not_allowed"}"#.into()),
-        _ => (404, r#"{"error":"not_found"}"#.into()),
+        | "/api/v1/rejections/replay" => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::NotFound),
     }
 }
 
-fn spool(store: &Store, query: Option<&str>) -> (u16, String) {
+fn spool(store: &Store, query: Option<&str>) -> Reply {
     let (mut route, mut id, mut limit) = (None, None, 50usize);
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {
             "route" => route = Some(v.into_owned()),
             "id" => id = Some(v.into_owned()),
-            "limit" => match v.parse() {
-                Ok(n) => limit = n,
-                Err(_) => return (400, r#"{"error":"limit is a whole number"}"#.into()),
-            },
-            _ => {
-                let error = format!("unknown parameter {k:?}");
-                return (400, serde_json::json!({ "error": error }).to_string());
+            "limit" => {
+                limit = v
+                    .parse()
+                    .map_err(|_| ApiError::bad("limit is a whole number"))?
             }
+            _ => return Err(ApiError::bad(format_args!("unknown parameter {k:?}"))),
         }
     }
     let reader = store.reader();
@@ -214,17 +196,10 @@ fn spool(store: &Store, query: Option<&str>) -> (u16, String) {
         }),
         None => reader.list(Table::Spool, route.as_deref(), limit),
     };
-    match events {
-        Ok(events) => {
-            let items: Vec<ApiEvent> = events.into_iter().map(ApiEvent::of).collect();
-            (
-                200,
-                serde_json::to_string(&items).unwrap_or_else(|_| "[]".into()),
-            )
-        }
-        Err(e) => (
-            500,
-            serde_json::json!({ "error": e.to_string() }).to_string(),
-        ),
-    }
+    let items: Vec<ApiEvent> = events
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(ApiEvent::of)
+        .collect();
+    json(&items)
 }

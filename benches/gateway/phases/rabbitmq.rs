@@ -120,7 +120,7 @@ pub(crate) async fn run(
     let rounds = rounds(&b, &t, pid, target, sweep.best_ch).await;
     let (spread_broker_cpu, open) = open_loops(&b, &t, sweep.best_ch, &rounds.closed).await;
     let latency = latency_rounds(&b, &t).await;
-    cleanup(conn, &b.raw_x, &[raw_q]).await;
+    cleanup(conn, &b.raw_x, &[format!("{raw_q}.dead"), raw_q]).await;
     println!(
         "reference  raw lapin, one at a time, rounds  {}",
         latency.paired_one.line()

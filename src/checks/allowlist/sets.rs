@@ -10,6 +10,33 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+/// Why a sets file or a provider's published document cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetsError {
+    #[error("{0}")]
+    Json(String),
+    #[error("set {name:?}: {error}")]
+    InSet { name: String, error: Box<SetsError> },
+    #[error("{0:?} is not an IP address or CIDR")]
+    NotAddress(String),
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("no {0:?} in the document")]
+    NoPath(String),
+    #[error("{0:?} is not a list")]
+    NotList(String),
+    #[error("{0} is not a string")]
+    NotString(String),
+    #[error("no items in the document")]
+    NoItems,
+    #[error("published on a page, not fetched")]
+    Page,
+    #[error("not text")]
+    NotText,
+    #[error("the list is empty")]
+    Empty,
+}
+
 /// How a provider publishes its list.
 #[derive(Debug, Clone, Copy)]
 pub enum Format {
@@ -62,14 +89,19 @@ pub struct Sets {
 
 impl Sets {
     /// Read a file written by `hookgate ips update`; every range must parse.
-    pub fn from_file(text: &str) -> Result<Sets, String> {
-        let f: SetsFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_file(text: &str) -> Result<Sets, SetsError> {
+        let f: SetsFile = serde_json::from_str(text).map_err(|e| SetsError::Json(e.to_string()))?;
         let mut file = BTreeMap::new();
         for (name, entry) in f.sets {
             let nets = entry
                 .ranges
                 .iter()
-                .map(|r| parse(r).map_err(|e| format!("set {name:?}: {e}")))
+                .map(|r| {
+                    parse(r).map_err(|e| SetsError::InSet {
+                        name: name.clone(),
+                        error: Box::new(e),
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             file.insert(name, nets);
         }
@@ -97,41 +129,41 @@ impl Sets {
 }
 
 /// An address or CIDR (an address alone is its /32 or /128).
-pub fn parse(t: &str) -> Result<IpNet, String> {
+pub fn parse(t: &str) -> Result<IpNet, SetsError> {
     let t = t.trim();
     t.parse::<IpNet>()
         .or_else(|_| t.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("{t:?} is not an IP address or CIDR"))
+        .map_err(|_| SetsError::NotAddress(t.to_string()))
 }
 
 /// The ranges in a provider's published document.
-pub fn extract(format: Format, body: &[u8]) -> Result<Vec<String>, String> {
+pub fn extract(format: Format, body: &[u8]) -> Result<Vec<String>, SetsError> {
     let ranges: Vec<String> = match format {
         Format::Json(path) => {
             let doc: serde_json::Value =
-                serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+                serde_json::from_slice(body).map_err(|e| SetsError::NotJson(e.to_string()))?;
             let mut v = &doc;
             for key in path {
                 v = v
                     .get(key)
-                    .ok_or_else(|| format!("no {:?} in the document", path.join(".")))?;
+                    .ok_or_else(|| SetsError::NoPath(path.join(".")))?;
             }
             v.as_array()
-                .ok_or_else(|| format!("{:?} is not a list", path.join(".")))?
+                .ok_or_else(|| SetsError::NotList(path.join(".")))?
                 .iter()
                 .map(|r| {
                     r.as_str()
                         .map(str::to_string)
-                        .ok_or_else(|| format!("{r} is not a string"))
+                        .ok_or_else(|| SetsError::NotString(r.to_string()))
                 })
                 .collect::<Result<_, _>>()?
         }
         Format::AtlassianEgress => {
             let doc: serde_json::Value =
-                serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+                serde_json::from_slice(body).map_err(|e| SetsError::NotJson(e.to_string()))?;
             doc.get("items")
                 .and_then(|i| i.as_array())
-                .ok_or("no items in the document")?
+                .ok_or(SetsError::NoItems)?
                 .iter()
                 .filter(|item| {
                     item.get("direction")
@@ -142,9 +174,9 @@ pub fn extract(format: Format, body: &[u8]) -> Result<Vec<String>, String> {
                 .map(str::to_string)
                 .collect()
         }
-        Format::Page => return Err("published on a page, not fetched".into()),
+        Format::Page => return Err(SetsError::Page),
         Format::Lines => std::str::from_utf8(body)
-            .map_err(|_| "not text".to_string())?
+            .map_err(|_| SetsError::NotText)?
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -155,7 +187,7 @@ pub fn extract(format: Format, body: &[u8]) -> Result<Vec<String>, String> {
         parse(r)?;
     }
     if ranges.is_empty() {
-        return Err("the list is empty".into());
+        return Err(SetsError::Empty);
     }
     Ok(ranges)
 }

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::CertificateDer;
 
-use super::{SignedRequest, VerifyError};
+use super::{SetupError, SignedRequest, VerifyError};
 
 const ID: &str = "paypal-transmission-id";
 const TIME: &str = "paypal-transmission-time";
@@ -29,11 +29,9 @@ pub struct Certificate {
 }
 
 /// A configured certificate (PEM) as DER, or why not.
-pub fn decode_certificate(text: &str) -> Result<Vec<u8>, String> {
-    let der = CertificateDer::from_pem_slice(text.as_bytes())
-        .map_err(|_| "expected a PEM certificate (-----BEGIN CERTIFICATE-----)".to_string())?;
-    webpki::EndEntityCert::try_from(&der)
-        .map_err(|e| format!("the certificate does not parse: {e}"))?;
+pub fn decode_certificate(text: &str) -> Result<Vec<u8>, SetupError> {
+    let der = CertificateDer::from_pem_slice(text.as_bytes()).map_err(|_| SetupError::NotPem)?;
+    webpki::EndEntityCert::try_from(&der).map_err(|e| SetupError::Certificate(e.to_string()))?;
     Ok(der.to_vec())
 }
 
@@ -96,9 +94,9 @@ impl Certificate {
         body: &[u8],
         now: i64,
         id: &str,
-    ) -> Result<Vec<(String, String)>, String> {
-        let pair = ring::signature::RsaKeyPair::from_pkcs8(private)
-            .map_err(|_| "not an RSA PKCS#8 private key".to_string())?;
+    ) -> Result<Vec<(String, String)>, SetupError> {
+        let pair =
+            ring::signature::RsaKeyPair::from_pkcs8(private).map_err(|_| SetupError::RsaPrivate)?;
         let time = crate::rfc3339_ms(now * 1000);
         let message = self.message(id.as_bytes(), time.as_bytes(), body);
         let mut sig = vec![0; pair.public().modulus_len()];
@@ -108,7 +106,7 @@ impl Certificate {
             &message,
             &mut sig,
         )
-        .map_err(|_| "signing failed".to_string())?;
+        .map_err(|_| SetupError::Signing)?;
         Ok(vec![
             (ID.into(), id.to_string()),
             (TIME.into(), time),

@@ -9,7 +9,7 @@ use http::HeaderName;
 
 use super::template::header_name;
 pub use super::template::{parse_template, Part, Stamp, TsFormat};
-use super::{Algorithm, Candidates, Mac, SignedRequest, VerifyError};
+use super::{Algorithm, Candidates, Mac, SetupError, SignedRequest, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -50,7 +50,7 @@ impl HmacSpec {
         separator: Option<&str>,
         ts_header: Option<&str>,
         tolerance: Duration,
-    ) -> Result<HmacSpec, String> {
+    ) -> Result<HmacSpec, SetupError> {
         let alg = match algorithm {
             "sha1" => Algorithm::Sha1,
             "sha512" => Algorithm::Sha512,
@@ -67,7 +67,7 @@ impl HmacSpec {
             None => None,
         };
         if template.iter().any(|p| matches!(p, Part::Timestamp)) && timestamp.is_none() {
-            return Err("`signed` uses {timestamp} but no `timestamp.header` is set".into());
+            return Err(SetupError::TimestampNotConfigured);
         }
         Ok(HmacSpec {
             headers: vec![SigHeader {

@@ -217,14 +217,11 @@ mod tests {
     use http::HeaderMap;
 
     fn verify(spec: InBodySpec, key: &[u8], body: &[u8], now: i64) -> Result<(), VerifyError> {
-        InBody::new(spec, &[key.to_vec()]).verify(&SignedRequest {
-            headers: &HeaderMap::new(),
+        InBody::new(spec, &[key.to_vec()]).verify(&SignedRequest::post(
+            &HeaderMap::new(),
             body,
-            url: "",
-            method: "POST",
-            query: "",
             now,
-        })
+        ))
     }
 
     /// Adyen's published example (docs: "Verify HMAC signatures"), key hex-decoded.

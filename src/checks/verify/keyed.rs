@@ -148,14 +148,8 @@ mod tests {
         let s = Keyed::new(&STRIPE, &[b"whsec_old".to_vec(), b"whsec_x".to_vec()]);
         let mut h = HeaderMap::new();
         h.insert(STRIPE.header, format!("{header},v0=abc").parse().unwrap());
-        let req = |now, body: &'static [u8], h: &'static HeaderMap| SignedRequest {
-            headers: h,
-            body,
-            url: "",
-            method: "POST",
-            query: "",
-            now,
-        };
+        let req =
+            |now, body: &'static [u8], h: &'static HeaderMap| SignedRequest::post(h, body, now);
         let h: &'static HeaderMap = Box::leak(Box::new(h));
         assert_eq!(s.verify(&req(1_700_000_100, b"{}", h)), Ok(()));
         assert_eq!(
@@ -181,24 +175,10 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        let r = SignedRequest {
-            headers: &h,
-            body,
-            url: "",
-            method: "POST",
-            query: "",
-            now: 1_700_000_000,
-        };
+        let r = SignedRequest::post(&h, body, 1_700_000_000);
         assert_eq!(s.verify(&r), Ok(()));
         h.insert(STRIPE.header, "v1=abc".parse().unwrap());
-        let r = SignedRequest {
-            headers: &h,
-            body,
-            url: "",
-            method: "POST",
-            query: "",
-            now: 1_700_000_000,
-        };
+        let r = SignedRequest::post(&h, body, 1_700_000_000);
         assert_eq!(
             s.verify(&r),
             Err(VerifyError::Malformed("no timestamp item"))

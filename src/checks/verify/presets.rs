@@ -12,7 +12,7 @@ use super::in_body::InBody;
 use super::url_signed::FormSigned;
 #[cfg(test)]
 use super::Algorithm;
-use super::{Keyed, StandardWebhooks, Token, Verifier};
+use super::{Keyed, SetupError, StandardWebhooks, Token, Verifier};
 use crate::checks::event::Source;
 
 /// One entry of the catalog.
@@ -50,17 +50,17 @@ impl Provider {
     }
 
     /// Turn a configured secret into key bytes the way the provider does.
-    pub fn decode_secret(self, s: &str) -> Result<Vec<u8>, String> {
+    pub fn decode_secret(self, s: &str) -> Result<Vec<u8>, SetupError> {
         match self.0.secret {
             SecretForm::StandardWebhooks => StandardWebhooks::decode_secret(s),
             SecretForm::Text => Ok(s.as_bytes().to_vec()),
-            SecretForm::Hex => hex::decode(s.trim()).map_err(|_| "the secret must be hex".into()),
+            SecretForm::Hex => hex::decode(s.trim()).map_err(|_| SetupError::SecretNotHex),
             SecretForm::Certificate => super::certificate::decode_certificate(s),
             SecretForm::Base64 => {
                 use base64::Engine as _;
                 base64::engine::general_purpose::STANDARD
                     .decode(s.trim())
-                    .map_err(|_| "the secret must be base64".into())
+                    .map_err(|_| SetupError::SecretNotBase64)
             }
             SecretForm::PublicKey(alg) => alg.decode_key(s),
         }
@@ -154,14 +154,7 @@ mod tests {
                 val.parse().unwrap(),
             );
         }
-        v.verify(&SignedRequest {
-            headers: &h,
-            body,
-            url: "",
-            method: "POST",
-            query: "",
-            now,
-        })
+        v.verify(&SignedRequest::post(&h, body, now))
     }
 
     #[test]
@@ -214,14 +207,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-hub-signature", sha1.parse().unwrap());
         assert_eq!(
-            v.verify(&SignedRequest {
-                headers: &h,
-                body,
-                url: "",
-                method: "POST",
-                query: "",
-                now: 0
-            }),
+            v.verify(&SignedRequest::post(&h, body, 0)),
             Err(VerifyError::Missing("x-hub-signature-256".into()))
         );
     }
@@ -356,14 +342,7 @@ mod catalog_tests {
             let mut h = HeaderMap::new();
             h.insert(HeaderName::from_static(header), value.parse().unwrap());
             let req = |body: &'static [u8], h: &HeaderMap| {
-                v.verify(&SignedRequest {
-                    headers: h,
-                    body,
-                    url: "",
-                    method: "POST",
-                    query: "",
-                    now: 1_700_000_000,
-                })
+                v.verify(&SignedRequest::post(h, body, 1_700_000_000))
             };
             assert_eq!(req(body, &h), Ok(()), "{name}");
             assert_eq!(

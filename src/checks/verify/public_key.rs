@@ -21,7 +21,7 @@ use std::time::Duration;
 use base64::Engine;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ED25519};
 
-use super::{check_tolerance, parse_unix, SignedRequest, VerifyError};
+use super::{check_tolerance, parse_unix, SetupError, SignedRequest, VerifyError};
 
 /// One provider's layout.
 #[derive(Debug)]
@@ -64,24 +64,22 @@ const P256_SPKI_PREFIX: &[u8] = &[
 
 impl KeyAlgorithm {
     /// A configured public key as ring's raw key bytes, or why not.
-    pub fn decode_key(self, text: &str) -> Result<Vec<u8>, String> {
+    pub fn decode_key(self, text: &str) -> Result<Vec<u8>, SetupError> {
         let text = text.trim();
         match self {
             KeyAlgorithm::Ed25519 => match hex::decode(text) {
                 Ok(k) if k.len() == 32 => Ok(k),
-                _ => Err("an Ed25519 public key is 64 hex digits (32 bytes)".into()),
+                _ => Err(SetupError::Ed25519HexKey),
             },
             KeyAlgorithm::Ed25519Base64 => match B64.decode(text.trim_start_matches("whpk_")) {
                 Ok(k) if k.len() == 32 => Ok(k),
-                _ => Err("an Ed25519 public key is base64 of 32 bytes".into()),
+                _ => Err(SetupError::Ed25519Base64Key),
             },
             KeyAlgorithm::EcdsaP256 => {
-                let der = B64
-                    .decode(text)
-                    .map_err(|_| "a P-256 public key is base64 of its DER SubjectPublicKeyInfo")?;
+                let der = B64.decode(text).map_err(|_| SetupError::P256KeyNotBase64)?;
                 match der.strip_prefix(P256_SPKI_PREFIX) {
                     Some(point) if point.len() == 65 && point[0] == 4 => Ok(point.to_vec()),
-                    _ => Err("not a P-256 public key (DER SubjectPublicKeyInfo, base64)".into()),
+                    _ => Err(SetupError::P256Key),
                 }
             }
         }
@@ -91,7 +89,7 @@ impl KeyAlgorithm {
 impl KeyAlgorithm {
     /// A private key from the command line (`hookgate sign --private-key`): an Ed25519
     /// seed (32 bytes, hex or base64) or a P-256 key as base64 PKCS#8 DER.
-    pub fn decode_private(self, text: &str) -> Result<Vec<u8>, String> {
+    pub fn decode_private(self, text: &str) -> Result<Vec<u8>, SetupError> {
         let text = text.trim();
         match self {
             // Standard Webhooks writes secret keys `whsk_` + base64 of seed and public key.
@@ -103,19 +101,19 @@ impl KeyAlgorithm {
                     k
                 })
                 .filter(|k| k.len() == 32)
-                .ok_or_else(|| "an Ed25519 private key is its 32-byte seed, hex or base64".into()),
+                .ok_or(SetupError::Ed25519Private),
             KeyAlgorithm::EcdsaP256 => B64
                 .decode(text)
-                .map_err(|_| "a P-256 private key is base64 of its PKCS#8 DER".into()),
+                .map_err(|_| SetupError::P256PrivateNotBase64),
         }
     }
 
-    fn sign(self, private: &[u8], message: &[u8]) -> Result<String, String> {
+    fn sign(self, private: &[u8], message: &[u8]) -> Result<String, SetupError> {
         use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
         match self {
             KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed25519Base64 => {
                 let pair = Ed25519KeyPair::from_seed_unchecked(private)
-                    .map_err(|_| "not an Ed25519 seed".to_string())?;
+                    .map_err(|_| SetupError::Ed25519Seed)?;
                 let sig = pair.sign(message);
                 Ok(if self == KeyAlgorithm::Ed25519 {
                     hex::encode(sig.as_ref())
@@ -126,10 +124,8 @@ impl KeyAlgorithm {
             KeyAlgorithm::EcdsaP256 => {
                 let rng = ring::rand::SystemRandom::new();
                 let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, private, &rng)
-                    .map_err(|_| "not a P-256 PKCS#8 private key".to_string())?;
-                let sig = pair
-                    .sign(&rng, message)
-                    .map_err(|_| "signing failed".to_string())?;
+                    .map_err(|_| SetupError::P256Private)?;
+                let sig = pair.sign(&rng, message).map_err(|_| SetupError::Signing)?;
                 Ok(B64.encode(sig.as_ref()))
             }
         }
@@ -198,7 +194,7 @@ impl PublicKey {
         body: &[u8],
         now: i64,
         id: &str,
-    ) -> Result<Vec<(String, String)>, String> {
+    ) -> Result<Vec<(String, String)>, SetupError> {
         let spec = self.spec;
         let ts = now.to_string();
         let id = if spec.id_header.is_some() { id } else { "" };
@@ -251,7 +247,11 @@ mod tests {
     fn keys_in_the_wrong_form_are_refused_with_what_is_expected() {
         let ed = KeyAlgorithm::Ed25519;
         assert_eq!(ed.decode_key(&"ab".repeat(32)).unwrap().len(), 32);
-        assert!(ed.decode_key("abcd").unwrap_err().contains("64 hex digits"));
+        assert!(ed
+            .decode_key("abcd")
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex digits"));
         assert!(ed.decode_key(&"zz".repeat(32)).is_err());
         let p256 = KeyAlgorithm::EcdsaP256;
         // The form SendGrid shows its Verification Key in: base64 of a P-256 SPKI.
@@ -260,6 +260,7 @@ mod tests {
         assert!(p256
             .decode_key("bm90IGEga2V5")
             .unwrap_err()
+            .to_string()
             .contains("P-256"));
         assert!(p256.decode_key("%%%").is_err());
     }

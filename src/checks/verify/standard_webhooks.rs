@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use super::{check_tolerance, parse_unix, Algorithm, Candidates, Mac, SignedRequest, VerifyError};
+use super::{
+    check_tolerance, parse_unix, Algorithm, Candidates, Mac, SetupError, SignedRequest, VerifyError,
+};
 
 pub struct StandardWebhooks {
     /// `webhook` or `svix`.
@@ -32,7 +34,7 @@ impl StandardWebhooks {
     }
 
     /// `whsec_<base64>` (or bare base64) -> key bytes.
-    pub fn decode_secret(s: &str) -> Result<Vec<u8>, String> {
+    pub fn decode_secret(s: &str) -> Result<Vec<u8>, SetupError> {
         use base64::Engine;
         // Supabase shows its secrets as `v1,whsec_…`.
         let s = s.strip_prefix("v1,").unwrap_or(s);
@@ -40,7 +42,7 @@ impl StandardWebhooks {
         base64::engine::general_purpose::STANDARD
             .decode(b)
             .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b))
-            .map_err(|_| "a Standard Webhooks secret is whsec_ followed by base64".to_string())
+            .map_err(|_| SetupError::StandardWebhooksSecret)
     }
 
     pub fn verify(&self, req: &SignedRequest) -> Result<(), VerifyError> {
@@ -124,35 +126,14 @@ mod tests {
             "1614265330",
             "v1a,xyz v1,bm9wZQ== v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
         );
-        let r = SignedRequest {
-            headers: &h,
-            body,
-            url: "",
-            method: "POST",
-            query: "",
-            now: 1_614_265_330,
-        };
+        let r = SignedRequest::post(&h, body, 1_614_265_330);
         assert_eq!(s.verify(&r), Ok(()));
-        let r = SignedRequest {
-            headers: &h,
-            body,
-            url: "",
-            method: "POST",
-            query: "",
-            now: 1_614_265_330 + 301,
-        };
+        let r = SignedRequest::post(&h, body, 1_614_265_330 + 301);
         assert!(matches!(
             s.verify(&r),
             Err(VerifyError::TimestampSkew { .. })
         ));
-        let r = SignedRequest {
-            headers: &h,
-            body: b"{}",
-            url: "",
-            method: "POST",
-            query: "",
-            now: 1_614_265_330,
-        };
+        let r = SignedRequest::post(&h, b"{}", 1_614_265_330);
         assert_eq!(s.verify(&r), Err(VerifyError::Mismatch));
     }
 
@@ -168,24 +149,10 @@ mod tests {
             "v1,bdeItcIMz6gIem666/3vE/tJ2z5x4AOSPCXFQ6/v7/E="
         );
         let h = headers("svix", "msg_test", "1700000000", &signed[2].1);
-        let r = SignedRequest {
-            headers: &h,
-            body,
-            url: "",
-            method: "POST",
-            query: "",
-            now: 1_700_000_000,
-        };
+        let r = SignedRequest::post(&h, body, 1_700_000_000);
         assert_eq!(s.verify(&r), Ok(()));
         let h = HeaderMap::new();
-        let r = SignedRequest {
-            headers: &h,
-            body,
-            url: "",
-            method: "POST",
-            query: "",
-            now: 1_700_000_000,
-        };
+        let r = SignedRequest::post(&h, body, 1_700_000_000);
         assert_eq!(
             s.verify(&r),
             Err(VerifyError::Missing("svix-signature".into()))

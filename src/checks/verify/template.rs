@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use http::HeaderName;
 
-use super::VerifyError;
+use super::{SetupError, VerifyError};
 
 /// One piece of the signed content.
 #[derive(Debug, Clone)]
@@ -103,13 +103,13 @@ fn rfc3339(s: &str) -> Option<i64> {
     Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64 - offset)
 }
 
-pub fn header_name(h: &str) -> Result<HeaderName, String> {
+pub fn header_name(h: &str) -> Result<HeaderName, SetupError> {
     HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes())
-        .map_err(|_| format!("{h:?} is not a valid header name"))
+        .map_err(|_| SetupError::HeaderName(h.to_string()))
 }
 
 /// `"{timestamp}.{body}"` -> parts. Unknown placeholders are errors, not literals.
-pub fn parse_template(t: &str) -> Result<Vec<Part>, String> {
+pub fn parse_template(t: &str) -> Result<Vec<Part>, SetupError> {
     let mut parts = Vec::new();
     let mut rest = t;
     while let Some(i) = rest.find('{') {
@@ -118,7 +118,7 @@ pub fn parse_template(t: &str) -> Result<Vec<Part>, String> {
         }
         let end = rest[i..]
             .find('}')
-            .ok_or_else(|| format!("unterminated placeholder in signed template {t:?}"))?;
+            .ok_or_else(|| SetupError::Unterminated(t.to_string()))?;
         let name = &rest[i + 1..i + end];
         parts.push(match name {
             "body" => Part::Body,
@@ -128,11 +128,7 @@ pub fn parse_template(t: &str) -> Result<Vec<Part>, String> {
             "method" => Part::Method,
             _ => match name.strip_prefix("header:") {
                 Some(h) => Part::Header(header_name(h)?),
-                None => {
-                    return Err(format!(
-                        "unknown placeholder {{{name}}} in signed template; use {{body}} {{timestamp}} {{id}} {{url}} {{method}} {{header:NAME}}"
-                    ))
-                }
+                None => return Err(SetupError::UnknownPlaceholder(name.to_string())),
             },
         });
         rest = &rest[i + end + 1..];
@@ -141,7 +137,7 @@ pub fn parse_template(t: &str) -> Result<Vec<Part>, String> {
         parts.push(Part::Lit(rest.as_bytes().to_vec()));
     }
     if !parts.iter().any(|p| matches!(p, Part::Body)) {
-        return Err("the signed template must include {body}".into());
+        return Err(SetupError::NoBody);
     }
     Ok(parts)
 }
@@ -155,9 +151,11 @@ mod tests {
         assert!(parse_template("{timestamp}.{body}").is_ok());
         assert!(parse_template("{nope}.{body}")
             .unwrap_err()
+            .to_string()
             .contains("unknown placeholder"));
         assert!(parse_template("{timestamp}")
             .unwrap_err()
+            .to_string()
             .contains("{body}"));
         assert!(matches!(
             parse_template("{header:X-A}{body}").unwrap()[0],

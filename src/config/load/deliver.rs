@@ -111,7 +111,7 @@ impl Validator<'_> {
             match StandardWebhooks::decode_secret(&text) {
                 Ok(k) => Some(Secret(k)),
                 Err(m) => {
-                    self.err(&sp, m);
+                    self.err(&sp, m.to_string());
                     None
                 }
             }

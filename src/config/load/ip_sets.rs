@@ -16,7 +16,7 @@ impl Validator<'_> {
         let file = self.path_of(&t);
         match std::fs::read_to_string(&file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))
-            .and_then(|text| Sets::from_file(&text))
+            .and_then(|text| Sets::from_file(&text).map_err(|e| e.to_string()))
         {
             Ok(sets) => {
                 self.ip_sets = sets;

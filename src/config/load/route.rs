@@ -116,7 +116,7 @@ impl Validator<'_> {
                 };
                 match decoded {
                     Ok(b) => secrets.push(b),
-                    Err(m) => self.err(&sp, m),
+                    Err(m) => self.err(&sp, m.to_string()),
                 }
             }
         }

@@ -242,7 +242,7 @@ impl Validator<'_> {
         ) {
             Ok(s) => Some(s),
             Err(m) => {
-                self.err(path, m);
+                self.err(path, m.to_string());
                 None
             }
         }

@@ -10,7 +10,7 @@ use crate::config::BrokerConfig;
 use super::{ConnectError, RouteTopology};
 
 /// Exchange, per-route quorum queue bound with `<route>.#`, and its `<queue>.dead`.
-pub(super) async fn declare(
+pub(crate) async fn declare(
     ch: &Channel,
     cfg: &BrokerConfig,
     routes: &[RouteTopology],

@@ -3,9 +3,11 @@
 use crate::deliver::state::{self, DeadLetter};
 use crate::deliver::DeadFilter;
 use crate::deliver::Delivery;
-use crate::durable::store::Store;
+use crate::durable::store::{Store, StoreError};
 
-fn filter(query: Option<&str>) -> Result<(DeadFilter, usize), (u16, String)> {
+use super::{json, ApiError, Reply};
+
+fn filter(query: Option<&str>) -> Result<(DeadFilter, usize), ApiError> {
     let (mut f, mut limit) = (DeadFilter::default(), 50usize);
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {
@@ -13,44 +15,23 @@ fn filter(query: Option<&str>) -> Result<(DeadFilter, usize), (u16, String)> {
             "destination" => f.destination = Some(v.into_owned()),
             "id" => f.id = Some(v.into_owned()),
             "limit" => limit = super::parse_limit(&v)?,
-            _ => {
-                let error = format!("unknown parameter {k:?}");
-                return Err((400, serde_json::json!({ "error": error }).to_string()));
-            }
+            _ => return Err(ApiError::bad(format_args!("unknown parameter {k:?}"))),
         }
     }
     Ok((f, limit))
 }
 
-fn reply(r: Result<Vec<DeadLetter>, crate::durable::store::StoreError>) -> (u16, String) {
-    match r {
-        Ok(v) => (
-            200,
-            serde_json::to_string(&v).unwrap_or_else(|_| "[]".into()),
-        ),
-        Err(e) => (
-            500,
-            serde_json::json!({ "error": e.to_string() }).to_string(),
-        ),
-    }
+fn reply(r: Result<Vec<DeadLetter>, StoreError>) -> Reply {
+    json(&r.map_err(ApiError::internal)?)
 }
 
-pub(super) fn list(store: &Store, query: Option<&str>) -> (u16, String) {
-    match filter(query) {
-        Ok((f, limit)) => reply(store.reader().dead(&f, limit)),
-        Err(e) => e,
-    }
+pub(super) fn list(store: &Store, query: Option<&str>) -> Reply {
+    let (f, limit) = filter(query)?;
+    reply(store.reader().dead(&f, limit))
 }
 
-pub(super) fn replay(
-    store: &Store,
-    delivery: Option<&Delivery>,
-    query: Option<&str>,
-) -> (u16, String) {
-    let f = match filter(query) {
-        Ok((f, _)) => f,
-        Err(e) => return e,
-    };
+pub(super) fn replay(store: &Store, delivery: Option<&Delivery>, query: Option<&str>) -> Reply {
+    let (f, _) = filter(query)?;
     let (tables, ledger) = store.tables();
     let marked = state::mark_replay(
         &tables.dead,

@@ -1,6 +1,6 @@
 //! `/api/v1/events` (the archive, and a search by id) and `/api/v1/destinations`.
 
-use super::error;
+use super::{json, ApiError, Reply};
 use crate::deliver::metrics::DestinationLabels;
 use crate::deliver::status::{StatusView, Taken};
 use crate::durable::store::Status;
@@ -10,22 +10,16 @@ use crate::ingress::pipeline::App;
 /// `GET /api/v1/events?id=X`: every stored copy of an event (the archive and the spool),
 /// each with `table`; `GET /api/v1/events?[route=R][&type=T][&status=S][&limit=N]`: the
 /// newest archived events, oldest first, each with its `status`.
-pub(super) fn list(app: &App, query: Option<&str>) -> (u16, String) {
+pub(super) fn list(app: &App, query: Option<&str>) -> Reply {
     let (mut f, mut id, mut limit, mut status) = (Filter::default(), None, 50usize, None);
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match &*k {
             "id" => id = Some(v.into_owned()),
             "route" => f.route = Some(v.into_owned()),
             "type" => f.event_type = Some(v.into_owned()),
-            "status" => match v.parse::<Status>() {
-                Ok(s) => status = Some(s),
-                Err(e) => return error(400, e),
-            },
-            "limit" => match super::parse_limit(&v) {
-                Ok(n) => limit = n,
-                Err(e) => return e,
-            },
-            _ => return error(400, format_args!("unknown parameter {k:?}")),
+            "status" => status = Some(v.parse::<Status>().map_err(ApiError::bad)?),
+            "limit" => limit = super::parse_limit(&v)?,
+            _ => return Err(ApiError::bad(format_args!("unknown parameter {k:?}"))),
         }
     }
     let reader = app.handoff.store().reader();
@@ -52,10 +46,7 @@ pub(super) fn list(app: &App, query: Option<&str>) -> (u16, String) {
                     .collect()
             }),
     };
-    match found {
-        Ok(v) => (200, serde_json::Value::Array(v).to_string()),
-        Err(e) => error(500, e),
-    }
+    json(&found.map_err(ApiError::internal)?)
 }
 
 /// Each destination of the configuration, and how far it has taken the journal: live
@@ -118,7 +109,7 @@ fn view(app: &App) -> Result<StatusView, crate::durable::store::StoreError> {
 /// `GET /api/v1/destinations`: each route's destinations with their state: `backlog`
 /// (events read and not yet taken), `oldest_pending_seconds`, `circuit_open`,
 /// `dead_letters` (since start), `types`, `taken_through`.
-pub(super) fn destinations(app: &App) -> (u16, String) {
+pub(super) fn destinations(app: &App) -> Reply {
     let config = app.runtime.load().config.clone();
     let m = &app.metrics.delivery;
     let mut out = Vec::new();
@@ -146,12 +137,12 @@ pub(super) fn destinations(app: &App) -> (u16, String) {
             "taken_through": t.taken_through,
         }));
     }
-    (200, serde_json::Value::Array(out).to_string())
+    json(&out)
 }
 
 /// `GET /api/v1/status`: where accepted events go (`store` or `broker`), and the
 /// broker's and spool's state.
-pub(super) fn status(app: &App) -> (u16, String) {
+pub(super) fn status(app: &App) -> Reply {
     let m = &app.metrics;
     let broker = app.runtime.load().config.broker.is_some();
     let answer = serde_json::json!({
@@ -161,7 +152,7 @@ pub(super) fn status(app: &App) -> (u16, String) {
         "spool_depth": m.spool_depth.get(),
         "version": env!("CARGO_PKG_VERSION"),
     });
-    (200, answer.to_string())
+    json(&answer)
 }
 
 /// Scheme, host, port and path: a URL's userinfo or query may hold a credential.

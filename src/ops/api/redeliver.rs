@@ -1,7 +1,7 @@
 //! `POST /api/v1/events/redeliver`: hand archived events to one of their route's
 //! destinations again (`hookgate store replay --destination`), a batch per call.
 
-use super::error;
+use super::{json, ApiError, Reply};
 use crate::deliver::state::{self, Attempts, DeadLetter};
 use crate::durable::journal::Record;
 use crate::durable::store::{Filter, Table};
@@ -13,38 +13,26 @@ use crate::ingress::pipeline::App;
 /// restart resumes it) and handed to the running destination, which delivers them
 /// with its attempts from zero; one that fails them all is a dead letter again.
 /// Answers `{"handed": n, "last_seq": seq}`; `handed: 0` when none is left.
-pub(super) fn redeliver(app: &App, query: Option<&str>) -> (u16, String) {
+pub(super) fn redeliver(app: &App, query: Option<&str>) -> Reply {
     let (mut f, mut dest, mut after, mut limit) = (Filter::default(), None, 0i64, 100usize);
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         let num = || {
             v.parse::<i64>()
-                .map_err(|_| error(400, format_args!("{k} is a whole number")))
+                .map_err(|_| ApiError::bad(format_args!("{k} is a whole number")))
         };
         match &*k {
             "route" => f.route = Some(v.to_string()),
             "destination" => dest = Some(v.to_string()),
             "type" => f.event_type = Some(v.to_string()),
-            "since_ms" => match num() {
-                Ok(n) => f.since_ms = Some(n),
-                Err(e) => return e,
-            },
-            "until_ms" => match num() {
-                Ok(n) => f.until_ms = Some(n),
-                Err(e) => return e,
-            },
-            "after" => match num() {
-                Ok(n) => after = n,
-                Err(e) => return e,
-            },
-            "limit" => match num() {
-                Ok(n) => limit = n.clamp(1, 10_000) as usize,
-                Err(e) => return e,
-            },
-            _ => return error(400, format_args!("unknown parameter {k:?}")),
+            "since_ms" => f.since_ms = Some(num()?),
+            "until_ms" => f.until_ms = Some(num()?),
+            "after" => after = num()?,
+            "limit" => limit = num()?.clamp(1, 10_000) as usize,
+            _ => return Err(ApiError::bad(format_args!("unknown parameter {k:?}"))),
         }
     }
     let (Some(route), Some(dest)) = (f.route.clone(), dest) else {
-        return error(400, "give route and destination");
+        return Err(ApiError::bad("give route and destination"));
     };
     let config = app.runtime.load().config.clone();
     let known = config
@@ -53,19 +41,18 @@ pub(super) fn redeliver(app: &App, query: Option<&str>) -> (u16, String) {
         .find(|r| *r.name == *route)
         .is_some_and(|r| r.deliver.iter().any(|d| *d.name == *dest));
     if !known {
-        return error(
-            404,
-            format_args!("route {route:?} has no destination {dest:?}"),
-        );
+        return Err(ApiError::Missing(format!(
+            "route {route:?} has no destination {dest:?}"
+        )));
     }
     let Some(delivery) = app.delivery.as_deref() else {
-        return error(409, "this gateway does not deliver");
+        return Err(ApiError::Conflict("this gateway does not deliver".into()));
     };
     let store = app.handoff.store();
-    let events = match store.reader().oldest(Table::Events, &f, after, limit) {
-        Ok(v) => v,
-        Err(e) => return error(500, e),
-    };
+    let events = store
+        .reader()
+        .oldest(Table::Events, &f, after, limit)
+        .map_err(ApiError::internal)?;
     let (tables, ledger) = store.tables();
     let mut last = after;
     let mut letters = Vec::with_capacity(events.len());
@@ -77,14 +64,10 @@ pub(super) fn redeliver(app: &App, query: Option<&str>) -> (u16, String) {
         };
         let mut d = DeadLetter::new(&dest, &rec, Attempts::default());
         d.replay = true;
-        if let Err(e) = state::queue_replay(&tables.dead, &d) {
-            return error(500, e);
-        }
+        state::queue_replay(&tables.dead, &d).map_err(ApiError::internal)?;
         letters.push(d);
     }
-    if let Err(e) = ledger.sync() {
-        return error(500, e);
-    }
+    ledger.sync().map_err(ApiError::internal)?;
     let handed = letters.len();
     for d in letters {
         delivery.replay(d);
@@ -92,8 +75,5 @@ pub(super) fn redeliver(app: &App, query: Option<&str>) -> (u16, String) {
     if handed > 0 {
         tracing::info!(route = %route, destination = %dest, handed, last_seq = last, "archived events handed to a destination again (admin API)");
     }
-    (
-        200,
-        serde_json::json!({ "handed": handed, "last_seq": last }).to_string(),
-    )
+    json(&serde_json::json!({ "handed": handed, "last_seq": last }))
 }
