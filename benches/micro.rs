@@ -10,7 +10,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use hookgate::config::{load_str, Config};
+use hookgate::testing::bench::{load_str, Config};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 fn body() -> Vec<u8> {
@@ -74,7 +74,7 @@ fn schemes(c: &mut Criterion) {
         let now = hookgate::now_ms() / 1000;
         g.bench_function(r.name.as_ref(), |b| {
             b.iter(|| {
-                let req = hookgate::checks::verify::SignedRequest {
+                let req = hookgate::testing::bench::SignedRequest {
                     headers: &headers,
                     body: &body,
                     url: "",
@@ -120,7 +120,7 @@ fn ingress(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("github+schema (verify, parse, schema, event)", |b| {
         b.iter(|| {
-            hookgate::ingress::pipeline::inspect(
+            hookgate::testing::bench::inspect(
                 route,
                 &request,
                 body.clone(),
@@ -137,13 +137,13 @@ fn ingress(c: &mut Criterion) {
 /// What per-stage timing adds to a request: five clock reads and five histogram
 /// observations (`pipeline::Timer`), next to the I/O-free ingress above as reference.
 fn stage_timing(c: &mut Criterion) {
-    let m = hookgate::obs::metrics::Metrics::new();
+    let m = hookgate::testing::bench::Metrics::new();
     let mut g = c.benchmark_group("stage timing");
     g.throughput(Throughput::Elements(1));
     g.bench_function("five laps (one request's stages)", |b| {
         b.iter(|| {
-            let mut t = hookgate::ingress::pipeline::Timer::start(&m, std::time::Instant::now());
-            for s in hookgate::ingress::pipeline::Stage::ALL {
+            let mut t = hookgate::testing::bench::Timer::start(&m, std::time::Instant::now());
+            for s in hookgate::testing::bench::Stage::ALL {
                 t.lap(black_box(s));
             }
         })

@@ -8,4 +8,4 @@ pub(crate) mod allowlist;
 pub(crate) mod event;
 pub(crate) mod ratelimit;
 pub(crate) mod schema;
-pub mod verify;
+pub(crate) mod verify;

@@ -6,16 +6,15 @@ mod deliver;
 mod load;
 mod raw;
 pub(crate) mod tls;
-pub mod units;
+pub(crate) mod units;
 
 // Defined beside their users, which sit below the configuration.
-pub use crate::config::tls::TlsConfig;
-pub use crate::obs::telemetry::{LogConfig, LogFormat};
+pub(crate) use crate::config::tls::TlsConfig;
+pub(crate) use crate::obs::telemetry::{LogConfig, LogFormat};
 
-pub use deliver::{glob, Backoff, CaFile, Destination, Proxy};
-pub use load::{
-    load, load_for_inspection, load_mode, load_str, worst_body_memory, ConfigError, ConfigErrors,
-};
+pub(crate) use deliver::{glob, Backoff, CaFile, Destination, Proxy};
+pub use load::load_str;
+pub(crate) use load::{load_for_inspection, load_mode, worst_body_memory, ConfigErrors};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -161,10 +160,10 @@ impl std::fmt::Debug for RedisConfig {
 
 /// Bytes of refused requests waiting for the rejection log's writer, all routes
 /// together: counted with the bodies in `limits.memory`'s check.
-pub const REJECTIONS_QUEUE_BYTES: usize = 8 << 20;
+pub(crate) const REJECTIONS_QUEUE_BYTES: usize = 8 << 20;
 
 /// `store.rejections.max_bytes` unless set: the log's records, all routes together.
-pub const DEFAULT_REJECTIONS_BYTES: usize = 32 << 20;
+pub(crate) const DEFAULT_REJECTIONS_BYTES: usize = 32 << 20;
 
 /// The rejection log (see `rejections`).
 #[derive(Debug, Clone)]

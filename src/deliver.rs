@@ -10,7 +10,7 @@ pub(crate) mod client;
 mod dead;
 pub(crate) mod status;
 
-pub use dead::DeadFilter;
+pub(crate) use dead::DeadFilter;
 pub(crate) mod consume;
 pub(crate) mod headers;
 // Delivery's metric families live with the others, which import no part of the gateway.
@@ -42,7 +42,7 @@ struct Running {
     floor: Arc<AtomicI64>,
 }
 
-pub struct Delivery {
+pub(crate) struct Delivery {
     store: Store,
     /// With a broker, destinations consume their queues; else they follow the journal.
     broker: Option<crate::config::BrokerConfig>,
@@ -54,7 +54,7 @@ pub struct Delivery {
 
 impl Delivery {
     /// Start every destination of `config`, and the floor keeper.
-    pub fn start(store: Store, metrics: Arc<Metrics>, config: &Config) -> Arc<Delivery> {
+    pub(crate) fn start(store: Store, metrics: Arc<Metrics>, config: &Config) -> Arc<Delivery> {
         let d = Arc::new(Delivery {
             store,
             broker: config.broker.clone(),
@@ -78,7 +78,7 @@ impl Delivery {
     /// Match the running destinations to `config`: each is restarted with its new
     /// settings (after its attempts in flight finish), removed ones stop; every backlog
     /// stays in the store and resumes from its cursor.
-    pub fn apply(&self, config: &Config) {
+    pub(crate) fn apply(&self, config: &Config) {
         *self.grace.lock().unwrap_or_else(|e| e.into_inner()) = config.shutdown.grace;
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let mut old: HashMap<Name, Running> = std::mem::take(&mut *running);
@@ -199,7 +199,7 @@ impl Delivery {
 
     /// How far a running destination has taken the journal: every event up to this seq
     /// is delivered or dead-lettered (`None` before it started, or with a broker).
-    pub fn taken_through(&self, route: &str, destination: &str) -> Option<i64> {
+    pub(crate) fn taken_through(&self, route: &str, destination: &str) -> Option<i64> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let name: Name = (Arc::from(route), Arc::from(destination));
         running
@@ -210,7 +210,7 @@ impl Delivery {
 
     /// Hand a dead letter marked for replay to its running destination (else it waits
     /// for the next start). Returns whether one took it.
-    pub fn replay(&self, d: DeadLetter) -> bool {
+    pub(crate) fn replay(&self, d: DeadLetter) -> bool {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let name: Name = (
             Arc::from(d.route.as_str()),
@@ -223,7 +223,7 @@ impl Delivery {
 
     /// SIGTERM: start no delivery, let those in flight finish within `grace`, write
     /// every cursor.
-    pub async fn shutdown(&self, grace: Duration) {
+    pub(crate) async fn shutdown(&self, grace: Duration) {
         let deadline = Instant::now() + grace;
         let all: Vec<Running> = self
             .running

@@ -12,4 +12,4 @@ pub(crate) mod journal;
 pub(crate) mod rejections;
 pub(crate) mod shared;
 pub(crate) mod spool;
-pub mod store;
+pub(crate) mod store;

@@ -3,5 +3,5 @@
 //! checks in order and hands an event off (or proxies it).
 
 pub(crate) mod admission;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub(crate) mod server;

@@ -17,15 +17,18 @@
 //! - `ops`: start, reload and stop, the admin port and its API;
 //! - `cli`: the commands; `testing`: fuzzing and robustness entry points.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
-pub mod checks;
+pub(crate) mod checks;
+/// The binary's entry point (`main.rs` calls `cli::main`).
 pub mod cli;
-pub mod config;
+pub(crate) mod config;
 pub(crate) mod deliver;
-pub mod durable;
-pub mod ingress;
-pub mod obs;
+pub(crate) mod durable;
+pub(crate) mod ingress;
+pub(crate) mod obs;
 pub(crate) mod ops;
+#[doc(hidden)]
 pub mod testing;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,7 +43,7 @@ pub fn now_ms() -> i64 {
 
 /// A duration for people: `0s`, `81ms`, `2.5s`, `1m 30s` (logs and messages; JSON log
 /// lines carry it as a field of its own).
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {
         "0s".into()
@@ -55,7 +58,7 @@ pub fn human(d: Duration) -> String {
 }
 
 /// RFC 3339 with milliseconds, UTC.
-pub fn rfc3339_ms(ms: i64) -> String {
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
 }

@@ -2,5 +2,5 @@
 //! (`metrics`, which imports no part of the gateway; each part takes its handles from
 //! it) and the logs (`telemetry`).
 
-pub mod metrics;
+pub(crate) mod metrics;
 pub(crate) mod telemetry;

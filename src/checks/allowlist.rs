@@ -6,14 +6,14 @@ use std::net::IpAddr;
 
 use http::HeaderMap;
 
-pub mod sets;
+pub(crate) mod sets;
 use ipnet::IpNet;
 
 /// The client address. `X-Forwarded-For` is believed only from `trusted` peers, and
 /// read right to left: each trusted hop may name the next; the first untrusted address
 /// is the client, as anything left of it could have been written by the client itself.
 /// A malformed hop ends the walk at the last address we could trust.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = canonical(peer);
     if !is_trusted(peer, trusted) {
         return peer;
@@ -57,7 +57,7 @@ fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
 /// The key one client is counted under (rate limits, in-flight and memory shares): its
 /// address, or for IPv6 its first `v6_prefix` bits, since a client owns its whole /64
 /// and could otherwise take a fresh address for each request.
-pub fn client_key(ip: IpAddr, v6_prefix: u8) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr, v6_prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
             let keep = u32::from(v6_prefix.min(128));
@@ -69,7 +69,7 @@ pub fn client_key(ip: IpAddr, v6_prefix: u8) -> IpAddr {
 }
 
 /// `None` (no `allow_ips`) admits every source.
-pub fn allowed(ip: IpAddr, allow: Option<&[IpNet]>) -> bool {
+pub(crate) fn allowed(ip: IpAddr, allow: Option<&[IpNet]>) -> bool {
     allow.is_none_or(|nets| nets.iter().any(|n| n.contains(&ip)))
 }
 

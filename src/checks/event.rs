@@ -38,7 +38,7 @@ fn usable(s: &str) -> bool {
 }
 
 /// The first source that yields a usable value.
-pub fn extract(
+pub(crate) fn extract(
     sources: &[Source],
     headers: &HeaderMap,
     json: Option<&serde_json::Value>,
@@ -63,7 +63,7 @@ pub fn extract(
 }
 
 /// The event id: the configured source, else the body's SHA-256.
-pub fn event_id(
+pub(crate) fn event_id(
     sources: &[Source],
     headers: &HeaderMap,
     json: Option<&serde_json::Value>,

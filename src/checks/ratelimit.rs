@@ -54,20 +54,20 @@ type Direct<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Cl
 
 /// The live limiter state of one route, on governor's clock `C` (the real one; a fake
 /// one in tests).
-pub struct Limiter<C: Clock = DefaultClock> {
+pub(crate) struct Limiter<C: Clock = DefaultClock> {
     per_ip: Option<Keyed<C>>,
     route: Option<Direct<C>>,
     clock: C,
 }
 
 impl Limiter {
-    pub fn new(spec: &RateSpec) -> Limiter {
+    pub(crate) fn new(spec: &RateSpec) -> Limiter {
         Limiter::with_clock(spec, DefaultClock::default())
     }
 }
 
 impl<C: Clock + Clone> Limiter<C> {
-    pub fn with_clock(spec: &RateSpec, clock: C) -> Limiter<C> {
+    pub(crate) fn with_clock(spec: &RateSpec, clock: C) -> Limiter<C> {
         Limiter {
             per_ip: spec.per_ip.map(|r| {
                 RateLimiter::new(
@@ -85,7 +85,7 @@ impl<C: Clock + Clone> Limiter<C> {
 
     /// `Err(retry_after_secs)` when over a limit. The per-IP bucket is checked first so
     /// one noisy client does not spend the route's budget.
-    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), u64> {
         if let Some(l) = &self.per_ip {
             l.check_key(&ip)
                 .map_err(|nu| secs(nu.wait_time_from(self.clock.now())))?;
@@ -98,7 +98,7 @@ impl<C: Clock + Clone> Limiter<C> {
     }
 
     /// Forget idle client IPs, so the keyed state does not grow with every scanner.
-    pub fn housekeeping(&self) {
+    pub(crate) fn housekeeping(&self) {
         if let Some(l) = &self.per_ip {
             l.retain_recent();
             l.shrink_to_fit();

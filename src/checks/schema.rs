@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use jsonschema::{Retrieve, Uri, Validator};
 use serde_json::Value;
 
-pub const MAX_DETAILS: usize = 10;
+pub(crate) const MAX_DETAILS: usize = 10;
 
 pub struct Schema {
     pub file: PathBuf,

@@ -22,13 +22,13 @@ pub(crate) mod token;
 pub(crate) mod url_signed;
 mod verifier;
 
-pub use self::hmac::{HmacScheme, HmacSpec};
-pub use keyed::Keyed;
-pub use presets::Provider;
-pub use setup_error::SetupError;
-pub use standard_webhooks::StandardWebhooks;
-pub use token::Token;
-pub use verifier::Verifier;
+pub(crate) use self::hmac::{HmacScheme, HmacSpec};
+pub(crate) use keyed::Keyed;
+pub(crate) use presets::Provider;
+pub(crate) use setup_error::SetupError;
+pub(crate) use standard_webhooks::StandardWebhooks;
+pub(crate) use token::Token;
+pub(crate) use verifier::Verifier;
 
 use std::time::Duration;
 
@@ -156,14 +156,14 @@ fn copy(buf: &mut [u8; 64], out: &[u8]) -> usize {
 }
 
 /// The signatures a request carries, decoded once (at most 8, on the stack).
-pub struct Candidates {
+pub(crate) struct Candidates {
     bufs: [[u8; 64]; 8],
     lens: [usize; 8],
     n: usize,
 }
 
 impl Candidates {
-    pub fn new() -> Candidates {
+    pub(crate) fn new() -> Candidates {
         Candidates {
             bufs: [[0; 64]; 8],
             lens: [0; 8],
@@ -172,7 +172,7 @@ impl Candidates {
     }
 
     /// Keep `sig` if it decodes; malformed candidates are skipped.
-    pub fn push(&mut self, sig: &[u8], base64: bool) {
+    pub(crate) fn push(&mut self, sig: &[u8], base64: bool) {
         if self.n == self.bufs.len() {
             return;
         }
@@ -190,13 +190,13 @@ impl Candidates {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.n == 0
     }
 
     /// Does any key, fed the signed content by `feed`, match any candidate? Every
     /// comparison is constant-time; which key matched is not secret.
-    pub fn match_any(&self, keys: &[Mac], feed: impl Fn(&mut Mac)) -> bool {
+    pub(crate) fn match_any(&self, keys: &[Mac], feed: impl Fn(&mut Mac)) -> bool {
         keys.iter().any(|key| {
             let mut mac = key.clone();
             feed(&mut mac);
@@ -213,12 +213,12 @@ impl Default for Candidates {
 }
 
 /// Constant-time equality (lengths are public).
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
 /// Parse a decimal Unix-seconds timestamp header value.
-pub fn parse_unix(v: &[u8]) -> Result<i64, VerifyError> {
+pub(crate) fn parse_unix(v: &[u8]) -> Result<i64, VerifyError> {
     std::str::from_utf8(v)
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
@@ -229,7 +229,7 @@ pub fn parse_unix(v: &[u8]) -> Result<i64, VerifyError> {
 
 /// Check a signed timestamp against now, in both directions: a stale timestamp is a
 /// replay, one far in the future is a forgery attempt or a broken sender clock.
-pub fn check_tolerance(ts: i64, now: i64, tolerance: Duration) -> Result<(), VerifyError> {
+pub(crate) fn check_tolerance(ts: i64, now: i64, tolerance: Duration) -> Result<(), VerifyError> {
     let skew = now.saturating_sub(ts);
     if skew.unsigned_abs() > tolerance.as_secs() {
         return Err(VerifyError::TimestampSkew {
@@ -241,7 +241,7 @@ pub fn check_tolerance(ts: i64, now: i64, tolerance: Duration) -> Result<(), Ver
 }
 
 /// Decode a hex signature into `out` (lowercase or uppercase); `None` if malformed.
-pub fn decode_hex<'a>(s: &[u8], out: &'a mut [u8; 64]) -> Option<&'a [u8]> {
+pub(crate) fn decode_hex<'a>(s: &[u8], out: &'a mut [u8; 64]) -> Option<&'a [u8]> {
     if !s.len().is_multiple_of(2) || s.len() / 2 > out.len() {
         return None;
     }
@@ -251,7 +251,7 @@ pub fn decode_hex<'a>(s: &[u8], out: &'a mut [u8; 64]) -> Option<&'a [u8]> {
 }
 
 /// Decode a standard (padded or not) base64 signature into `out`.
-pub fn decode_b64<'a>(s: &[u8], out: &'a mut [u8; 64]) -> Option<&'a [u8]> {
+pub(crate) fn decode_b64<'a>(s: &[u8], out: &'a mut [u8; 64]) -> Option<&'a [u8]> {
     use base64::Engine;
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -262,7 +262,7 @@ pub fn decode_b64<'a>(s: &[u8], out: &'a mut [u8; 64]) -> Option<&'a [u8]> {
     Some(&out[..n])
 }
 
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }

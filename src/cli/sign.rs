@@ -16,7 +16,7 @@ use crate::checks::verify::Verifier;
 use crate::config::{Config, Route};
 
 /// The keys `hookgate sign` was given on its command line.
-pub struct Key<'a> {
+pub(crate) struct Key<'a> {
     pub secret: Option<&'a str>,
     pub private: Option<&'a str>,
 }
@@ -30,7 +30,7 @@ struct Signed {
     query: Option<String>,
 }
 
-pub fn run(
+pub(crate) fn run(
     cfg: &Config,
     route: &str,
     body: Option<&str>,
@@ -151,7 +151,7 @@ fn sign(
     })
 }
 
-pub fn render(
+pub(crate) fn render(
     cfg: &Config,
     r: &Route,
     body: &[u8],

@@ -67,7 +67,7 @@ pub struct Proxy {
 }
 
 /// `*` matches any run of characters (also none); everything else itself.
-pub fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or("");
     let Some(mut rest) = text.strip_prefix(first) else {

@@ -23,10 +23,11 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{load, load_for_inspection, load_mode, load_str};
-pub use limits::worst_body_memory;
+pub use entry::load_str;
+pub(crate) use entry::{load_for_inspection, load_mode};
+pub(crate) use limits::worst_body_memory;
 use locate::*;
-pub use locate::{ConfigError, ConfigErrors};
+pub(crate) use locate::{ConfigError, ConfigErrors};
 
 use super::raw::*;
 use super::units::{expand, parse_duration};
@@ -301,7 +302,7 @@ fn parse_bool(t: &str) -> Result<bool, String> {
     }
 }
 
-pub fn parse_net(t: &str) -> Result<IpNet, String> {
+pub(super) fn parse_net(t: &str) -> Result<IpNet, String> {
     t.parse::<IpNet>()
         .or_else(|_| t.parse::<std::net::IpAddr>().map(IpNet::from))
         .map_err(|_| format!("{t:?} is not an IP address or CIDR"))

@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 /// Any YAML scalar (string, number, bool), kept as its text.
 #[derive(Debug, Clone, Default)]
-pub struct Scalar(pub String);
+pub(super) struct Scalar(pub String);
 
 impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -45,7 +45,7 @@ impl<'de> Deserialize<'de> for Scalar {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+pub(super) struct RawConfig {
     pub listen: Option<Scalar>,
     pub admin: Option<RawAdmin>,
     pub tls: Option<RawTls>,
@@ -61,21 +61,21 @@ pub struct RawConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAdmin {
+pub(super) struct RawAdmin {
     pub listen: Option<Scalar>,
     pub token: Option<RawSecret>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTls {
+pub(super) struct RawTls {
     pub cert: Scalar,
     pub key: Scalar,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLimits {
+pub(super) struct RawLimits {
     pub max_body: Option<Scalar>,
     pub header_timeout: Option<Scalar>,
     pub request_timeout: Option<Scalar>,
@@ -91,14 +91,14 @@ pub struct RawLimits {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawShutdown {
+pub(super) struct RawShutdown {
     pub delay: Option<Scalar>,
     pub grace: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStore {
+pub(super) struct RawStore {
     pub path: Option<Scalar>,
     pub dedup_window: Option<Scalar>,
     pub retention: Option<Scalar>,
@@ -109,13 +109,13 @@ pub struct RawStore {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDedup {
+pub(super) struct RawDedup {
     pub redis: Option<RawRedis>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRedis {
+pub(super) struct RawRedis {
     /// Inline (usually `${REDIS_URL}`) or `{ file: PATH }`: the URL may carry a password.
     pub url: RawSecret,
     pub key_prefix: Option<Scalar>,
@@ -124,7 +124,7 @@ pub struct RawRedis {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRejections {
+pub(super) struct RawRejections {
     pub keep: Option<Scalar>,
     pub max_age: Option<Scalar>,
     pub max_bytes: Option<Scalar>,
@@ -133,7 +133,7 @@ pub struct RawRejections {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawBroker {
+pub(super) struct RawBroker {
     /// Inline (usually `${AMQP_URL}`) or `{ file: PATH }`: the URL carries a password.
     pub url: RawSecret,
     pub exchange: Option<Scalar>,
@@ -146,14 +146,14 @@ pub struct RawBroker {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLog {
+pub(super) struct RawLog {
     pub format: Option<Scalar>,
     pub level: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRoute {
+pub(super) struct RawRoute {
     pub name: Option<Scalar>,
     pub path: Option<Scalar>,
     pub provider: Option<Scalar>,
@@ -176,7 +176,7 @@ pub struct RawRoute {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRateLimit {
+pub(super) struct RawRateLimit {
     pub per_ip: Option<Scalar>,
     pub burst: Option<Scalar>,
     pub route: Option<Scalar>,
@@ -186,14 +186,14 @@ pub struct RawRateLimit {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSource {
+pub(super) struct RawSource {
     pub header: Option<Scalar>,
     pub json: Option<Scalar>,
 }
 
 /// A secret: inline text (usually `${VAR}`) or `{ file: PATH }`.
 #[derive(Debug)]
-pub enum RawSecret {
+pub(super) enum RawSecret {
     Inline(Scalar),
     File(Scalar),
 }
@@ -232,7 +232,7 @@ impl<'de> Deserialize<'de> for RawSecret {
 
 /// `verify: none` or `verify: { hmac: {...} }`.
 #[derive(Debug)]
-pub enum RawVerify {
+pub(super) enum RawVerify {
     None,
     Hmac(RawHmac),
 }
@@ -272,7 +272,7 @@ impl<'de> Deserialize<'de> for RawVerify {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawHmac {
+pub(super) struct RawHmac {
     pub algorithm: Option<Scalar>,
     pub header: Scalar,
     pub encoding: Option<Scalar>,
@@ -285,14 +285,14 @@ pub struct RawHmac {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTimestamp {
+pub(super) struct RawTimestamp {
     pub header: Scalar,
     pub tolerance: Option<Scalar>,
 }
 
 /// `deliver:` one destination (a map) or several (a list).
 #[derive(Debug)]
-pub enum RawDeliver {
+pub(super) enum RawDeliver {
     One(Box<RawDestination>),
     Many(Vec<RawDestination>),
 }
@@ -320,7 +320,7 @@ impl<'de> Deserialize<'de> for RawDeliver {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDestination {
+pub(super) struct RawDestination {
     pub name: Option<Scalar>,
     pub url: Option<Scalar>,
     pub types: Option<Vec<Scalar>>,
@@ -335,7 +335,7 @@ pub struct RawDestination {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawBackoff {
+pub(super) struct RawBackoff {
     pub first: Option<Scalar>,
     pub max: Option<Scalar>,
     pub schedule: Option<Vec<Scalar>>,
@@ -346,13 +346,13 @@ pub struct RawBackoff {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSign {
+pub(super) struct RawSign {
     pub secret: RawSecret,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawProxy {
+pub(super) struct RawProxy {
     pub url: Option<Scalar>,
     pub timeout: Option<Scalar>,
     pub ca: Option<Scalar>,

@@ -20,7 +20,7 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
-pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+pub(crate) fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let certs = CertificateDer::pem_file_iter(cert)
         .map_err(|e| format!("cannot read certificate {}: {e}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -40,7 +40,7 @@ pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, Strin
 
 /// Serves the current certificate; [`Reloading::watch`] swaps it when the files change.
 #[derive(Debug)]
-pub struct Reloading {
+pub(crate) struct Reloading {
     current: ArcSwap<CertifiedKey>,
     cert: PathBuf,
     key: PathBuf,
@@ -54,13 +54,13 @@ impl ResolvesServerCert for Reloading {
 
 impl Reloading {
     /// Whether `file` is this certificate's or its key's file.
-    pub fn uses(&self, file: &Path) -> bool {
+    pub(crate) fn uses(&self, file: &Path) -> bool {
         file == self.cert || file == self.key
     }
 
     /// Re-read the certificate and key (the gateway's file watcher calls this when one
     /// changed); a broken pair is logged and the previous one keeps serving.
-    pub fn reload(&self) {
+    pub(crate) fn reload(&self) {
         match load_certified_key(&self.cert, &self.key) {
             Ok(ck) => {
                 self.current.store(Arc::new(ck));
@@ -73,7 +73,7 @@ impl Reloading {
     }
 }
 
-pub fn acceptor(cfg: &TlsConfig) -> Result<(TlsAcceptor, Arc<Reloading>), String> {
+pub(crate) fn acceptor(cfg: &TlsConfig) -> Result<(TlsAcceptor, Arc<Reloading>), String> {
     let ck = load_certified_key(&cfg.cert, &cfg.key)?;
     let resolver = Arc::new(Reloading {
         current: ArcSwap::from_pointee(ck),
@@ -93,7 +93,7 @@ pub fn acceptor(cfg: &TlsConfig) -> Result<(TlsAcceptor, Arc<Reloading>), String
 
 /// Why a CA file gave no certificates.
 #[derive(Debug, thiserror::Error)]
-pub enum CaError {
+pub(crate) enum CaError {
     #[error("cannot read CA file {}: {err}", path.display())]
     Read {
         path: PathBuf,
@@ -104,7 +104,7 @@ pub enum CaError {
 }
 
 /// The certificates of a PEM file (a private CA that `deliver` and `proxy` trust).
-pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaError> {
+pub(crate) fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|i| i.collect::<Result<Vec<_>, _>>())
         .map_err(|err| CaError::Read {

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 /// Expand `${VAR}` and `${VAR:-default}`. `$$` is a literal `$`. An unset variable
 /// without a default is an error naming the variable (never its would-be value).
-pub fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(crate) fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     expand_tracked(s, env).map(|(t, _)| t)
 }
 
 /// [`expand`], also naming the first variable whose `:-default` was used (unset or
 /// empty), so that a secret taken from a default can be refused.
-pub fn expand_tracked(
+pub(crate) fn expand_tracked(
     s: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(String, Option<String>), String> {
@@ -59,7 +59,7 @@ pub fn expand_tracked(
     Ok((out, defaulted))
 }
 
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -87,7 +87,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-pub fn parse_size(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
@@ -110,7 +110,7 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 /// A byte rate: `8KiB/s` (a size per second).
-pub fn parse_byte_rate(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_byte_rate(s: &str) -> Result<usize, String> {
     let size = s
         .trim()
         .strip_suffix("/s")
@@ -119,7 +119,7 @@ pub fn parse_byte_rate(s: &str) -> Result<usize, String> {
 }
 
 /// `50/s`, `600/m`, `10000/h`.
-pub fn parse_rate(s: &str) -> Result<crate::checks::ratelimit::Rate, String> {
+pub(crate) fn parse_rate(s: &str) -> Result<crate::checks::ratelimit::Rate, String> {
     let err = || format!("expected a rate like 50/s, 600/m or 1000/h, got {s:?}");
     let (n, unit) = s.trim().split_once('/').ok_or_else(err)?;
     let n: u32 = n.trim().parse().map_err(|_| err())?;

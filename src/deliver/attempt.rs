@@ -22,7 +22,7 @@ const ANSWER_LIMIT: usize = 1 << 10;
 
 /// What one attempt came to.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// `2xx`, `4xx`, `5xx`, `timeout`, `connect_error` or `error` (metric label).
     pub label: &'static str,
     pub status: Option<u16>,
@@ -34,17 +34,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn delivered(&self) -> bool {
+    pub(crate) fn delivered(&self) -> bool {
         self.label == "2xx"
     }
 
     /// Does it say the destination is unwell (as opposed to this one event)?
-    pub fn destination_failing(&self) -> bool {
+    pub(crate) fn destination_failing(&self) -> bool {
         !self.delivered() && self.label != "4xx" || self.status == Some(429)
     }
 }
 
-pub async fn send(client: &Client, dest: &Destination, ev: &Event, attempt: u32) -> Outcome {
+pub(crate) async fn send(client: &Client, dest: &Destination, ev: &Event, attempt: u32) -> Outcome {
     let started = Instant::now();
     let req = match request(dest, ev, attempt) {
         Ok(r) => r,

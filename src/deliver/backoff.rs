@@ -10,7 +10,7 @@ use crate::config::Backoff;
 
 /// The wait after the `failures`-th failed attempt (1 = the first), or `None` when a
 /// schedule's `for` has passed since `accepted` (the event goes to the dead letters).
-pub fn delay(b: &Backoff, failures: u32, since_accepted: Duration) -> Option<Duration> {
+pub(crate) fn delay(b: &Backoff, failures: u32, since_accepted: Duration) -> Option<Duration> {
     match b {
         Backoff::Exponential { first, max } => {
             let base = first.saturating_mul(1u32 << failures.saturating_sub(1).min(30));
@@ -34,7 +34,7 @@ pub fn delay(b: &Backoff, failures: u32, since_accepted: Duration) -> Option<Dur
 }
 
 /// A `Retry-After` in seconds or as an HTTP date, as a wait from now (capped at a day).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
@@ -77,7 +77,7 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 /// 4xx, which is one event's problem) is paused: one probe at a time, the pause
 /// doubling, until an attempt succeeds.
 #[derive(Debug, Default)]
-pub struct Circuit {
+pub(crate) struct Circuit {
     failures: u32,
     pause: Duration,
     /// While open: no attempt before this.
@@ -85,26 +85,26 @@ pub struct Circuit {
 }
 
 impl Circuit {
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.failures >= OPEN_AFTER
     }
 
     /// May an attempt start now, with `in_flight` running?
-    pub fn allows(&self, in_flight: usize, now: Instant) -> bool {
+    pub(crate) fn allows(&self, in_flight: usize, now: Instant) -> bool {
         !self.is_open() || (in_flight == 0 && self.until.is_none_or(|u| now >= u))
     }
 
     /// When the next probe may go (`None`: closed, or not waiting).
-    pub fn next_probe(&self) -> Option<Instant> {
+    pub(crate) fn next_probe(&self) -> Option<Instant> {
         self.until.filter(|_| self.is_open())
     }
 
-    pub fn success(&mut self) {
+    pub(crate) fn success(&mut self) {
         *self = Circuit::default();
     }
 
     /// Returns true when this failure opened the circuit.
-    pub fn failure(&mut self, now: Instant) -> bool {
+    pub(crate) fn failure(&mut self, now: Instant) -> bool {
         let was_open = self.is_open();
         self.failures = self.failures.saturating_add(1);
         if self.is_open() {

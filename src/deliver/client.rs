@@ -19,10 +19,10 @@ use crate::config::CaFile;
 type Inner = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 #[derive(Clone)]
-pub struct Client(Inner);
+pub(crate) struct Client(Inner);
 
 /// The application's answer, its body read whole (bounded).
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -30,7 +30,7 @@ pub struct Answer {
 
 /// Why there is no answer.
 #[derive(Debug, thiserror::Error)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// No connection (refused, DNS, TLS handshake).
     #[error("connect: {0}")]
     Connect(String),
@@ -44,7 +44,7 @@ pub enum Failure {
 
 impl Client {
     /// The client for `ca` (the shared default one when `None`).
-    pub fn for_ca(ca: Option<&Arc<CaFile>>) -> Client {
+    pub(crate) fn for_ca(ca: Option<&Arc<CaFile>>) -> Client {
         static DEFAULT: OnceLock<Client> = OnceLock::new();
         match ca {
             None => DEFAULT.get_or_init(|| Client::build(&[])).clone(),
@@ -87,7 +87,7 @@ impl Client {
     /// the answer on whole); with [`Past::Cut`] its first `max_body` bytes are kept and
     /// the rest is not read (delivery, where only the status counts: a 2xx with a large
     /// body still takes the event).
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         req: Request<Full<Bytes>>,
         timeout: Duration,
@@ -125,7 +125,7 @@ impl Client {
 
 /// What [`Client::send`] does with an answer's body past its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Past {
+pub(crate) enum Past {
     Refuse,
     Cut,
 }

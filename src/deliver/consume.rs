@@ -18,18 +18,18 @@ use crate::config::BrokerConfig;
 use crate::durable::journal::Record;
 
 /// One message for the worker; `rec.seq` is a number of this process, not the broker's.
-pub struct Delivered {
+pub(crate) struct Delivered {
     pub rec: Record,
     pub acker: lapin::Acker,
 }
 
 /// The queue of a destination.
-pub fn queue_name(route_queue: &str, destination: &str) -> String {
+pub(crate) fn queue_name(route_queue: &str, destination: &str) -> String {
     format!("{route_queue}.deliver.{destination}")
 }
 
 /// Consume until the worker goes away (its receiver dropped).
-pub async fn run(
+pub(crate) async fn run(
     cfg: BrokerConfig,
     route: Arc<str>,
     queue: String,

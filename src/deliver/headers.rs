@@ -7,7 +7,7 @@ use crate::checks::event::Event;
 
 /// `Idempotency-Key`, `Hookgate-Route`, `Hookgate-Event-Type`, and for a delivery
 /// `Hookgate-Destination` and `Hookgate-Attempt`.
-pub fn gateway_headers(
+pub(crate) fn gateway_headers(
     h: &mut HeaderMap,
     ev: &Event,
     destination: Option<&str>,

@@ -34,7 +34,7 @@ pub struct Attempts {
     pub history: Vec<Try>,
 }
 
-pub const HISTORY: usize = 10;
+pub(crate) const HISTORY: usize = 10;
 
 impl Attempts {
     pub fn push(&mut self, t: Try) {
@@ -102,7 +102,7 @@ fn dead_key(route: &str, dest: &str, seq: i64) -> Vec<u8> {
 }
 
 /// One destination's view of the keyspaces.
-pub struct State {
+pub(crate) struct State {
     deliver: fjall::Keyspace,
     dead: fjall::Keyspace,
     db: Arc<crate::durable::dedup::Ledger>,
@@ -111,7 +111,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(
+    pub(crate) fn new(
         deliver: fjall::Keyspace,
         dead: fjall::Keyspace,
         db: Arc<crate::durable::dedup::Ledger>,
@@ -139,37 +139,37 @@ impl State {
         k
     }
 
-    pub fn cursor(&self) -> Result<Option<i64>, StoreError> {
+    pub(crate) fn cursor(&self) -> Result<Option<i64>, StoreError> {
         Ok(self
             .deliver
             .get(self.key(b'c', None))?
             .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes)))
     }
 
-    pub fn set_cursor(&self, seq: i64) -> Result<(), StoreError> {
+    pub(crate) fn set_cursor(&self, seq: i64) -> Result<(), StoreError> {
         Ok(self
             .deliver
             .insert(self.key(b'c', None), seq.to_be_bytes())?)
     }
 
-    pub fn attempts(&self, seq: i64) -> Result<Option<Attempts>, StoreError> {
+    pub(crate) fn attempts(&self, seq: i64) -> Result<Option<Attempts>, StoreError> {
         Ok(self
             .deliver
             .get(self.key(b'a', Some(seq)))?
             .and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
-    pub fn set_attempts(&self, seq: i64, a: &Attempts) -> Result<(), StoreError> {
+    pub(crate) fn set_attempts(&self, seq: i64, a: &Attempts) -> Result<(), StoreError> {
         let v = serde_json::to_vec(a).unwrap_or_default();
         Ok(self.deliver.insert(self.key(b'a', Some(seq)), v)?)
     }
 
-    pub fn clear_attempts(&self, seq: i64) -> Result<(), StoreError> {
+    pub(crate) fn clear_attempts(&self, seq: i64) -> Result<(), StoreError> {
         Ok(self.deliver.remove(self.key(b'a', Some(seq)))?)
     }
 
     /// Keep `d` as a dead letter, synced (the cursor may then pass its event).
-    pub fn bury(&self, d: &DeadLetter) -> Result<(), StoreError> {
+    pub(crate) fn bury(&self, d: &DeadLetter) -> Result<(), StoreError> {
         let v = serde_json::to_vec(d).unwrap_or_default();
         self.dead.insert(d.key(), v)?;
         self.clear_attempts(d.seq)?;
@@ -177,12 +177,12 @@ impl State {
     }
 
     /// A replayed dead letter was delivered: it is no longer dead.
-    pub fn unbury(&self, seq: i64) -> Result<(), StoreError> {
+    pub(crate) fn unbury(&self, seq: i64) -> Result<(), StoreError> {
         Ok(self.dead.remove(dead_key(&self.route, &self.dest, seq))?)
     }
 
     /// This destination's dead letters marked for replay.
-    pub fn replays(&self) -> Result<Vec<DeadLetter>, StoreError> {
+    pub(crate) fn replays(&self) -> Result<Vec<DeadLetter>, StoreError> {
         let mut prefix = self.route.as_bytes().to_vec();
         prefix.push(0);
         prefix.extend_from_slice(self.dest.as_bytes());
@@ -203,14 +203,14 @@ impl State {
 /// With a broker: a failed event waiting for its retry, kept here so that its message
 /// can be acknowledged (freeing the prefetch slot) and the retry survives a restart.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Retry {
+pub(crate) struct Retry {
     pub due_ms: i64,
     pub attempts: Attempts,
     record: String,
 }
 
 impl Retry {
-    pub fn record(&self) -> Option<Record> {
+    pub(crate) fn record(&self) -> Option<Record> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.record)
             .ok()?;
@@ -233,7 +233,7 @@ impl State {
     }
 
     /// Keep a retry, synced: its message is acknowledged next.
-    pub fn keep_retry(
+    pub(crate) fn keep_retry(
         &self,
         r: &Record,
         attempts: &Attempts,
@@ -251,12 +251,12 @@ impl State {
         Ok(self.db.sync()?)
     }
 
-    pub fn drop_retry(&self, id: &str) -> Result<(), StoreError> {
+    pub(crate) fn drop_retry(&self, id: &str) -> Result<(), StoreError> {
         Ok(self.deliver.remove(self.retry_key(id))?)
     }
 
     /// The retries kept for this destination (at start).
-    pub fn retries(&self) -> Result<Vec<Retry>, StoreError> {
+    pub(crate) fn retries(&self) -> Result<Vec<Retry>, StoreError> {
         let mut prefix = self.key(b'r', None);
         prefix.push(0);
         let mut out = Vec::new();
@@ -270,7 +270,7 @@ impl State {
 }
 
 /// Dead letters, newest first, filtered by route, destination and event id.
-pub fn dead_letters(
+pub(crate) fn dead_letters(
     dead: &fjall::Keyspace,
     route: Option<&str>,
     destination: Option<&str>,
@@ -299,13 +299,13 @@ pub fn dead_letters(
 
 /// Record `d` (marked for replay) for its destination: taken at the next start if the
 /// running one does not deliver it first (`store replay --destination`).
-pub fn queue_replay(dead: &fjall::Keyspace, d: &DeadLetter) -> Result<(), StoreError> {
+pub(crate) fn queue_replay(dead: &fjall::Keyspace, d: &DeadLetter) -> Result<(), StoreError> {
     Ok(dead.insert(d.key(), serde_json::to_vec(d).unwrap_or_default())?)
 }
 
 /// Mark the matching dead letters for replay; returns them. A running gateway's
 /// destination picks them up (it is told), a stopped one at its next start.
-pub fn mark_replay(
+pub(crate) fn mark_replay(
     dead: &fjall::Keyspace,
     route: Option<&str>,
     destination: Option<&str>,

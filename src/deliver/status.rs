@@ -131,7 +131,7 @@ impl Reader {
 
 /// Each destination's written cursor (`c \0 route \0 destination` in the deliver
 /// keyspace); event types from `config` when given.
-pub fn cursors(
+pub(crate) fn cursors(
     deliver: &fjall::Keyspace,
     config: Option<&crate::config::Config>,
 ) -> Result<Vec<Taken>, StoreError> {

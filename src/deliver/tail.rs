@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::durable::journal::{Record, Scan};
 
-pub struct Tail {
+pub(crate) struct Tail {
     dir: PathBuf,
     scan: Option<Scan>,
     /// The last seq returned (or the cursor it started after).
@@ -14,7 +14,7 @@ pub struct Tail {
 }
 
 impl Tail {
-    pub fn new(dir: PathBuf, after: i64) -> Tail {
+    pub(crate) fn new(dir: PathBuf, after: i64) -> Tail {
         Tail {
             dir,
             scan: None,
@@ -23,7 +23,7 @@ impl Tail {
     }
 
     /// The next record up to `committed`, or `None` until more is committed.
-    pub fn next(&mut self, committed: i64) -> Option<Record> {
+    pub(crate) fn next(&mut self, committed: i64) -> Option<Record> {
         // Twice at most: a scan that reached the end of its segments (the writer moved
         // to a new one, or the read stopped short) is opened again after `last`.
         for _ in 0..2 {

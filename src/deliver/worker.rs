@@ -26,7 +26,7 @@ use crate::config::Destination;
 /// The cursor is written at most this often (and at stop).
 const CURSOR_EVERY: Duration = Duration::from_millis(100);
 
-pub enum Control {
+pub(crate) enum Control {
     /// Deliver a dead letter again, attempts from zero.
     Replay(DeadLetter),
     /// Start nothing new; let attempts in flight finish until the deadline.
@@ -34,7 +34,7 @@ pub enum Control {
 }
 
 /// Where a destination's events come from.
-pub enum Source {
+pub(crate) enum Source {
     /// The event journal, from the cursor, as far as it is committed.
     Journal {
         tail: Tail,
@@ -44,7 +44,7 @@ pub enum Source {
     Queue(mpsc::Receiver<Delivered>),
 }
 
-pub struct Worker {
+pub(crate) struct Worker {
     pub route: Arc<str>,
     pub dest: Arc<Destination>,
     pub client: Client,
@@ -57,7 +57,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         let mut w = Window::new(&self.dest);
         let mut inflight: JoinSet<(Key, Outcome)> = JoinSet::new();
         let mut circuit = Circuit::default();

@@ -26,7 +26,7 @@ pub(crate) use message::event_of;
 mod topology;
 pub(crate) use topology::{declare, declare_destination};
 
-pub use connect::ConnectError;
+pub(crate) use connect::ConnectError;
 pub(crate) use connect::{open, open_at};
 use message::properties;
 use message::routing_key;
@@ -42,7 +42,7 @@ const PUBLISH_CHANNELS: usize = 2;
 
 /// A route's share of the topology.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteTopology {
+pub(crate) struct RouteTopology {
     pub route: String,
     pub queue: String,
     /// Its destinations' delivery queues, declared with it so that no event published
@@ -51,7 +51,7 @@ pub struct RouteTopology {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PublishError {
+pub(crate) enum PublishError {
     #[error("not connected to the broker")]
     NotConnected,
     #[error("the broker blocked publishers (resource alarm)")]
@@ -79,7 +79,7 @@ impl PublishError {
     }
 }
 
-pub struct Broker {
+pub(crate) struct Broker {
     cfg: BrokerConfig,
     /// `cfg.exchange`, converted once (validated to fit at load).
     exchange: ShortString,
@@ -105,7 +105,7 @@ pub struct Broker {
 impl Broker {
     /// Connect and declare the topology. An unreachable broker is not an error (the
     /// supervisor keeps trying); a topology the broker refuses is.
-    pub async fn start(
+    pub(crate) async fn start(
         cfg: BrokerConfig,
         routes: Vec<RouteTopology>,
         metrics: Arc<Metrics>,
@@ -141,19 +141,19 @@ impl Broker {
     }
 
     /// Why the broker last refused the connection, while it does.
-    pub fn refused(&self) -> Option<String> {
+    pub(crate) fn refused(&self) -> Option<String> {
         self.refused
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    pub fn connected(&self) -> bool {
+    pub(crate) fn connected(&self) -> bool {
         self.channels.load().is_some() && !self.blocked.load(Ordering::Relaxed)
     }
 
     /// Declare the topology of routes added by a reload.
-    pub async fn set_routes(&self, routes: Vec<RouteTopology>) -> Result<(), ConnectError> {
+    pub(crate) async fn set_routes(&self, routes: Vec<RouteTopology>) -> Result<(), ConnectError> {
         self.routes.store(Arc::new(routes));
         match self.channels.load_full() {
             Some(chs) => declare(&chs[0], &self.cfg, &self.routes.load()).await,
@@ -269,7 +269,7 @@ impl Broker {
     }
 
     /// Publish one event and wait for its confirm.
-    pub async fn publish(&self, ev: &Event) -> Result<(), PublishError> {
+    pub(crate) async fn publish(&self, ev: &Event) -> Result<(), PublishError> {
         let started = Instant::now();
         let result = self.publish_inner(ev).await;
         let label = match &result {
@@ -324,7 +324,7 @@ impl Broker {
 
     /// Publish `events` in this order (one channel keeps it), then wait for their confirms
     /// together. Returns how many, from the start, were confirmed.
-    pub async fn publish_in_order(&self, events: &[Event]) -> usize {
+    pub(crate) async fn publish_in_order(&self, events: &[Event]) -> usize {
         // One channel keeps the order.
         let Some(chs) = self.channels.load_full() else {
             return 0;
@@ -376,7 +376,7 @@ impl Broker {
         ok
     }
 
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.stopping.store(true, Ordering::Relaxed);
         if let Some(chs) = self.channels.swap(None) {
             for ch in chs.iter() {

@@ -47,7 +47,7 @@ const MEMTABLE_BYTES: u64 = 1 << 20;
 const CACHE_BYTES: u64 = 1 << 20;
 
 /// The ids accepted within the window, on disk.
-pub struct Ledger {
+pub(crate) struct Ledger {
     db: fjall::Database,
     ids: fjall::Keyspace,
 }
@@ -106,7 +106,7 @@ impl CompactionFilter for ExpireBefore {
 }
 
 impl Ledger {
-    pub fn open(dir: &Path, window: Duration) -> fjall::Result<Ledger> {
+    pub(crate) fn open(dir: &Path, window: Duration) -> fjall::Result<Ledger> {
         let expire: Arc<dyn Factory> = Arc::new(Expire {
             window_ms: window.as_millis() as i64,
         });
@@ -125,20 +125,24 @@ impl Ledger {
 
     /// Another keyspace of the same database (the store's spool and marks): its writes
     /// share the ledger's journal and its syncs.
-    pub fn keyspace(&self, name: &str) -> fjall::Result<fjall::Keyspace> {
+    pub(crate) fn keyspace(&self, name: &str) -> fjall::Result<fjall::Keyspace> {
         self.db
             .keyspace(name, fjall::KeyspaceCreateOptions::default)
     }
 
     /// [`Ledger::keyspace`] with a memtable of `memtable` bytes.
-    pub fn keyspace_with(&self, name: &str, memtable: u64) -> fjall::Result<fjall::Keyspace> {
+    pub(crate) fn keyspace_with(
+        &self,
+        name: &str,
+        memtable: u64,
+    ) -> fjall::Result<fjall::Keyspace> {
         self.db.keyspace(name, || {
             fjall::KeyspaceCreateOptions::default().max_memtable_size(memtable)
         })
     }
 
     /// [`Ledger::keyspace`] with options of its own.
-    pub fn keyspace_opts(
+    pub(crate) fn keyspace_opts(
         &self,
         name: &str,
         opts: impl FnOnce() -> fjall::KeyspaceCreateOptions,
@@ -147,12 +151,12 @@ impl Ledger {
     }
 
     /// A batch across the database's keyspaces, applied atomically by `commit`.
-    pub fn batch(&self) -> fjall::OwnedWriteBatch {
+    pub(crate) fn batch(&self) -> fjall::OwnedWriteBatch {
         self.db.batch()
     }
 
     /// Was `(route, id)` accepted at or after `since_ms`?
-    pub fn seen(&self, route: &str, id: &str, since_ms: i64) -> fjall::Result<bool> {
+    pub(crate) fn seen(&self, route: &str, id: &str, since_ms: i64) -> fjall::Result<bool> {
         Ok(self
             .ids
             .get(key(route, id))?
@@ -161,7 +165,7 @@ impl Ledger {
 
     /// Record `(route, id, accepted at)`s in one write to the journal (not yet synced:
     /// see [`Ledger::sync`]).
-    pub fn record<'a>(
+    pub(crate) fn record<'a>(
         &self,
         ids: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
     ) -> fjall::Result<()> {
@@ -173,12 +177,12 @@ impl Ledger {
     }
 
     /// Make what was recorded so far survive a power cut (`fdatasync` of the journal).
-    pub fn sync(&self) -> fjall::Result<()> {
+    pub(crate) fn sync(&self) -> fjall::Result<()> {
         self.db.persist(fjall::PersistMode::SyncData)
     }
 
     /// Every `(route, id, accepted at)` accepted at or after `since_ms`.
-    pub fn for_each_since(
+    pub(crate) fn for_each_since(
         &self,
         since_ms: i64,
         mut f: impl FnMut(&str, &str, i64),
@@ -204,7 +208,7 @@ const GENERATIONS: usize = 5;
 /// optimised builds leave its zeroed pages to the kernel until ids set bits, but
 /// fastbloom's builder writes every word once in an unoptimised build (the debug binary
 /// the tests run), which made all 4 MiB resident at start.
-pub const FILTER_BYTES: usize = 4 << 20;
+pub(crate) const FILTER_BYTES: usize = 4 << 20;
 
 /// One generation: allocated on its first id.
 type Generation = std::sync::OnceLock<AtomicBloomFilter>;
@@ -215,7 +219,7 @@ type Generation = std::sync::OnceLock<AtomicBloomFilter>;
 /// means "ask the ledger". Memory is fixed at [`FILTER_BYTES`]: past roughly 650 000 ids
 /// per generation its false-positive rate rises and more look-ups fall through to the
 /// ledger, which stays the truth; nothing is ever answered wrongly because of it.
-pub struct Filter {
+pub(crate) struct Filter {
     /// Newest first; at most [`GENERATIONS`].
     gens: ArcSwap<Vec<Arc<Generation>>>,
     /// Hashes for every generation (they share its seed), without allocating one.
@@ -229,7 +233,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn new(window: Duration) -> Filter {
+    pub(crate) fn new(window: Duration) -> Filter {
         let seed = (u128::from(fastrand::u64(..)) << 64) | u128::from(fastrand::u64(..));
         let span = (window / (GENERATIONS as u32 - 1)).max(Duration::from_secs(1));
         let gens = (0..GENERATIONS).map(|_| Arc::default()).collect();
@@ -261,7 +265,7 @@ impl Filter {
     }
 
     /// `false`: definitely not accepted within the window. `true`: maybe.
-    pub fn maybe_seen(&self, route: &str, id: &str) -> bool {
+    pub(crate) fn maybe_seen(&self, route: &str, id: &str) -> bool {
         if !self.ready.load(Ordering::Acquire) {
             return true;
         }
@@ -272,14 +276,14 @@ impl Filter {
     }
 
     /// Note an accepted id.
-    pub fn insert(&self, route: &str, id: &str) {
+    pub(crate) fn insert(&self, route: &str, id: &str) {
         self.add(&self.gens.load()[0], self.hash(route, id));
     }
 
     /// Start a new generation and drop the oldest when the newest is `span` old. An id
     /// stays in the filter for `GENERATIONS` spans of `window / (GENERATIONS - 1)`: at
     /// least the window after it was inserted, whenever in its generation that was.
-    pub fn rotate_if_due(&self) {
+    pub(crate) fn rotate_if_due(&self) {
         let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
         if started.elapsed() < self.span {
             return;
@@ -295,7 +299,7 @@ impl Filter {
     /// is set). An id `age` old goes into the generation that lives until its window
     /// ends, less one: a rotation while a large ledger loads shifts the generations
     /// this loop holds, and keeping an id one span too long only costs a look-up.
-    pub fn load(&self, ledger: &Ledger, now_ms: i64, since_ms: i64) -> fjall::Result<usize> {
+    pub(crate) fn load(&self, ledger: &Ledger, now_ms: i64, since_ms: i64) -> fjall::Result<usize> {
         let gens = self.gens.load_full();
         let span_ms = self.span.as_millis().max(1) as i64;
         ledger.for_each_since(since_ms, |route, id, at| {
@@ -307,7 +311,7 @@ impl Filter {
         })
     }
 
-    pub fn set_ready(&self) {
+    pub(crate) fn set_ready(&self) {
         self.ready.store(true, Ordering::Release);
     }
 }

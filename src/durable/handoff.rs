@@ -15,7 +15,7 @@ use crate::durable::store::{Outcome, Store, StoreFault, Table};
 /// Why an event that passed every check was not made durable (answered 503). Its
 /// [`HandoffError::cause`] is the log line's `cause` and the metric label.
 #[derive(Debug, thiserror::Error)]
-pub enum HandoffError {
+pub(crate) enum HandoffError {
     /// `when_unavailable: reject` and the broker did not confirm.
     #[error("broker: {0}")]
     Broker(#[from] PublishError),
@@ -24,7 +24,7 @@ pub enum HandoffError {
 }
 
 impl HandoffError {
-    pub fn cause(&self) -> crate::obs::metrics::UnavailableCause {
+    pub(crate) fn cause(&self) -> crate::obs::metrics::UnavailableCause {
         use crate::obs::metrics::UnavailableCause as C;
         match self {
             HandoffError::Broker(e) => match e {
@@ -40,7 +40,7 @@ impl HandoffError {
     }
 }
 
-pub struct Handoff {
+pub(crate) struct Handoff {
     store: Store,
     broker: Option<(Arc<Broker>, Arc<Spool>, WhenUnavailable)>,
     /// `store.archive`: keep a copy of each confirmed event in the store's journal.
@@ -50,7 +50,7 @@ pub struct Handoff {
 }
 
 impl Handoff {
-    pub fn store_only(store: Store) -> Handoff {
+    pub(crate) fn store_only(store: Store) -> Handoff {
         Handoff {
             store,
             broker: None,
@@ -59,7 +59,7 @@ impl Handoff {
         }
     }
 
-    pub fn with_broker(
+    pub(crate) fn with_broker(
         store: Store,
         broker: Arc<Broker>,
         spool: Arc<Spool>,
@@ -75,14 +75,14 @@ impl Handoff {
     }
 
     /// Ask the replicas' shared ids too (`store.dedup.redis`).
-    pub fn shared(mut self, shared: Option<Arc<crate::durable::shared::Shared>>) -> Handoff {
+    pub(crate) fn shared(mut self, shared: Option<Arc<crate::durable::shared::Shared>>) -> Handoff {
         self.shared = shared;
         self
     }
 
     /// `Ok` once the event is durable (or known as a duplicate); `Err` means nothing was
     /// kept and the sender must retry (503).
-    pub async fn submit(&self, ev: Event) -> Result<Outcome, HandoffError> {
+    pub(crate) async fn submit(&self, ev: Event) -> Result<Outcome, HandoffError> {
         let Some(shared) = &self.shared else {
             return self.hand_off(ev).await;
         };
@@ -131,22 +131,22 @@ impl Handoff {
         }
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
-    pub fn broker(&self) -> Option<&Arc<Broker>> {
+    pub(crate) fn broker(&self) -> Option<&Arc<Broker>> {
         self.broker.as_ref().map(|(b, _, _)| b)
     }
 
     /// Events can be handed off durably right now (and their ids recorded: a ledger
     /// that refuses writes for good is not ready with a broker either).
     /// Why the broker refuses the connection, while it does (for `/readyz`).
-    pub fn broker_refused(&self) -> Option<String> {
+    pub(crate) fn broker_refused(&self) -> Option<String> {
         self.broker.as_ref().and_then(|(b, _, _)| b.refused())
     }
 
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         match &self.broker {
             None => self.store.healthy(),
             Some((b, _, policy)) => {
@@ -158,7 +158,7 @@ impl Handoff {
     }
 
     /// Wait until everything accepted so far is durable (shutdown).
-    pub async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         self.store.flush().await;
         if let Some((b, _, _)) = &self.broker {
             b.close().await;

@@ -24,11 +24,11 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// A segment is closed, and the next one started, once it holds this much.
-pub const SEGMENT_BYTES: u64 = if cfg!(test) { 4096 } else { 64 << 20 };
+pub(crate) const SEGMENT_BYTES: u64 = if cfg!(test) { 4096 } else { 64 << 20 };
 const HEADER: usize = 8;
 const NONE: u32 = u32::MAX;
 
-pub fn dir(store: &Path) -> PathBuf {
+pub(crate) fn dir(store: &Path) -> PathBuf {
     store.join("events")
 }
 
@@ -88,11 +88,11 @@ mod read;
 mod record;
 
 use read::SegmentReader;
-pub use read::{newest, Scan};
-pub use record::{decode_record, encode, Record};
+pub(crate) use read::{newest, Scan};
+pub(crate) use record::{decode_record, encode, Record};
 
 /// The writer's end: owned by the store's writer thread.
-pub struct Journal {
+pub(crate) struct Journal {
     dir: PathBuf,
     file: File,
     /// Bytes of the current segment that are synced: the next append goes here.
@@ -105,7 +105,7 @@ pub struct Journal {
 impl Journal {
     /// Open the journal in `dir` (creating it, the first segment numbered `first_seq`,
     /// if there is none), cutting off a torn tail a crash left in the last segment.
-    pub fn open(dir: &Path, first_seq: i64) -> io::Result<Journal> {
+    pub(crate) fn open(dir: &Path, first_seq: i64) -> io::Result<Journal> {
         std::fs::create_dir_all(dir)?;
         let mut segs = segments(dir)?;
         // Empty segments beside others are dropped: one is either a roll that failed
@@ -177,19 +177,19 @@ impl Journal {
         })
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The seq the next event gets.
-    pub fn next_seq(&self) -> i64 {
+    pub(crate) fn next_seq(&self) -> i64 {
         self.next_seq
     }
 
     /// Write `records` (encoded by [`encode`], numbered from [`Journal::next_seq`] up to
     /// `last_seq`) and sync them. On error nothing of them counts: the next append cuts
     /// off whatever this one left, and the seqs are given again.
-    pub fn append(&mut self, records: &[u8], last_seq: i64) -> io::Result<()> {
+    pub(crate) fn append(&mut self, records: &[u8], last_seq: i64) -> io::Result<()> {
         if self.torn {
             self.file.set_len(self.len)?;
             self.torn = false;
@@ -224,7 +224,11 @@ impl Journal {
     /// is that old, so that a quiet store is trimmed too. A segment that holds an event
     /// after `keep_after` (one a destination has not taken yet) stays. Returns how many
     /// went.
-    pub fn retain(&mut self, cutoff: std::time::SystemTime, keep_after: i64) -> io::Result<usize> {
+    pub(crate) fn retain(
+        &mut self,
+        cutoff: std::time::SystemTime,
+        keep_after: i64,
+    ) -> io::Result<usize> {
         let old = |p: &Path| -> io::Result<bool> { Ok(std::fs::metadata(p)?.modified()? < cutoff) };
         let mut segs = segments(&self.dir)?;
         let current_is_old = match segs.last() {

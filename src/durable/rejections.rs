@@ -48,11 +48,11 @@ mod reader;
 mod record;
 mod writer;
 
-pub use read::{find, list, mark_replayed, Filter};
+pub(crate) use read::{find, list, mark_replayed, Filter};
 
 /// Record bytes written to the store per second at most (with a burst of twice that):
 /// about two hundred full records, or one captured 1 MiB body.
-pub const WRITE_RATE: usize = 1 << 20;
+pub(crate) const WRITE_RATE: usize = 1 << 20;
 
 /// A refused request as the CLI, the API and the dashboard show it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -119,7 +119,7 @@ impl Raw {
     /// The request's head and body again; a shared-token credential is put back as the
     /// secret of `route` with the recorded digest (none matching: left out, so the
     /// replay is refused like the request was).
-    pub fn request(&self, route: Option<&crate::config::Route>) -> Option<(Parts, Bytes)> {
+    pub(crate) fn request(&self, route: Option<&crate::config::Route>) -> Option<(Parts, Bytes)> {
         let mut uri = self.uri.clone();
         let mut b = http::Request::builder().method("POST");
         for (n, v) in &self.headers {
@@ -146,7 +146,7 @@ impl Raw {
 }
 
 /// What the request path knows of a refused request.
-pub struct Refused<'a> {
+pub(crate) struct Refused<'a> {
     pub route: &'a str,
     pub verifier: Option<&'a crate::checks::verify::Verifier>,
     pub source: IpAddr,
@@ -162,7 +162,7 @@ pub struct Refused<'a> {
 
 /// The request path's handle: offers records to the writer.
 #[derive(Clone)]
-pub struct Log {
+pub(crate) struct Log {
     queue: Arc<queue::Queue>,
     metrics: Arc<Metrics>,
     seq: Arc<std::sync::atomic::AtomicU64>,
@@ -170,7 +170,7 @@ pub struct Log {
 
 impl Log {
     /// Start the writer over `keyspace`.
-    pub fn start(
+    pub(crate) fn start(
         keyspace: fjall::Keyspace,
         cfg: &RejectionsConfig,
         metrics: Arc<Metrics>,
@@ -190,7 +190,7 @@ impl Log {
     }
 
     /// A reloaded configuration's budgets.
-    pub fn configure(&self, cfg: &RejectionsConfig) {
+    pub(crate) fn configure(&self, cfg: &RejectionsConfig) {
         self.queue.configure(cfg.clone());
     }
 
@@ -212,7 +212,7 @@ impl Log {
     }
 
     /// Record `r`; never blocks (on a lock held only to count and queue).
-    pub fn record(&self, r: Refused) {
+    pub(crate) fn record(&self, r: Refused) {
         let now_ms = crate::now_ms();
         if self.queue.repeat(r.route, r.code, r.source, now_ms) {
             return;

@@ -26,7 +26,7 @@ use crate::obs::metrics::Metrics;
 static GCRA: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("shared/gcra.lua")));
 
-pub struct Shared {
+pub(crate) struct Shared {
     conn: ConnectionManager,
     prefix: String,
     timeout: Duration,
@@ -40,7 +40,7 @@ pub struct Shared {
 
 impl Shared {
     /// Connect lazily (the gateway starts while Redis is down). Inside the runtime.
-    pub fn connect(
+    pub(crate) fn connect(
         cfg: &RedisConfig,
         window: Duration,
         metrics: Arc<Metrics>,
@@ -100,7 +100,7 @@ impl Shared {
     }
 
     /// Why Redis is not used right now, while it is not.
-    pub fn down(&self) -> Option<String> {
+    pub(crate) fn down(&self) -> Option<String> {
         (!self.up.load(Ordering::Relaxed)).then(|| {
             self.last_error
                 .lock()
@@ -114,7 +114,7 @@ impl Shared {
     }
 
     /// Did any replica accept `(route, id)` within the window? `None`: no answer.
-    pub async fn seen(&self, route: &str, id: &str) -> Option<bool> {
+    pub(crate) async fn seen(&self, route: &str, id: &str) -> Option<bool> {
         let mut c = self.conn.clone();
         let key = self.id_key(route, id);
         self.call("dedup_check", async move {
@@ -128,7 +128,7 @@ impl Shared {
     }
 
     /// Record `(route, id)` as accepted, for the dedup window.
-    pub async fn accepted(&self, route: &str, id: &str) {
+    pub(crate) async fn accepted(&self, route: &str, id: &str) {
         let mut c = self.conn.clone();
         let key = self.id_key(route, id);
         let ms = self.window.as_millis() as u64;
@@ -147,7 +147,7 @@ impl Shared {
     /// Take a cell from the route's shared buckets for `client` (per client first, then
     /// the route's, as [`crate::checks::ratelimit::Limiter::check`] does): `Err(retry_after)`
     /// when refused; `None`: no answer.
-    pub async fn limit(
+    pub(crate) async fn limit(
         &self,
         route: &str,
         client: IpAddr,

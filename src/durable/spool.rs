@@ -17,7 +17,7 @@ use crate::obs::metrics::Metrics;
 
 const BATCH: usize = 256;
 
-pub struct Spool {
+pub(crate) struct Spool {
     store: Store,
     depths: Mutex<HashMap<Arc<str>, i64>>,
     wake: Notify,
@@ -28,7 +28,7 @@ pub struct Spool {
 }
 
 impl Spool {
-    pub fn new(store: Store, metrics: Arc<Metrics>, archive: bool) -> anyhow::Result<Spool> {
+    pub(crate) fn new(store: Store, metrics: Arc<Metrics>, archive: bool) -> anyhow::Result<Spool> {
         let reader = store.reader();
         let depths: HashMap<Arc<str>, i64> = reader
             .spool_depths()?
@@ -56,7 +56,7 @@ impl Spool {
         self.depths.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn nonempty(&self, route: &str) -> bool {
+    pub(crate) fn nonempty(&self, route: &str) -> bool {
         self.lock().get(route).is_some_and(|n| *n > 0)
     }
 
@@ -65,7 +65,7 @@ impl Spool {
     }
 
     /// Keep `ev` (fsync) for later forwarding.
-    pub async fn push(&self, ev: Event) -> Result<Outcome, StoreFault> {
+    pub(crate) async fn push(&self, ev: Event) -> Result<Outcome, StoreFault> {
         let route = ev.route.clone();
         let outcome = self.store.keep(Table::Spool, ev).await?;
         if outcome == Outcome::Accepted {
@@ -77,7 +77,7 @@ impl Spool {
     }
 
     /// Forward spooled events whenever the broker is connected. Runs until the process ends.
-    pub async fn forward(self: Arc<Self>, broker: Arc<Broker>) {
+    pub(crate) async fn forward(self: Arc<Self>, broker: Arc<Broker>) {
         let mut reader = Some(self.store.reader());
         // Entries up to here were confirmed; their deletion may still be in the writer's queue.
         let mut last_seq = 0i64;
@@ -167,7 +167,7 @@ impl Spool {
 
 /// One step of forwarding stored events in their order, shared by the spool's drain and
 /// `hookgate store replay`.
-pub struct Forwarded {
+pub(crate) struct Forwarded {
     pub seqs: Vec<i64>,
     pub events: Vec<Event>,
     /// How many, from the start, the broker confirmed.
@@ -177,7 +177,7 @@ pub struct Forwarded {
 /// Read the next `limit` events of `table` after seq `after` (off the runtime's threads:
 /// the read may scan files), and publish them in order, each with its confirm. The
 /// reader comes back whatever happened.
-pub async fn forward_batch(
+pub(crate) async fn forward_batch(
     reader: Reader,
     broker: &Broker,
     table: Table,

@@ -50,13 +50,13 @@ mod writer;
 
 mod remote;
 mod status;
-pub use remote::{call, call_any, query_escape};
-pub use status::Status;
+pub(crate) use remote::{call, call_any, query_escape};
+pub(crate) use status::Status;
 pub(crate) mod replay_job;
-pub use error::*;
+pub(crate) use error::*;
 use housekeeping::*;
 use layout::*;
-pub use layout::{db_dir, open_ledger, Tables, FORMAT, RECORD_FLUSH};
+pub(crate) use layout::{db_dir, open_ledger, Tables, RECORD_FLUSH};
 use pending::*;
 pub use reader::*;
 use writer::*;
@@ -102,7 +102,7 @@ fn gather<T>(rx: &mpsc::Receiver<T>, batch: &mut Vec<T>, until: Instant, up_to: 
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Accepted,
     Duplicate,
 }
@@ -130,7 +130,7 @@ enum Cmd {
 }
 
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct Store {
     tx: mpsc::Sender<Cmd>,
     healthy: Arc<AtomicBool>,
     /// The ledger refused writes for good (see [`Writer::ledger_failed`]): sticky, where
@@ -163,7 +163,7 @@ impl Store {
     /// Open (creating if needed) and start the writer thread. `with_broker`: events go to
     /// the broker, and [`Store::seen`] is asked on the request path (else they are kept
     /// here, and the writer keeps their ids' ledger).
-    pub fn open(
+    pub(crate) fn open(
         cfg: &StoreConfig,
         metrics: Arc<Metrics>,
         with_broker: bool,
@@ -250,21 +250,21 @@ impl Store {
     }
 
     /// The last seq committed to the event journal, as it changes (delivery follows it).
-    pub fn committed(&self) -> tokio::sync::watch::Receiver<i64> {
+    pub(crate) fn committed(&self) -> tokio::sync::watch::Receiver<i64> {
         self.committed.subscribe()
     }
 
     /// Delivery's floor for retention: every kept event up to this seq is taken.
-    pub fn set_delivered_floor(&self, seq: i64) {
+    pub(crate) fn set_delivered_floor(&self, seq: i64) {
         self.delivered_floor.store(seq, Ordering::Relaxed);
     }
 
     /// The keyspaces delivery keeps its state in, and a way to sync them.
-    pub fn tables(&self) -> (&Tables, &Arc<dedup::Ledger>) {
+    pub(crate) fn tables(&self) -> (&Tables, &Arc<dedup::Ledger>) {
         (&self.tables, &self.ledger)
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -275,7 +275,7 @@ impl Store {
     }
 
     /// Make `ev` durable in `table` (or recognise it as a duplicate). Returns once fsynced.
-    pub async fn keep(&self, table: Table, ev: Event) -> Result<Outcome, StoreFault> {
+    pub(crate) async fn keep(&self, table: Table, ev: Event) -> Result<Outcome, StoreFault> {
         self.ask(|r| Cmd::Keep(table, ev, r)).await
     }
 
@@ -283,12 +283,12 @@ impl Store {
     /// archive (listing, replay). Not awaited: the event is durable in the broker, and
     /// a copy lost to a crash or a full disk costs the archive one entry (counted in the
     /// log as a failed commit), never the event.
-    pub fn archive(&self, ev: Event) {
+    pub(crate) fn archive(&self, ev: Event) {
         let _ = self.tx.send(Cmd::Archive(ev));
     }
 
     /// Was this event id accepted within the dedup window?
-    pub fn seen(&self, route: &str, id: &str) -> Result<bool, StoreFault> {
+    pub(crate) fn seen(&self, route: &str, id: &str) -> Result<bool, StoreFault> {
         if !self.filter.maybe_seen(route, id) {
             return Ok(false);
         }
@@ -309,7 +309,7 @@ impl Store {
     /// written every [`RECORD_FLUSH`] in one batch; `seen` consults the buffer too.
     /// Losing the buffer in a crash costs at most a duplicate publish, which
     /// `message_id` makes harmless.
-    pub fn record(&self, route: Arc<str>, id: String) {
+    pub(crate) fn record(&self, route: Arc<str>, id: String) {
         self.filter.insert(&route, &id);
         // No lock here: a channel send. `pending` takes the id in at its next reader.
         let _ = self.recorded.send((route, id));
@@ -320,7 +320,7 @@ impl Store {
 
     /// Write buffered dedup records; called every [`RECORD_FLUSH`] and at shutdown.
     /// (Without a broker the writer does this itself, knowing which events it covers.)
-    pub fn flush_records(&self) {
+    pub(crate) fn flush_records(&self) {
         if self.writer_keeps_ledger {
             return;
         }
@@ -336,12 +336,12 @@ impl Store {
     }
 
     /// Remove spool entries the broker has confirmed.
-    pub fn forwarded(&self, seqs: Vec<i64>) {
+    pub(crate) fn forwarded(&self, seqs: Vec<i64>) {
         let _ = self.tx.send(Cmd::Forwarded(seqs));
     }
 
     /// Wait until everything submitted so far is committed.
-    pub async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         self.flush_records();
         let (reply, rx) = oneshot::channel();
         if self.tx.send(Cmd::Flush(reply)).is_ok() {
@@ -350,12 +350,12 @@ impl Store {
     }
 
     /// The last commit succeeded and the writer is alive.
-    pub fn healthy(&self) -> bool {
+    pub(crate) fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed) && !self.ledger_broken()
     }
 
     /// The dedup ledger refuses writes until a restart (see `Writer::ledger_error`).
-    pub fn ledger_broken(&self) -> bool {
+    pub(crate) fn ledger_broken(&self) -> bool {
         self.ledger_broken.load(Ordering::Relaxed)
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use crate::config::Limits;
 use crate::obs::metrics::UnavailableCause;
 
-pub struct Admission {
+pub(crate) struct Admission {
     per_client_requests: usize,
     per_client_bytes: usize,
     total_bytes: usize,
@@ -65,14 +65,14 @@ impl Refused {
 
 /// One admitted request: its slot and the body bytes reserved for it, given back on drop
 /// (also when the client goes away mid-body).
-pub struct Ticket<'a> {
+pub(crate) struct Ticket<'a> {
     admission: &'a Admission,
     client: IpAddr,
     bytes: usize,
 }
 
 impl Admission {
-    pub fn new(l: &Limits) -> Admission {
+    pub(crate) fn new(l: &Limits) -> Admission {
         Admission {
             per_client_requests: l.max_in_flight_per_client,
             per_client_bytes: l.body_memory_per_client,
@@ -83,7 +83,7 @@ impl Admission {
 
     /// Admit one request of `client` that will need `bytes` of body (its declared
     /// length; 0 when unknown, reserved as it arrives).
-    pub fn admit(&self, client: IpAddr, bytes: usize) -> Result<Ticket<'_>, Refused> {
+    pub(crate) fn admit(&self, client: IpAddr, bytes: usize) -> Result<Ticket<'_>, Refused> {
         let mut st = self.lock();
         let State {
             bytes: total,
@@ -126,15 +126,16 @@ impl Admission {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Body bytes held now, all clients together (for tests and metrics).
-    pub fn bytes(&self) -> usize {
+    /// Body bytes held now, all clients together.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
         self.lock().bytes
     }
 }
 
 impl Ticket<'_> {
     /// Reserve `more` bytes of body for this request.
-    pub fn reserve(&mut self, more: usize) -> Result<(), Refused> {
+    pub(crate) fn reserve(&mut self, more: usize) -> Result<(), Refused> {
         let a = self.admission;
         let mut st = a.lock();
         let State {

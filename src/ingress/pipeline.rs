@@ -31,13 +31,13 @@ mod timing;
 
 pub use inspect::inspect;
 pub(crate) use inspect::nesting_depth;
-pub use keep::{replay, Replayed};
-pub use rejection::{Rejection, RejectionSummary};
+pub(crate) use keep::{replay, Replayed};
+pub(crate) use rejection::{Rejection, RejectionSummary};
 pub use timing::{Stage, Timer};
 
 /// The configuration and the live state built from it (rate-limit buckets), swapped
 /// whole on reload.
-pub struct Runtime {
+pub(crate) struct Runtime {
     pub config: Arc<Config>,
     metrics: Vec<RouteMetrics>,
     unrouted: RouteMetrics,
@@ -48,7 +48,7 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(config: Arc<Config>, m: &Metrics) -> Runtime {
+    pub(crate) fn new(config: Arc<Config>, m: &Metrics) -> Runtime {
         let metrics = config
             .routes
             .iter()
@@ -82,11 +82,11 @@ impl Runtime {
     }
 
     /// Every route's request metrics (the unmatched paths' last).
-    pub fn route_metrics(&self) -> impl Iterator<Item = &RouteMetrics> {
+    pub(crate) fn route_metrics(&self) -> impl Iterator<Item = &RouteMetrics> {
         self.metrics.iter().chain(std::iter::once(&self.unrouted))
     }
 
-    pub fn housekeeping(&self) {
+    pub(crate) fn housekeeping(&self) {
         self.limiters
             .iter()
             .flatten()
@@ -95,7 +95,7 @@ impl Runtime {
 }
 
 /// Everything a request needs that outlives it.
-pub struct App {
+pub(crate) struct App {
     pub runtime: arc_swap::ArcSwap<Runtime>,
     pub handoff: Handoff,
     pub metrics: Arc<Metrics>,
@@ -110,7 +110,7 @@ pub struct App {
 }
 
 /// Answer one webhook request. Never fails: every problem is a [`Rejection`].
-pub async fn handle<B>(
+pub(crate) async fn handle<B>(
     app: Arc<App>,
     req: Request<B>,
     peer: SocketAddr,

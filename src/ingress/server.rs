@@ -68,7 +68,7 @@ async fn first_bytes(tcp: &TcpStream, limit: Duration) -> bool {
 
 /// Serve webhooks on `listener` until `stop` turns true, then let in-flight requests
 /// finish for up to `grace`.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     tls: Option<TlsAcceptor>,
@@ -290,7 +290,7 @@ fn within_fd_limit(max_connections: usize) -> usize {
 }
 
 /// Resolves once `stop` is true (returns no guard, so callers stay `Send`).
-pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
@@ -303,7 +303,7 @@ impl<F: FnMut()> Drop for Defer<F> {
 }
 
 /// Bind, with a clear error.
-pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({what}): {e}"))

@@ -4,20 +4,20 @@
 
 use std::time::Duration;
 
-pub mod delivery;
+pub(crate) mod delivery;
 pub(crate) mod exposition;
 mod outcome;
 mod process;
 mod route;
-pub mod shared;
+pub(crate) mod shared;
 mod stage;
 mod unavailable;
 
-pub use outcome::Outcome;
+pub(crate) use outcome::Outcome;
 pub use stage::Stage;
-pub use unavailable::UnavailableCause;
+pub(crate) use unavailable::UnavailableCause;
 
-pub use route::RouteMetrics;
+pub(crate) use route::RouteMetrics;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -27,29 +27,29 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     pub route: String,
     pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct UnavailableLabels {
+pub(crate) struct UnavailableLabels {
     pub route: String,
     pub cause: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabel {
+pub(crate) struct ResultLabel {
     pub result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct StageLabel {
+pub(crate) struct StageLabel {
     pub stage: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabel {
+pub(crate) struct RouteLabel {
     pub route: String,
 }
 

@@ -51,7 +51,7 @@ fn caps() -> Targets {
 /// hookgate's: dependencies stay at `warn`, so `RUST_LOG=debug` shows what hookgate did,
 /// not the storage engine's and the HTTP stack's internals. Directives naming targets
 /// (`debug,hyper=debug`) are taken as written.
-pub fn directives(spec: &str) -> String {
+pub(crate) fn directives(spec: &str) -> String {
     let spec = spec.trim();
     if spec.parse::<LevelFilter>().is_ok() {
         format!("warn,hookgate={spec}")
@@ -60,7 +60,7 @@ pub fn directives(spec: &str) -> String {
     }
 }
 
-pub fn init(cfg: &LogConfig) {
+pub(crate) fn init(cfg: &LogConfig) {
     let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.level.clone());
     let filter = EnvFilter::try_new(directives(&spec)).unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer()

@@ -18,14 +18,14 @@ use crate::ingress::pipeline::App;
 
 mod dashboard;
 
-pub struct Admin {
+pub(crate) struct Admin {
     pub app: Arc<App>,
     /// Set on SIGTERM: `/readyz` answers 503 so load balancers stop sending.
     pub draining: AtomicBool,
 }
 
 impl Admin {
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         !self.draining.load(Ordering::Relaxed) && self.app.handoff.ready()
     }
 
@@ -169,7 +169,11 @@ impl Admin {
 /// take the ingress's.
 const MAX_CONNECTIONS: usize = 64;
 
-pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    mut stop: watch::Receiver<bool>,
+) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     // At the cap, the connections waiting for a request are asked to close, so that a
     // probe or a person gets in behind idle (or hostile) ones at once.

@@ -31,7 +31,7 @@ mod rejections;
 use error::{json, ApiError, Reply};
 
 /// One API request, as the admin server passes it on.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub peer: IpAddr,
     pub method: &'a http::Method,
     pub path: &'a str,
@@ -109,7 +109,7 @@ fn same_origin(c: &Call) -> bool {
 }
 
 /// The answer to an API request: status and JSON body.
-pub async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
+pub(crate) async fn answer(app: &App, c: Call<'_>) -> (u16, String) {
     match route(app, c).await {
         Ok(body) => (200, body),
         Err(e) => (e.status(), e.body()),

@@ -21,7 +21,7 @@ use crate::obs::metrics::Metrics;
 use crate::ops::admin::{self, Admin};
 use crate::{config::tls, ingress::server};
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -178,7 +178,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// Each route's queue, for declaring the broker topology.
-pub fn topology(config: &Config) -> Vec<RouteTopology> {
+pub(crate) fn topology(config: &Config) -> Vec<RouteTopology> {
     config
         .routes
         .iter()

@@ -1,8 +1,15 @@
-//! What the benchmark (`benches/gateway`) takes from the crate: the broker topology
-//! hookgate declares, so that its reference publisher (raw lapin) writes to the same
+//! What the benchmarks take from the crate: the configuration and the I/O-free checks
+//! (`benches/micro.rs`), the store's reader, and the broker topology hookgate declares,
+//! so that the reference publisher (raw lapin) of `benches/gateway` writes to the same
 //! kind of queue as hookgate does, declared by the same code.
 
 use std::time::Duration;
+
+pub use crate::checks::verify::SignedRequest;
+pub use crate::config::{load_str, Config};
+pub use crate::durable::store::{Reader, Table};
+pub use crate::ingress::pipeline::{inspect, Stage, Timer};
+pub use crate::obs::metrics::Metrics;
 
 use crate::config::{BrokerConfig, WhenUnavailable};
 use crate::durable::broker::{declare, RouteTopology};

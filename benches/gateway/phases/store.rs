@@ -82,8 +82,8 @@ pub(crate) async fn run(
     );
     let speak = status_kib(spid, "VmHWM:");
     drop(gw);
-    let rows: i64 = hookgate::durable::store::Reader::open(&dir.join("store"))
-        .and_then(|r| r.count(hookgate::durable::store::Table::Events))
+    let rows: i64 = hookgate::testing::bench::Reader::open(&dir.join("store"))
+        .and_then(|r| r.count(hookgate::testing::bench::Table::Events))
         .map(|n| n as i64)
         .unwrap_or(-1);
     let sexpected = sclosed.ok + sopen.ok;

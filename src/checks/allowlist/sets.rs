@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Why a sets file or a provider's published document cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SetsError {
+pub(crate) enum SetsError {
     #[error("{0}")]
     Json(String),
     #[error("set {name:?}: {error}")]
@@ -39,7 +39,7 @@ pub enum SetsError {
 
 /// How a provider publishes its list.
 #[derive(Debug, Clone, Copy)]
-pub enum Format {
+pub(crate) enum Format {
     /// A JSON document; the ranges are the strings at this path of object keys.
     Json(&'static [&'static str]),
     /// One address or CIDR per line (blank lines and `#` comments skipped).
@@ -54,7 +54,7 @@ pub enum Format {
 
 /// One provider's published list, as shipped.
 #[derive(Debug)]
-pub struct Published {
+pub(crate) struct Published {
     pub name: &'static str,
     pub title: &'static str,
     /// Where `hookgate ips update` reads it.
@@ -68,7 +68,7 @@ pub struct Published {
 /// The file `hookgate ips update` writes and `ip_sets:` reads.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SetsFile {
+pub(crate) struct SetsFile {
     /// When the update ran (RFC 3339).
     pub taken: String,
     pub sets: BTreeMap<String, SetEntry>,
@@ -76,20 +76,20 @@ pub struct SetsFile {
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SetEntry {
+pub(crate) struct SetEntry {
     pub source: String,
     pub ranges: Vec<String>,
 }
 
 /// The sets a configuration can name: the shipped ones, overridden by a file's.
 #[derive(Debug, Default)]
-pub struct Sets {
+pub(crate) struct Sets {
     file: BTreeMap<String, Vec<IpNet>>,
 }
 
 impl Sets {
     /// Read a file written by `hookgate ips update`; every range must parse.
-    pub fn from_file(text: &str) -> Result<Sets, SetsError> {
+    pub(crate) fn from_file(text: &str) -> Result<Sets, SetsError> {
         let f: SetsFile = serde_json::from_str(text).map_err(|e| SetsError::Json(e.to_string()))?;
         let mut file = BTreeMap::new();
         for (name, entry) in f.sets {
@@ -109,7 +109,7 @@ impl Sets {
     }
 
     /// The ranges of the set `name`, or `None` when there is no such set.
-    pub fn get(&self, name: &str) -> Option<Vec<IpNet>> {
+    pub(crate) fn get(&self, name: &str) -> Option<Vec<IpNet>> {
         if let Some(nets) = self.file.get(name) {
             return Some(nets.clone());
         }
@@ -119,7 +119,7 @@ impl Sets {
             .map(|p| p.ranges.iter().filter_map(|r| parse(r).ok()).collect())
     }
 
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let mut n: Vec<String> = PUBLISHED.iter().map(|p| p.name.to_string()).collect();
         n.extend(self.file.keys().cloned());
         n.sort();
@@ -129,7 +129,7 @@ impl Sets {
 }
 
 /// An address or CIDR (an address alone is its /32 or /128).
-pub fn parse(t: &str) -> Result<IpNet, SetsError> {
+pub(crate) fn parse(t: &str) -> Result<IpNet, SetsError> {
     let t = t.trim();
     t.parse::<IpNet>()
         .or_else(|_| t.parse::<std::net::IpAddr>().map(IpNet::from))
@@ -137,7 +137,7 @@ pub fn parse(t: &str) -> Result<IpNet, SetsError> {
 }
 
 /// The ranges in a provider's published document.
-pub fn extract(format: Format, body: &[u8]) -> Result<Vec<String>, SetsError> {
+pub(crate) fn extract(format: Format, body: &[u8]) -> Result<Vec<String>, SetsError> {
     let ranges: Vec<String> = match format {
         Format::Json(path) => {
             let doc: serde_json::Value =
@@ -193,7 +193,7 @@ pub fn extract(format: Format, body: &[u8]) -> Result<Vec<String>, SetsError> {
 }
 
 /// Every set shipped with the binary, in `hookgate ips` order.
-pub static PUBLISHED: &[Published] = &[
+pub(crate) static PUBLISHED: &[Published] = &[
     Published {
         name: "github",
         title: "GitHub (webhooks)",

@@ -141,7 +141,7 @@ impl Src {
 }
 
 /// Every preset, in the order `hookgate providers` lists them.
-pub static PRESETS: &[&Preset] = &[
+pub(crate) static PRESETS: &[&Preset] = &[
     &hmac::GITHUB,
     &token::GITLAB,
     &keyed::STRIPE,

@@ -29,7 +29,7 @@ pub struct Certificate {
 }
 
 /// A configured certificate (PEM) as DER, or why not.
-pub fn decode_certificate(text: &str) -> Result<Vec<u8>, SetupError> {
+pub(crate) fn decode_certificate(text: &str) -> Result<Vec<u8>, SetupError> {
     let der = CertificateDer::from_pem_slice(text.as_bytes()).map_err(|_| SetupError::NotPem)?;
     webpki::EndEntityCert::try_from(&der).map_err(|e| SetupError::Certificate(e.to_string()))?;
     Ok(der.to_vec())

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use super::template::header_name;
-pub use super::template::{parse_template, Part, Stamp, TsFormat};
+pub(crate) use super::template::{parse_template, Part, Stamp, TsFormat};
 use super::{Algorithm, Candidates, Mac, SetupError, SignedRequest, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,7 @@ pub struct KeyedSpec {
     pub base64url: bool,
 }
 
-pub const STRIPE: KeyedSpec = KeyedSpec {
+pub(crate) const STRIPE: KeyedSpec = KeyedSpec {
     header: "stripe-signature",
     separator: b',',
     ts_key: "t",

@@ -103,13 +103,13 @@ fn rfc3339(s: &str) -> Option<i64> {
     Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64 - offset)
 }
 
-pub fn header_name(h: &str) -> Result<HeaderName, SetupError> {
+pub(super) fn header_name(h: &str) -> Result<HeaderName, SetupError> {
     HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes())
         .map_err(|_| SetupError::HeaderName(h.to_string()))
 }
 
 /// `"{timestamp}.{body}"` -> parts. Unknown placeholders are errors, not literals.
-pub fn parse_template(t: &str) -> Result<Vec<Part>, SetupError> {
+pub(crate) fn parse_template(t: &str) -> Result<Vec<Part>, SetupError> {
     let mut parts = Vec::new();
     let mut rest = t;
     while let Some(i) = rest.find('{') {

@@ -27,7 +27,7 @@ pub enum TokenIn {
 
 /// The credentials of an `Authorization: Basic …` value (`user:password`), as the
 /// scheme compares them; `None` when it is not Basic or not base64.
-pub fn basic_credentials(v: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn basic_credentials(v: &[u8]) -> Option<Vec<u8>> {
     v.get(..6)
         .filter(|s| s.eq_ignore_ascii_case(b"basic "))
         .and_then(|_| {

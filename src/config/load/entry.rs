@@ -9,21 +9,17 @@ use super::super::Config;
 use super::locate::{all_unknown_keys, locate, serde_error, ConfigError, ConfigErrors};
 use super::Validator;
 
-/// Load and validate the configuration at `path`, with the process environment.
-pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    load_mode(path, false)
-}
-
-/// [`load`] for commands that read the store and never verify a request (`hookgate
+/// [`load_mode`] for commands that read the store and never verify a request (`hookgate
 /// store`): routes' secrets and verify tokens are neither read nor required, so the
 /// store can be inspected without the secrets' variables set. Never serve with it.
-pub fn load_for_inspection(path: &Path) -> Result<Config, ConfigErrors> {
+pub(crate) fn load_for_inspection(path: &Path) -> Result<Config, ConfigErrors> {
     load_with(path, true, true)
 }
 
-/// [`load`]; with `dev`, a secret taken from a `${VAR:-default}` default is a warning
+/// Load and validate the configuration at `path`, with the process environment; with
+/// `dev`, a secret taken from a `${VAR:-default}` default is a warning
 /// instead of an error (`--dev`: the example configuration's placeholders are public).
-pub fn load_mode(path: &Path, dev: bool) -> Result<Config, ConfigErrors> {
+pub(crate) fn load_mode(path: &Path, dev: bool) -> Result<Config, ConfigErrors> {
     load_with(path, dev, false)
 }
 

@@ -114,7 +114,7 @@ impl Validator<'_> {
 
 /// The most request-body bytes held at once: bounded by `body_memory`, and by
 /// `max_in_flight` bodies of `max_body`.
-pub fn worst_body_memory(l: &Limits) -> usize {
+pub(crate) fn worst_body_memory(l: &Limits) -> usize {
     l.body_memory
         .min(l.max_in_flight.saturating_mul(l.max_body))
 }

@@ -11,7 +11,7 @@ use super::FRAME_MAX;
 use crate::config::BrokerConfig;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     #[error("cannot reach the broker: {0}")]
     Unreachable(String),
     /// The broker answered but the topology cannot be set up: needs a human.

@@ -81,7 +81,11 @@ pub(super) fn read_or_end(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool>
 
 /// The newest `limit` records that `keep` accepts, oldest first: segments are read
 /// from the newest back until enough are found.
-pub fn newest(dir: &Path, limit: usize, keep: impl Fn(&Record) -> bool) -> io::Result<Vec<Record>> {
+pub(crate) fn newest(
+    dir: &Path,
+    limit: usize,
+    keep: impl Fn(&Record) -> bool,
+) -> io::Result<Vec<Record>> {
     let mut out: std::collections::VecDeque<Record> = Default::default();
     for (_, path) in segments(dir)?.into_iter().rev() {
         if out.len() >= limit {
@@ -108,7 +112,7 @@ pub fn newest(dir: &Path, limit: usize, keep: impl Fn(&Record) -> bool) -> io::R
 
 /// Read the journal in seq order, from the first record after `after_seq`; works while
 /// the gateway appends (it sees what was committed when it reaches the end).
-pub struct Scan {
+pub(crate) struct Scan {
     pub(super) segs: std::vec::IntoIter<(i64, PathBuf)>,
     pub(super) current: Option<SegmentReader>,
     /// The segment `current` reads.
@@ -117,7 +121,7 @@ pub struct Scan {
 }
 
 impl Scan {
-    pub fn new(dir: &Path, after_seq: i64) -> io::Result<Scan> {
+    pub(crate) fn new(dir: &Path, after_seq: i64) -> io::Result<Scan> {
         let segs = segments(dir)?;
         // The last segment that starts at or before the first wanted seq holds it.
         let from = segs

@@ -21,7 +21,7 @@ pub(super) fn put_opt(buf: &mut Vec<u8>, s: Option<&str>) {
 }
 
 /// Append `ev`'s record, numbered `seq`, to `buf`.
-pub fn encode(buf: &mut Vec<u8>, seq: i64, ev: &Event) {
+pub(crate) fn encode(buf: &mut Vec<u8>, seq: i64, ev: &Event) {
     let start = buf.len();
     buf.extend_from_slice(&[0; HEADER]);
     buf.extend_from_slice(&seq.to_le_bytes());
@@ -61,7 +61,7 @@ pub struct Record {
 
 /// One record as [`encode`] wrote it (header and payload), checked: the spool keeps its
 /// events as records, values in the store's database.
-pub fn decode_record(bytes: &[u8]) -> Option<Record> {
+pub(crate) fn decode_record(bytes: &[u8]) -> Option<Record> {
     let len = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
     let payload = bytes.get(HEADER..HEADER.checked_add(len)?)?;

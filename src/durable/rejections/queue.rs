@@ -65,7 +65,7 @@ pub(super) struct Queue {
 }
 
 impl Queue {
-    pub fn new(cfg: RejectionsConfig) -> Queue {
+    pub(super) fn new(cfg: RejectionsConfig) -> Queue {
         Queue {
             state: Mutex::new(State {
                 cfg,
@@ -84,16 +84,22 @@ impl Queue {
     }
 
     /// The configuration the writer follows (replaced on reload).
-    pub fn configure(&self, cfg: RejectionsConfig) {
+    pub(super) fn configure(&self, cfg: RejectionsConfig) {
         self.lock().cfg = cfg;
     }
 
-    pub fn config(&self) -> RejectionsConfig {
+    pub(super) fn config(&self) -> RejectionsConfig {
         self.lock().cfg.clone()
     }
 
     /// Is this a repeat of a recent refusal (then counted on its record)?
-    pub fn repeat(&self, route: &str, code: &'static str, client: IpAddr, now_ms: i64) -> bool {
+    pub(super) fn repeat(
+        &self,
+        route: &str,
+        code: &'static str,
+        client: IpAddr,
+        now_ms: i64,
+    ) -> bool {
         if !repeats_add_up(code) {
             return false;
         }
@@ -111,7 +117,7 @@ impl Queue {
 
     /// Bytes a record of `route` could take now without dropping any: what the queue
     /// has free, or failing that, what the longest lane would give up.
-    pub fn room(&self, route: &str) -> usize {
+    pub(super) fn room(&self, route: &str) -> usize {
         let st = self.lock();
         let own = st.lanes.get(route).map_or(0, |l| l.bytes);
         let longest = st.lanes.values().map(|l| l.bytes).max().unwrap_or(0);
@@ -121,7 +127,13 @@ impl Queue {
     /// Queue `s` in its route's lane, dropping the newest records of longer lanes to
     /// make room; without its captured request when even that does not make enough.
     /// How many records were dropped, `s` included when it was.
-    pub fn push(&self, mut s: Stored, code: &'static str, client: IpAddr, now_ms: i64) -> u64 {
+    pub(super) fn push(
+        &self,
+        mut s: Stored,
+        code: &'static str,
+        client: IpAddr,
+        now_ms: i64,
+    ) -> u64 {
         let mut st = self.lock();
         let mut dropped = 0;
         let mut c = cost(&s);
@@ -183,7 +195,7 @@ impl Queue {
     }
 
     /// The next record, taking the routes' lanes in turn; waits up to `wait`.
-    pub fn pop(&self, wait: Duration) -> Option<Stored> {
+    pub(super) fn pop(&self, wait: Duration) -> Option<Stored> {
         let mut st = self.lock();
         if st.lanes.is_empty() {
             st = self
@@ -211,7 +223,7 @@ impl Queue {
     }
 
     /// Repeats not yet on their records; refusals past the window are forgotten.
-    pub fn repeats(&self, now_ms: i64) -> Vec<(Key, u64, u64, i64)> {
+    pub(super) fn repeats(&self, now_ms: i64) -> Vec<(Key, u64, u64, i64)> {
         let mut st = self.lock();
         st.recent
             .retain(|_, r| now_ms - r.last_ms < REPEAT_WINDOW_MS || r.count > r.written);
@@ -223,7 +235,7 @@ impl Queue {
     }
 
     /// The record of `key` now says `count` repeats; or it is gone: stop following.
-    pub fn written(&self, key: &Key, count: u64, gone: bool) {
+    pub(super) fn written(&self, key: &Key, count: u64, gone: bool) {
         let mut st = self.lock();
         if gone {
             st.recent.remove(key);

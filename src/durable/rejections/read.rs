@@ -30,7 +30,7 @@ impl Filter {
 }
 
 /// One record, with the request as received when it was captured.
-pub struct Found {
+pub(crate) struct Found {
     pub(crate) stored: Stored,
 }
 
@@ -39,7 +39,7 @@ fn decode(v: &[u8]) -> Option<Stored> {
 }
 
 /// The newest `limit` records `f` keeps, newest first.
-pub fn list(ks: &fjall::Keyspace, f: &Filter, limit: usize) -> fjall::Result<Vec<Rejected>> {
+pub(crate) fn list(ks: &fjall::Keyspace, f: &Filter, limit: usize) -> fjall::Result<Vec<Rejected>> {
     let mut out = Vec::new();
     // Each route's records are one prefix, oldest first: take the newest of each, then
     // merge by seq.
@@ -87,7 +87,7 @@ fn routes(ks: &fjall::Keyspace) -> Vec<String> {
 }
 
 /// The record `seq`.
-pub fn find(ks: &fjall::Keyspace, seq: u64) -> fjall::Result<Option<Found>> {
+pub(crate) fn find(ks: &fjall::Keyspace, seq: u64) -> fjall::Result<Option<Found>> {
     for route in routes(ks) {
         if let Some(v) = ks.get(key(&route, seq))? {
             return Ok(decode(&v).map(|stored| Found { stored }));
@@ -97,7 +97,11 @@ pub fn find(ks: &fjall::Keyspace, seq: u64) -> fjall::Result<Option<Found>> {
 }
 
 /// Note on record `seq` that it was replayed and kept as `id`.
-pub fn mark_replayed(ks: &fjall::Keyspace, found: &mut Found, id: &str) -> fjall::Result<()> {
+pub(crate) fn mark_replayed(
+    ks: &fjall::Keyspace,
+    found: &mut Found,
+    id: &str,
+) -> fjall::Result<()> {
     found.stored.shown.replayed_as = Some(id.to_owned());
     let s = &found.stored.shown;
     ks.insert(
@@ -107,13 +111,13 @@ pub fn mark_replayed(ks: &fjall::Keyspace, found: &mut Found, id: &str) -> fjall
 }
 
 impl Found {
-    pub fn shown(&self) -> &Rejected {
+    pub(crate) fn shown(&self) -> &Rejected {
         &self.stored.shown
     }
 
     /// The request as received, with whether it came over HTTPS and when: `None` when
     /// it was recorded without its body.
-    pub fn request(
+    pub(crate) fn request(
         &self,
         config: &crate::config::Config,
     ) -> Option<(http::request::Parts, bytes::Bytes, bool, i64)> {

@@ -34,7 +34,7 @@ pub enum StoreError {
 /// Why an event could not be made durable, as each waiter of a failed commit hears it
 /// (cloned to all of them). [`StoreFault::cause`] is its metric label.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreFault {
+pub(crate) enum StoreFault {
     #[error("store: the disk is full")]
     DiskFull,
     #[error("{0}")]
@@ -47,7 +47,7 @@ pub enum StoreFault {
 
 impl StoreFault {
     /// The cause of the 503 it answers.
-    pub fn cause(&self) -> crate::obs::metrics::UnavailableCause {
+    pub(crate) fn cause(&self) -> crate::obs::metrics::UnavailableCause {
         use crate::obs::metrics::UnavailableCause as C;
         match self {
             StoreFault::DiskFull => C::DiskFull,

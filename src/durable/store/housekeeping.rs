@@ -18,7 +18,7 @@ pub(super) const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// database must never be the one to meet the full disk: the headroom covers a ledger
 /// batch, a spool batch and a memtable flush of each keyspace (1 MiB of ids, 4 MiB of
 /// spool).
-pub const HEADROOM: u64 = 16 << 20;
+pub(super) const HEADROOM: u64 = 16 << 20;
 
 /// `Err` (a full disk) when writing `need` bytes in `dir` would leave less than
 /// [`HEADROOM`] free. A filesystem that cannot say is not refused.

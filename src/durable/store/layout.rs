@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// event journal at open.
 pub(super) const RESTORE_CHUNK: i64 = if cfg!(test) { 2 } else { 100_000 };
 /// How often buffered dedup records are written (at most this long in memory only).
-pub const RECORD_FLUSH: Duration = Duration::from_millis(100);
+pub(crate) const RECORD_FLUSH: Duration = Duration::from_millis(100);
 
 /// The layout this build writes and reads, recorded in `<store>/FORMAT` when a store is
 /// created. Before 1.0 there is no migration: a store in another layout is refused at
 /// open, saying what was found and what to do.
-pub const FORMAT: &str = "hookgate-store 2";
+pub(crate) const FORMAT: &str = "hookgate-store 2";
 
 /// Refuse a store in another layout. `create`: a store without a `FORMAT` file (new,
 /// or written by a build of this layout from before the file) gets one.
@@ -66,13 +66,13 @@ pub(super) fn check_format(dir: &Path, create: bool) -> Result<(), StoreError> {
 
 /// The store's database (fjall): the dedup ledger's `ids`, the `spool` and the `meta`
 /// marks, in one journal with one sync.
-pub fn db_dir(dir: &Path) -> PathBuf {
+pub(crate) fn db_dir(dir: &Path) -> PathBuf {
     dir.join("db")
 }
 
 /// The keyspaces beside the ledger's.
 #[derive(Clone)]
-pub struct Tables {
+pub(crate) struct Tables {
     /// Spooled events: seq (8 bytes, big-endian) -> the event as a journal record.
     pub(super) spool: fjall::Keyspace,
     /// `ledgered_seq` -> i64, big-endian.
@@ -160,7 +160,7 @@ impl Tables {
 }
 
 /// Open the store's database, with a clear error when another gateway holds it.
-pub fn open_ledger(dir: &Path, window: Duration) -> Result<dedup::Ledger, StoreError> {
+pub(crate) fn open_ledger(dir: &Path, window: Duration) -> Result<dedup::Ledger, StoreError> {
     dedup::Ledger::open(&db_dir(dir), window).map_err(|e| match e {
         fjall::Error::Locked => StoreError::InUse(dir.to_path_buf()),
         fjall::Error::Io(e) => StoreError::LedgerAt(db_dir(dir), e),

@@ -114,13 +114,13 @@ pub(crate) enum SpoolAccess {
 }
 
 /// The file where a serving gateway records its admin address for `hookgate store`.
-pub fn admin_file(dir: &Path) -> PathBuf {
+pub(crate) fn admin_file(dir: &Path) -> PathBuf {
     dir.join("admin")
 }
 
 impl Store {
     /// A reader that shares this process's database handle.
-    pub fn reader(&self) -> Reader {
+    pub(crate) fn reader(&self) -> Reader {
         Reader {
             journal: journal::dir(&self.dir),
             spool: SpoolAccess::Local(self.tables.clone(), None),
@@ -340,14 +340,14 @@ pub(crate) fn remote_call<T: serde::de::DeserializeOwned>(
 
 /// A stored event as the admin API sends it: the listing's fields and the body.
 #[derive(serde::Serialize, serde::Deserialize)]
-pub struct ApiEvent {
+pub(crate) struct ApiEvent {
     #[serde(flatten)]
     pub event: StoredEvent,
     pub body_base64: String,
 }
 
 impl ApiEvent {
-    pub fn of(e: StoredEvent) -> ApiEvent {
+    pub(crate) fn of(e: StoredEvent) -> ApiEvent {
         use base64::Engine;
         ApiEvent {
             body_base64: base64::engine::general_purpose::STANDARD.encode(&e.body),

@@ -6,13 +6,13 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// `s` as a query-string value.
-pub fn query_escape(s: &str) -> String {
+pub(crate) fn query_escape(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// `method` `path_and_query` on the admin port at `addr` (a POST says it is JSON, which
 /// a cross-site form cannot); the body of a 200.
-pub fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
+pub(crate) fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
     let (status, body) = call_any(addr, method, path_and_query)?;
     if status != 200 {
         return Err(std::io::Error::other(format!(
@@ -24,7 +24,11 @@ pub fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<V
 }
 
 /// [`call`], answering the status and body whatever the status.
-pub fn call_any(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<(u16, Vec<u8>)> {
+pub(crate) fn call_any(
+    addr: &str,
+    method: &str,
+    path_and_query: &str,
+) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Job {
+pub(crate) struct Job {
     /// The file's name: a hash of the selection and the target.
     pub key: String,
     pub route: Option<String>,
@@ -33,12 +33,12 @@ pub struct Job {
     pub updated_at: String,
 }
 
-pub fn dir(store: &Path) -> PathBuf {
+pub(crate) fn dir(store: &Path) -> PathBuf {
     store.join("replays")
 }
 
 /// The key of a selection and target: the same command finds its job again.
-pub fn key(parts: &[&str]) -> String {
+pub(crate) fn key(parts: &[&str]) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(parts.join("\0").as_bytes());
     hex::encode(&digest[..8])
@@ -50,13 +50,13 @@ impl Job {
     }
 
     /// The job `key` in `store`, if one was recorded.
-    pub fn load(store: &Path, key: &str) -> Option<Job> {
+    pub(crate) fn load(store: &Path, key: &str) -> Option<Job> {
         let text = std::fs::read(dir(store).join(format!("{key}.json"))).ok()?;
         serde_json::from_slice(&text).ok()
     }
 
     /// Every recorded job, newest first.
-    pub fn all(store: &Path) -> Vec<Job> {
+    pub(crate) fn all(store: &Path) -> Vec<Job> {
         let mut jobs: Vec<Job> = std::fs::read_dir(dir(store))
             .into_iter()
             .flatten()
@@ -69,7 +69,7 @@ impl Job {
     }
 
     /// Write the job durably: a crash leaves the previous or this version whole.
-    pub fn save(&mut self, store: &Path) -> std::io::Result<()> {
+    pub(crate) fn save(&mut self, store: &Path) -> std::io::Result<()> {
         use std::io::Write as _;
         self.updated_at = crate::rfc3339_ms(crate::now_ms());
         std::fs::create_dir_all(dir(store))?;

@@ -16,7 +16,7 @@ use crate::ingress::admission::Ticket;
 
 /// Read `body` whole. `reserved` bytes are already held by `ticket` (the declared
 /// length); more is reserved as it arrives.
-pub async fn read<B>(
+pub(super) async fn read<B>(
     body: B,
     limits: &Limits,
     ticket: &mut Ticket<'_>,

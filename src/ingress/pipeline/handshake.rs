@@ -30,7 +30,7 @@ use crate::checks::verify::{ct_eq, Algorithm, Mac};
 use crate::config::Route;
 
 /// The longest challenge echoed or signed; providers send tens of bytes.
-pub const MAX_CHALLENGE: usize = 512;
+pub(super) const MAX_CHALLENGE: usize = 512;
 
 fn kind(route: &Route) -> Handshake {
     route
@@ -40,7 +40,7 @@ fn kind(route: &Route) -> Handshake {
 
 /// Does the route answer this method as a handshake (a GET, where the provider checks
 /// an endpoint with one)?
-pub fn accepts(route: &Route, method: &Method) -> bool {
+pub(super) fn accepts(route: &Route, method: &Method) -> bool {
     *method == Method::GET
         && matches!(
             kind(route),
@@ -53,7 +53,11 @@ pub fn accepts(route: &Route, method: &Method) -> bool {
 }
 
 /// Answer a handshake GET (see [`accepts`]).
-pub fn get(route: &Route, parts: &Parts, now: i64) -> Result<Response<Full<Bytes>>, Rejection> {
+pub(super) fn get(
+    route: &Route,
+    parts: &Parts,
+    now: i64,
+) -> Result<Response<Full<Bytes>>, Rejection> {
     let query = parts.uri.query().unwrap_or("");
     let param = |name: &str| {
         url::form_urlencoded::parse(query.as_bytes())
@@ -104,7 +108,7 @@ pub fn get(route: &Route, parts: &Parts, now: i64) -> Result<Response<Full<Bytes
 
 /// A POST that is the route's handshake: its answer (after the route's verification
 /// where the provider signs it), or `None` for an ordinary event.
-pub fn post(
+pub(super) fn post(
     route: &Route,
     parts: &Parts,
     body: &[u8],
@@ -195,7 +199,7 @@ fn challenge(c: Option<String>) -> Result<String, Rejection> {
 }
 
 /// The longest token we sign: X's are UUIDs or base64 (36-44 bytes), Zoom's 22 bytes.
-pub const MAX_SIGNING_TOKEN: usize = 128;
+pub(super) const MAX_SIGNING_TOKEN: usize = 128;
 
 /// A token the route's secret will MAC: 1 to [`MAX_SIGNING_TOKEN`] bytes of letters,
 /// digits and `-_=+/.`, and not a JSON value (`123`, `true`), else `bad_request`. No

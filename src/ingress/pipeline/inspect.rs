@@ -24,7 +24,7 @@ pub fn inspect(
 }
 
 /// `Stage::Verify`: the signature (+ timestamp) over the raw bytes.
-pub fn verify(
+pub(super) fn verify(
     route: &Route,
     request: &http::request::Parts,
     body: &[u8],
@@ -43,7 +43,7 @@ pub fn verify(
 }
 
 /// `Stage::Parse`: JSON parse, schema, then the event id and type.
-pub fn event(
+pub(super) fn event(
     route: &Route,
     request: &http::request::Parts,
     body: Bytes,

@@ -100,7 +100,7 @@ pub(super) async fn checked(
 }
 
 /// What replaying a recorded rejection came to.
-pub enum Replayed {
+pub(crate) enum Replayed {
     /// Kept (or a duplicate of an event already kept) under this id.
     Kept(crate::durable::store::Outcome, String),
     /// Still refused by the current configuration.
@@ -114,7 +114,7 @@ pub enum Replayed {
 /// schema), as of the time it was received: a timestamped signature is judged against
 /// that time, and the event keeps it. The source IP's allowlist and rate limit are not
 /// applied again: the operator replays it.
-pub async fn replay(
+pub(crate) async fn replay(
     app: &App,
     parts: &http::request::Parts,
     body: Bytes,

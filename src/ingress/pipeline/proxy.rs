@@ -16,13 +16,13 @@ use crate::config::Proxy;
 use crate::deliver::client::{Client, Failure, Past};
 
 /// How the request reached the gateway, for the `X-Forwarded-*` headers.
-pub struct Origin<'a> {
+pub(super) struct Origin<'a> {
     pub client_ip: IpAddr,
     pub https: bool,
     pub host: Option<&'a HeaderValue>,
 }
 
-pub async fn forward(
+pub(super) async fn forward(
     client: &Client,
     proxy: &Proxy,
     headers: &HeaderMap,
@@ -102,7 +102,7 @@ fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
 
 /// Headers about one connection (RFC 9110 §7.6.1), never passed on; `content-length`
 /// is recomputed from the body.
-pub fn hop_by_hop(name: &HeaderName) -> bool {
+pub(super) fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "connection"

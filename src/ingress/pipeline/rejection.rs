@@ -218,12 +218,12 @@ impl Rejection {
 /// refusals, counts by reason), where one debug line per request would flood the log
 /// under attack. Read from the request counters: nothing on the request path.
 #[derive(Default)]
-pub struct RejectionSummary {
+pub(crate) struct RejectionSummary {
     seen: std::collections::HashMap<(String, Outcome), u64>,
 }
 
 impl RejectionSummary {
-    pub fn log(&mut self, rt: &super::Runtime) {
+    pub(crate) fn log(&mut self, rt: &super::Runtime) {
         for m in rt.route_metrics() {
             let mut refused = Vec::new();
             for (outcome, n) in m.counts() {

@@ -15,7 +15,7 @@ pub struct DestinationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AttemptLabels {
+pub(crate) struct AttemptLabels {
     pub route: String,
     pub destination: String,
     pub outcome: &'static str,
@@ -31,7 +31,7 @@ pub struct DeliveryMetrics {
 }
 
 /// Every attempt outcome label (see `attempt::Outcome::label`).
-pub const OUTCOMES: &[&str] = &["2xx", "4xx", "5xx", "timeout", "connect_error", "error"];
+pub(crate) const OUTCOMES: &[&str] = &["2xx", "4xx", "5xx", "timeout", "connect_error", "error"];
 
 impl DeliveryMetrics {
     pub fn register(registry: &mut Registry) -> DeliveryMetrics {

@@ -5,11 +5,11 @@
 //! are no `# UNIT`, `_created` or `# EOF` lines. Serving OpenMetrics under the classic
 //! content type made classic parsers lose the counters' types.
 
-pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-pub const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Does `accept` ask for OpenMetrics (Prometheus sends it first when it can parse it)?
-pub fn wants_openmetrics(accept: Option<&str>) -> bool {
+pub(crate) fn wants_openmetrics(accept: Option<&str>) -> bool {
     accept.is_some_and(|a| {
         a.split(',').any(|t| {
             let t = t.trim();
@@ -21,7 +21,7 @@ pub fn wants_openmetrics(accept: Option<&str>) -> bool {
 }
 
 /// OpenMetrics text -> the classic text format.
-pub fn to_classic(om: &str) -> String {
+pub(crate) fn to_classic(om: &str) -> String {
     // The families whose name changes: counters gain `_total`, infos `_info`.
     let renamed: Vec<(&str, &str)> = om
         .lines()

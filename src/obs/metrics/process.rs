@@ -8,7 +8,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 #[derive(Debug, Default)]
-pub struct Process;
+pub(super) struct Process;
 
 struct Stats {
     cpu_seconds: f64,

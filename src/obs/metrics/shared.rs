@@ -8,7 +8,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OpLabel {
+pub(crate) struct OpLabel {
     pub op: &'static str,
 }
 
@@ -19,7 +19,7 @@ pub struct SharedMetrics {
 }
 
 /// Every `op` label.
-pub const OPS: [&str; 3] = ["dedup_check", "dedup_record", "rate_limit"];
+pub(crate) const OPS: [&str; 3] = ["dedup_check", "dedup_record", "rate_limit"];
 
 impl SharedMetrics {
     pub fn register(registry: &mut Registry) -> SharedMetrics {

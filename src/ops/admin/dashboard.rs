@@ -4,7 +4,7 @@
 //! lets its caller see.
 
 /// The asset at `path`: its content type and content.
-pub fn asset(path: &str) -> Option<(&'static str, &'static str)> {
+pub(super) fn asset(path: &str) -> Option<(&'static str, &'static str)> {
     match path {
         "/" | "/dashboard" => Some(("text/html; charset=utf-8", include_str!("dashboard.html"))),
         "/dashboard.js" => Some((
@@ -19,7 +19,7 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static str)> {
 /// Headers every admin answer carries: the page runs only its own script (no inline
 /// code, so text a sender put in a header can never run), cannot be framed (a replay
 /// button clicked through another site), and no answer is sniffed as another type.
-pub const SECURITY_HEADERS: [(&str, &str); 3] = [
+pub(super) const SECURITY_HEADERS: [(&str, &str); 3] = [
     (
         "content-security-policy",
         "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",

@@ -7,7 +7,7 @@ use super::hmac::body_hmac;
 use super::Src::{Header as H, Json as J};
 use super::{Handshake, Preset, Scheme, SecretForm};
 
-pub const HEROKU: Preset = Preset {
+pub(super) const HEROKU: Preset = Preset {
     name: "heroku",
     title: "Heroku (app webhooks)",
     scheme: body_hmac(
@@ -22,7 +22,7 @@ pub const HEROKU: Preset = Preset {
     secret_hint: "the secret set with heroku webhooks:add --secret (or generated and shown once)",
 };
 
-pub const CIRCLECI: Preset = Preset {
+pub(super) const CIRCLECI: Preset = Preset {
     name: "circleci",
     title: "CircleCI",
     // A comma-separated list of versioned signatures; v1 is HMAC-SHA256 of the body.
@@ -41,7 +41,7 @@ pub const CIRCLECI: Preset = Preset {
     secret_hint: "the webhook's Secret token (Project Settings > Webhooks > the webhook)",
 };
 
-pub const GITEA: Preset = Preset {
+pub(super) const GITEA: Preset = Preset {
     name: "gitea",
     title: "Gitea",
     // Gitea signs the JSON payload: use the application/json content type.
@@ -54,7 +54,7 @@ pub const GITEA: Preset = Preset {
     secret_hint: "the Secret you type on the repository's webhook (Settings > Webhooks > the webhook); content type application/json",
 };
 
-pub const GOGS: Preset = Preset {
+pub(super) const GOGS: Preset = Preset {
     name: "gogs",
     title: "Gogs",
     // Gogs signs the JSON payload: use the application/json content type.
@@ -67,7 +67,7 @@ pub const GOGS: Preset = Preset {
     secret_hint: "the Secret you type on the repository's webhook (Settings > Webhooks > the webhook); content type application/json",
 };
 
-pub const TERRAFORM_CLOUD: Preset = Preset {
+pub(super) const TERRAFORM_CLOUD: Preset = Preset {
     name: "terraform-cloud",
     title: "HCP Terraform",
     // HCP Terraform signs with HMAC-SHA512.
@@ -80,7 +80,7 @@ pub const TERRAFORM_CLOUD: Preset = Preset {
     secret_hint: "the notification configuration's Token (Workspace > Settings > Notifications > the webhook)",
 };
 
-pub const PULUMI: Preset = Preset {
+pub(super) const PULUMI: Preset = Preset {
     name: "pulumi",
     title: "Pulumi Cloud",
     scheme: body_hmac(&[("pulumi-webhook-signature", Sha256, "")], Encoding::Hex),
@@ -92,7 +92,7 @@ pub const PULUMI: Preset = Preset {
     secret_hint: "the webhook's Secret (Organization or Stack Settings > Webhooks > the webhook)",
 };
 
-pub const SONARQUBE: Preset = Preset {
+pub(super) const SONARQUBE: Preset = Preset {
     name: "sonarqube",
     title: "SonarQube",
     scheme: body_hmac(&[("x-sonar-webhook-hmac-sha256", Sha256, "")], Encoding::Hex),
@@ -104,7 +104,7 @@ pub const SONARQUBE: Preset = Preset {
     secret_hint: "the webhook's Secret (Project Settings > Webhooks, or Administration > Configuration > Webhooks)",
 };
 
-pub const SNYK: Preset = Preset {
+pub(super) const SNYK: Preset = Preset {
     name: "snyk",
     title: "Snyk",
     scheme: body_hmac(&[("x-hub-signature", Sha256, "sha256=")], Encoding::Hex),
@@ -116,7 +116,7 @@ pub const SNYK: Preset = Preset {
     secret_hint: "the secret you pass when creating the webhook (POST /v1/org/{orgId}/webhooks)",
 };
 
-pub const DISCOURSE: Preset = Preset {
+pub(super) const DISCOURSE: Preset = Preset {
     name: "discourse",
     title: "Discourse",
     scheme: body_hmac(&[("x-discourse-event-signature", Sha256, "sha256=")], Encoding::Hex),
@@ -128,7 +128,7 @@ pub const DISCOURSE: Preset = Preset {
     secret_hint: "the webhook's Secret (Admin > API > Webhooks > the webhook)",
 };
 
-pub const STORYBLOK: Preset = Preset {
+pub(super) const STORYBLOK: Preset = Preset {
     name: "storyblok",
     title: "Storyblok",
     // Storyblok's only scheme is HMAC-SHA1.
@@ -141,7 +141,7 @@ pub const STORYBLOK: Preset = Preset {
     secret_hint: "the Webhook secret you set (Space > Settings > Webhooks > the webhook)",
 };
 
-pub const CAL_COM: Preset = Preset {
+pub(super) const CAL_COM: Preset = Preset {
     name: "cal-com",
     title: "Cal.com",
     scheme: body_hmac(&[("x-cal-signature-256", Sha256, "")], Encoding::Hex),
@@ -153,7 +153,7 @@ pub const CAL_COM: Preset = Preset {
     secret_hint: "the Secret you set on the webhook (Settings > Developer > Webhooks > the webhook)",
 };
 
-pub const ASANA: Preset = Preset {
+pub(super) const ASANA: Preset = Preset {
     name: "asana",
     title: "Asana",
     scheme: body_hmac(&[("x-hook-signature", Sha256, "")], Encoding::Hex),
@@ -165,7 +165,7 @@ pub const ASANA: Preset = Preset {
     secret_hint: "the X-Hook-Secret value Asana sent in the handshake when the webhook was created (store it then)",
 };
 
-pub const AIRTABLE: Preset = Preset {
+pub(super) const AIRTABLE: Preset = Preset {
     name: "airtable",
     title: "Airtable",
     // The secret is base64 and is decoded to bytes before use.
@@ -178,7 +178,7 @@ pub const AIRTABLE: Preset = Preset {
     secret_hint: "the macSecretBase64 returned once by the create-webhook API call (POST /v0/bases/{baseId}/webhooks), base64",
 };
 
-pub const CLICKUP: Preset = Preset {
+pub(super) const CLICKUP: Preset = Preset {
     name: "clickup",
     title: "ClickUp",
     scheme: body_hmac(&[("x-signature", Sha256, "")], Encoding::Hex),
@@ -190,7 +190,7 @@ pub const CLICKUP: Preset = Preset {
     secret_hint: "webhook.secret in the response of the Create Webhook API call (POST /api/v2/team/{team_id}/webhook)",
 };
 
-pub const TODOIST: Preset = Preset {
+pub(super) const TODOIST: Preset = Preset {
     name: "todoist",
     title: "Todoist",
     scheme: body_hmac(&[("x-todoist-hmac-sha256", Sha256, "")], Encoding::Base64),

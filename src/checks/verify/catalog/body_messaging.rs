@@ -7,7 +7,7 @@ use super::hmac::body_hmac;
 use super::Src::{Header as H, Json as J};
 use super::{Handshake, Preset, SecretForm};
 
-pub const HELP_SCOUT: Preset = Preset {
+pub(super) const HELP_SCOUT: Preset = Preset {
     name: "help-scout",
     title: "Help Scout",
     // Help Scout's only scheme is HMAC-SHA1.
@@ -20,7 +20,7 @@ pub const HELP_SCOUT: Preset = Preset {
     secret_hint: "the Secret Key you set in the Webhooks app (Manage > Apps > Webhooks)",
 };
 
-pub const NYLAS: Preset = Preset {
+pub(super) const NYLAS: Preset = Preset {
     name: "nylas",
     title: "Nylas",
     scheme: body_hmac(&[("x-nylas-signature", Sha256, "")], Encoding::Hex),
@@ -33,7 +33,7 @@ pub const NYLAS: Preset = Preset {
         "the webhook_secret in the Create Webhook Destination response (POST /v3/webhooks)",
 };
 
-pub const WEBEX: Preset = Preset {
+pub(super) const WEBEX: Preset = Preset {
     name: "webex",
     title: "Webex",
     // Webex's only scheme is HMAC-SHA1.
@@ -46,7 +46,7 @@ pub const WEBEX: Preset = Preset {
     secret_hint: "the secret you set when creating the webhook (POST /v1/webhooks, field secret)",
 };
 
-pub const LINE: Preset = Preset {
+pub(super) const LINE: Preset = Preset {
     name: "line",
     title: "LINE Messaging API",
     scheme: body_hmac(&[("x-line-signature", Sha256, "")], Encoding::Base64),
@@ -58,7 +58,7 @@ pub const LINE: Preset = Preset {
     secret_hint: "the channel secret (LINE Developers Console > the channel > Basic settings)",
 };
 
-pub const VIBER: Preset = Preset {
+pub(super) const VIBER: Preset = Preset {
     name: "viber",
     title: "Viber",
     scheme: body_hmac(&[("x-viber-content-signature", Sha256, "")], Encoding::Hex),
@@ -70,7 +70,7 @@ pub const VIBER: Preset = Preset {
     secret_hint: "the bot's authentication token (Viber Admin Panel > the bot)",
 };
 
-pub const DROPBOX: Preset = Preset {
+pub(super) const DROPBOX: Preset = Preset {
     name: "dropbox",
     title: "Dropbox",
     scheme: body_hmac(&[("x-dropbox-signature", Sha256, "")], Encoding::Hex),
@@ -82,7 +82,7 @@ pub const DROPBOX: Preset = Preset {
     secret_hint: "the app's App secret (App Console > the app > Settings)",
 };
 
-pub const SEGMENT: Preset = Preset {
+pub(super) const SEGMENT: Preset = Preset {
     name: "segment",
     title: "Segment",
     // Segment's only scheme is HMAC-SHA1.
@@ -95,7 +95,7 @@ pub const SEGMENT: Preset = Preset {
     secret_hint: "the destination's Shared Secret (Connections > Destinations > the Webhooks destination > Settings)",
 };
 
-pub const ATTIO: Preset = Preset {
+pub(super) const ATTIO: Preset = Preset {
     name: "attio",
     title: "Attio",
     scheme: body_hmac(&[("attio-signature", Sha256, "")], Encoding::Hex),
@@ -108,7 +108,7 @@ pub const ATTIO: Preset = Preset {
         "the webhook's secret (Workspace settings > Developers > the integration > Webhooks)",
 };
 
-pub const OUTREACH: Preset = Preset {
+pub(super) const OUTREACH: Preset = Preset {
     name: "outreach",
     title: "Outreach",
     scheme: body_hmac(&[("outreach-webhook-signature", Sha256, "")], Encoding::Hex),

@@ -7,7 +7,7 @@ use super::hmac::body_hmac;
 use super::Src::{Header as H, Json as J};
 use super::{Handshake, Preset, SecretForm};
 
-pub const RAZORPAY: Preset = Preset {
+pub(super) const RAZORPAY: Preset = Preset {
     name: "razorpay",
     title: "Razorpay",
     scheme: body_hmac(&[("x-razorpay-signature", Sha256, "")], Encoding::Hex),
@@ -19,7 +19,7 @@ pub const RAZORPAY: Preset = Preset {
     secret_hint: "the secret you type when adding the webhook (Dashboard > Accounts & Settings > Webhooks); not the API key secret",
 };
 
-pub const PAYSTACK: Preset = Preset {
+pub(super) const PAYSTACK: Preset = Preset {
     name: "paystack",
     title: "Paystack",
     // Paystack signs with the account's API secret key, HMAC-SHA512.
@@ -33,7 +33,7 @@ pub const PAYSTACK: Preset = Preset {
         "the account's API Secret key (sk_live_… or sk_test_…) in Settings > API Keys & Webhooks",
 };
 
-pub const CHECKOUT_COM: Preset = Preset {
+pub(super) const CHECKOUT_COM: Preset = Preset {
     name: "checkout-com",
     title: "Checkout.com",
     scheme: body_hmac(&[("cko-signature", Sha256, "")], Encoding::Hex),
@@ -45,7 +45,7 @@ pub const CHECKOUT_COM: Preset = Preset {
     secret_hint: "the signature key you set on the webhook (Dashboard > Workflows > the webhook action)",
 };
 
-pub const GOCARDLESS: Preset = Preset {
+pub(super) const GOCARDLESS: Preset = Preset {
     name: "gocardless",
     title: "GoCardless",
     // A delivery batches events; a retried batch is the same body, so its hash names it.
@@ -59,7 +59,7 @@ pub const GOCARDLESS: Preset = Preset {
         "the endpoint's secret (Dashboard > Developers > Webhook endpoints > the endpoint)",
 };
 
-pub const WOOCOMMERCE: Preset = Preset {
+pub(super) const WOOCOMMERCE: Preset = Preset {
     name: "woocommerce",
     title: "WooCommerce",
     scheme: body_hmac(&[("x-wc-webhook-signature", Sha256, "")], Encoding::Base64),
@@ -72,7 +72,7 @@ pub const WOOCOMMERCE: Preset = Preset {
         "the webhook's Secret (WooCommerce > Settings > Advanced > Webhooks > the webhook)",
 };
 
-pub const SQUARESPACE: Preset = Preset {
+pub(super) const SQUARESPACE: Preset = Preset {
     name: "squarespace",
     title: "Squarespace",
     // The secret is hex and is decoded to bytes before use.
@@ -85,7 +85,7 @@ pub const SQUARESPACE: Preset = Preset {
     secret_hint: "the subscription's secret, hex, returned by the Webhook Subscriptions API when the subscription is created or its secret rotated",
 };
 
-pub const FASTSPRING: Preset = Preset {
+pub(super) const FASTSPRING: Preset = Preset {
     name: "fastspring",
     title: "FastSpring",
     scheme: body_hmac(&[("x-fs-signature", Sha256, "")], Encoding::Base64),
@@ -97,7 +97,7 @@ pub const FASTSPRING: Preset = Preset {
     secret_hint: "the HMAC SHA256 Secret you set on the webhook URL (Developer Tools > Webhooks > Configuration)",
 };
 
-pub const MODERN_TREASURY: Preset = Preset {
+pub(super) const MODERN_TREASURY: Preset = Preset {
     name: "modern-treasury",
     title: "Modern Treasury",
     scheme: body_hmac(&[("x-signature", Sha256, "")], Encoding::Hex),
@@ -109,7 +109,7 @@ pub const MODERN_TREASURY: Preset = Preset {
     secret_hint: "the webhook key (app.moderntreasury.com > Developers > Webhooks)",
 };
 
-pub const DWOLLA: Preset = Preset {
+pub(super) const DWOLLA: Preset = Preset {
     name: "dwolla",
     title: "Dwolla",
     scheme: body_hmac(
@@ -125,7 +125,7 @@ pub const DWOLLA: Preset = Preset {
         "the secret you passed when creating the webhook subscription (POST /webhook-subscriptions)",
 };
 
-pub const ONFIDO: Preset = Preset {
+pub(super) const ONFIDO: Preset = Preset {
     name: "onfido",
     title: "Onfido (Entrust)",
     scheme: body_hmac(&[("x-sha2-signature", Sha256, "")], Encoding::Hex),
@@ -138,7 +138,7 @@ pub const ONFIDO: Preset = Preset {
         "the webhook's token, shown when it is created (Dashboard > Developers > Webhooks)",
 };
 
-pub const EASYPOST: Preset = Preset {
+pub(super) const EASYPOST: Preset = Preset {
     name: "easypost",
     title: "EasyPost",
     scheme: body_hmac(&[("x-hmac-signature", Sha256, "hmac-sha256-hex=")], Encoding::Hex),
@@ -150,7 +150,7 @@ pub const EASYPOST: Preset = Preset {
     secret_hint: "the webhook_secret you set on the webhook (API or the dashboard's webhook settings); EasyPost NFKD-normalizes it, which leaves ASCII secrets unchanged",
 };
 
-pub const PUSHER: Preset = Preset {
+pub(super) const PUSHER: Preset = Preset {
     name: "pusher",
     title: "Pusher Channels",
     scheme: body_hmac(&[("x-pusher-signature", Sha256, "")], Encoding::Hex),
@@ -162,7 +162,7 @@ pub const PUSHER: Preset = Preset {
     secret_hint: "the Channels app's secret (dashboard > the app > App Keys)",
 };
 
-pub const SENDBIRD: Preset = Preset {
+pub(super) const SENDBIRD: Preset = Preset {
     name: "sendbird",
     title: "Sendbird",
     scheme: body_hmac(&[("x-sendbird-signature", Sha256, "")], Encoding::Hex),

@@ -22,7 +22,7 @@ pub(super) const fn body_hmac(
     }
 }
 
-pub const GITHUB: Preset = Preset {
+pub(super) const GITHUB: Preset = Preset {
     name: "github",
     title: "GitHub",
     // SHA-256 only: GitHub has sent X-Hub-Signature-256 with every delivery since
@@ -43,7 +43,7 @@ pub const GITHUB: Preset = Preset {
     secret_hint: "the Secret you type in the repository's or organization's Settings > Webhooks",
 };
 
-pub const SHOPIFY: Preset = Preset {
+pub(super) const SHOPIFY: Preset = Preset {
     name: "shopify",
     title: "Shopify",
     scheme: Scheme::Hmac {
@@ -64,7 +64,7 @@ pub const SHOPIFY: Preset = Preset {
     secret_hint: "the app's client secret (Partner Dashboard > the app > API credentials)",
 };
 
-pub const SLACK: Preset = Preset {
+pub(super) const SLACK: Preset = Preset {
     name: "slack",
     title: "Slack",
     scheme: Scheme::Hmac {
@@ -82,7 +82,7 @@ pub const SLACK: Preset = Preset {
     secret_hint: "the app's Signing Secret (api.slack.com/apps > the app > Basic Information)",
 };
 
-pub const KONTENT: Preset = Preset {
+pub(super) const KONTENT: Preset = Preset {
     name: "kontent",
     title: "Kontent.ai",
     scheme: Scheme::Hmac {
@@ -107,7 +107,7 @@ pub const KONTENT: Preset = Preset {
     secret_hint: "the webhook's Secret in Kontent.ai's Project settings > Webhooks",
 };
 
-pub const COINBASE_COMMERCE: Preset = Preset {
+pub(super) const COINBASE_COMMERCE: Preset = Preset {
     name: "coinbase-commerce",
     title: "Coinbase Commerce",
     scheme: Scheme::Hmac {
@@ -125,7 +125,7 @@ pub const COINBASE_COMMERCE: Preset = Preset {
     secret_hint: "the Shared Secret under Settings > Webhook subscriptions",
 };
 
-pub const BITBUCKET: Preset = Preset {
+pub(super) const BITBUCKET: Preset = Preset {
     name: "bitbucket",
     title: "Bitbucket Cloud",
     // Bitbucket's X-Hub-Signature is SHA-256 (GitHub's header of that name is SHA-1).
@@ -138,7 +138,7 @@ pub const BITBUCKET: Preset = Preset {
     secret_hint: "the Secret you set on the repository's webhook (Repository settings > Webhooks)",
 };
 
-pub const JIRA: Preset = Preset {
+pub(super) const JIRA: Preset = Preset {
     name: "jira",
     title: "Jira Cloud (admin webhooks)",
     scheme: body_hmac(&[("x-hub-signature", Sha256, "sha256=")], Encoding::Hex),
@@ -150,7 +150,7 @@ pub const JIRA: Preset = Preset {
     secret_hint: "the Secret you set when creating the webhook (Jira settings > System > WebHooks)",
 };
 
-pub const INTERCOM: Preset = Preset {
+pub(super) const INTERCOM: Preset = Preset {
     name: "intercom",
     title: "Intercom",
     // SHA-1 is Intercom's only scheme.
@@ -163,7 +163,7 @@ pub const INTERCOM: Preset = Preset {
     secret_hint: "the app's client_secret (Developer Hub > the app > Basic information)",
 };
 
-pub const META: Preset = Preset {
+pub(super) const META: Preset = Preset {
     name: "meta",
     title: "Meta (Facebook, Instagram, WhatsApp)",
     scheme: body_hmac(&[("x-hub-signature-256", Sha256, "sha256=")], Encoding::Hex),
@@ -175,7 +175,7 @@ pub const META: Preset = Preset {
     secret_hint: "the App Secret (App Dashboard > App settings > Basic)",
 };
 
-pub const LINEAR: Preset = Preset {
+pub(super) const LINEAR: Preset = Preset {
     name: "linear",
     title: "Linear",
     scheme: body_hmac(&[("linear-signature", Sha256, "")], Encoding::Hex),
@@ -187,7 +187,7 @@ pub const LINEAR: Preset = Preset {
     secret_hint: "the webhook's signing secret (Settings > API > Webhooks > the webhook)",
 };
 
-pub const TYPEFORM: Preset = Preset {
+pub(super) const TYPEFORM: Preset = Preset {
     name: "typeform",
     title: "Typeform",
     scheme: body_hmac(
@@ -202,7 +202,7 @@ pub const TYPEFORM: Preset = Preset {
     secret_hint: "the secret you set on the form's webhook (Connect > Webhooks > Edit)",
 };
 
-pub const PAGERDUTY: Preset = Preset {
+pub(super) const PAGERDUTY: Preset = Preset {
     name: "pagerduty",
     title: "PagerDuty (v3 webhooks)",
     scheme: Scheme::Hmac {
@@ -220,7 +220,7 @@ pub const PAGERDUTY: Preset = Preset {
     secret_hint: "the subscription's secret, shown once when the webhook subscription is created",
 };
 
-pub const SENTRY: Preset = Preset {
+pub(super) const SENTRY: Preset = Preset {
     name: "sentry",
     title: "Sentry (integration platform)",
     scheme: body_hmac(&[("sentry-hook-signature", Sha256, "")], Encoding::Hex),
@@ -233,7 +233,7 @@ pub const SENTRY: Preset = Preset {
         "the integration's Client Secret (Settings > Developer Settings > the integration)",
 };
 
-pub const VERCEL: Preset = Preset {
+pub(super) const VERCEL: Preset = Preset {
     name: "vercel",
     title: "Vercel",
     // SHA-1 is Vercel's only scheme.
@@ -246,7 +246,7 @@ pub const VERCEL: Preset = Preset {
     secret_hint: "the webhook's secret, shown once when it is created (Team settings > Webhooks)",
 };
 
-pub const DOCUSIGN: Preset = Preset {
+pub(super) const DOCUSIGN: Preset = Preset {
     name: "docusign",
     title: "DocuSign Connect",
     // One header per active HMAC key; any may match.
@@ -266,7 +266,7 @@ pub const DOCUSIGN: Preset = Preset {
     secret_hint: "a Connect HMAC key (Settings > Connect > Connect Keys), shown once",
 };
 
-pub const XERO: Preset = Preset {
+pub(super) const XERO: Preset = Preset {
     name: "xero",
     title: "Xero",
     scheme: body_hmac(&[("x-xero-signature", Sha256, "")], Encoding::Base64),
@@ -278,7 +278,7 @@ pub const XERO: Preset = Preset {
     secret_hint: "the app's Webhook key (developer.xero.com > My Apps > the app > Webhooks)",
 };
 
-pub const ZENDESK: Preset = Preset {
+pub(super) const ZENDESK: Preset = Preset {
     name: "zendesk",
     title: "Zendesk",
     // The timestamp is ISO 8601 and signed verbatim before the body; it is part of
@@ -298,7 +298,7 @@ pub const ZENDESK: Preset = Preset {
     secret_hint: "the webhook's signing secret (Admin Center > Apps and integrations > Webhooks > the webhook > Reveal secret)",
 };
 
-pub const GENERIC_HMAC: Preset = Preset {
+pub(super) const GENERIC_HMAC: Preset = Preset {
     name: "generic-hmac",
     title: "Any HMAC sender",
     scheme: Scheme::Hmac {
@@ -316,7 +316,7 @@ pub const GENERIC_HMAC: Preset = Preset {
     secret_hint: "the secret you share with the sender; it signs the body with HMAC-SHA256 into X-Signature: sha256=<hex>",
 };
 
-pub const LEMON_SQUEEZY: Preset = Preset {
+pub(super) const LEMON_SQUEEZY: Preset = Preset {
     name: "lemon-squeezy",
     title: "Lemon Squeezy",
     scheme: body_hmac(&[("x-signature", Sha256, "")], Encoding::Hex),
@@ -328,7 +328,7 @@ pub const LEMON_SQUEEZY: Preset = Preset {
     secret_hint: "the Signing secret you set on the webhook (Settings > Webhooks)",
 };
 
-pub const X: Preset = Preset {
+pub(super) const X: Preset = Preset {
     name: "x",
     title: "X (Account Activity API)",
     scheme: body_hmac(

@@ -9,7 +9,7 @@ use super::super::Algorithm::{Sha1, Sha256};
 use super::Src::{Header as H, Json as J};
 use super::{Handshake, Preset, Scheme, SecretForm};
 
-pub const REVOLUT: Preset = Preset {
+pub(super) const REVOLUT: Preset = Preset {
     name: "revolut",
     title: "Revolut Business",
     scheme: Scheme::Hmac {
@@ -28,7 +28,7 @@ pub const REVOLUT: Preset = Preset {
     secret_hint: "the webhook's signing secret (wsk_…, used verbatim), returned when the webhook is created or retrieved through the API",
 };
 
-pub const WEBFLOW: Preset = Preset {
+pub(super) const WEBFLOW: Preset = Preset {
     name: "webflow",
     title: "Webflow",
     scheme: Scheme::Hmac {
@@ -46,7 +46,7 @@ pub const WEBFLOW: Preset = Preset {
     secret_hint: "the OAuth app's Client Secret (Workspace settings > Apps & Integrations > App development), or the webhook's own signing secret",
 };
 
-pub const FRONT: Preset = Preset {
+pub(super) const FRONT: Preset = Preset {
     name: "front",
     title: "Front",
     scheme: Scheme::Hmac {
@@ -64,7 +64,7 @@ pub const FRONT: Preset = Preset {
     secret_hint: "the app's App secret (Settings > Developers > the app > Basic information)",
 };
 
-pub const CUSTOMER_IO: Preset = Preset {
+pub(super) const CUSTOMER_IO: Preset = Preset {
     name: "customer-io",
     title: "Customer.io (reporting webhooks)",
     scheme: Scheme::Hmac {
@@ -82,7 +82,7 @@ pub const CUSTOMER_IO: Preset = Preset {
     secret_hint: "the reporting webhook's signing key (Data & Integrations > Integrations > Reporting Webhooks > the webhook)",
 };
 
-pub const FRAME_IO: Preset = Preset {
+pub(super) const FRAME_IO: Preset = Preset {
     name: "frame-io",
     title: "Frame.io",
     scheme: Scheme::Hmac {
@@ -100,7 +100,7 @@ pub const FRAME_IO: Preset = Preset {
     secret_hint: "the webhook's signing secret, returned once when the webhook is created",
 };
 
-pub const TRELLO: Preset = Preset {
+pub(super) const TRELLO: Preset = Preset {
     name: "trello",
     title: "Trello",
     // The body, then the callbackURL exactly as given when the webhook was created:
@@ -120,7 +120,7 @@ pub const TRELLO: Preset = Preset {
     secret_hint: "the Power-Up's OAuth 1.0 secret (trello.com/power-ups/admin > the Power-Up > API key > Secret)",
 };
 
-pub const BOX: Preset = Preset {
+pub(super) const BOX: Preset = Preset {
     name: "box",
     title: "Box",
     // Two signature keys (primary, secondary), each signing into its own header: put
@@ -144,7 +144,7 @@ pub const BOX: Preset = Preset {
     secret_hint: "the app's primary and secondary signature keys (Developer Console > the app > Webhooks > Manage signature keys)",
 };
 
-pub const SQUARE: Preset = Preset {
+pub(super) const SQUARE: Preset = Preset {
     name: "square",
     title: "Square",
     // The notification URL exactly as configured on the subscription, then the body:
@@ -164,7 +164,7 @@ pub const SQUARE: Preset = Preset {
     secret_hint: "the subscription's Signature Key (Developer Console > the application > Webhooks > Subscriptions > the subscription)",
 };
 
-pub const HUBSPOT: Preset = Preset {
+pub(super) const HUBSPOT: Preset = Preset {
     name: "hubspot",
     title: "HubSpot (v3 signatures)",
     scheme: Scheme::Hmac {
@@ -183,7 +183,7 @@ pub const HUBSPOT: Preset = Preset {
     secret_hint: "the app's Client secret (developer account > Apps > the app > Auth)",
 };
 
-pub const ZOOM: Preset = Preset {
+pub(super) const ZOOM: Preset = Preset {
     name: "zoom",
     title: "Zoom",
     scheme: Scheme::Hmac {
@@ -201,7 +201,7 @@ pub const ZOOM: Preset = Preset {
     secret_hint: "the app's Secret Token (Zoom App Marketplace > the app > Features > Access)",
 };
 
-pub const TWITCH: Preset = Preset {
+pub(super) const TWITCH: Preset = Preset {
     name: "twitch",
     title: "Twitch EventSub",
     scheme: Scheme::Hmac {

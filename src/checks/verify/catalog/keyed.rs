@@ -34,7 +34,7 @@ const CALENDLY_SPEC: KeyedSpec = KeyedSpec {
     base64url: false,
 };
 
-pub const STRIPE: Preset = Preset {
+pub(super) const STRIPE: Preset = Preset {
     name: "stripe",
     title: "Stripe",
     scheme: Scheme::Keyed(&STRIPE_SPEC),
@@ -46,7 +46,7 @@ pub const STRIPE: Preset = Preset {
     secret_hint: "the endpoint's Signing secret (whsec_…) in the Dashboard's Workbench > Webhooks",
 };
 
-pub const PADDLE: Preset = Preset {
+pub(super) const PADDLE: Preset = Preset {
     name: "paddle",
     title: "Paddle Billing",
     scheme: Scheme::Keyed(&PADDLE_SPEC),
@@ -58,7 +58,7 @@ pub const PADDLE: Preset = Preset {
     secret_hint: "the notification destination's secret key in Developer tools > Notifications",
 };
 
-pub const MUX: Preset = Preset {
+pub(super) const MUX: Preset = Preset {
     name: "mux",
     title: "Mux",
     scheme: Scheme::Keyed(&MUX_SPEC),
@@ -70,7 +70,7 @@ pub const MUX: Preset = Preset {
     secret_hint: "the webhook's Signing Secret in the Mux Dashboard > Settings > Webhooks",
 };
 
-pub const CALENDLY: Preset = Preset {
+pub(super) const CALENDLY: Preset = Preset {
     name: "calendly",
     title: "Calendly",
     scheme: Scheme::Keyed(&CALENDLY_SPEC),
@@ -112,7 +112,7 @@ const BUILDKITE_SPEC: KeyedSpec = KeyedSpec {
     base64url: false,
 };
 
-pub const PERSONA: Preset = Preset {
+pub(super) const PERSONA: Preset = Preset {
     name: "persona",
     title: "Persona",
     scheme: Scheme::Keyed(&PERSONA_SPEC),
@@ -125,7 +125,7 @@ pub const PERSONA: Preset = Preset {
         "the webhook's secret (wbhsec_…, used verbatim) in the Dashboard's Webhooks section",
 };
 
-pub const WORKOS: Preset = Preset {
+pub(super) const WORKOS: Preset = Preset {
     name: "workos",
     title: "WorkOS",
     // `t=<ms>, v1=<hex>`: the timestamp in milliseconds, items split by comma and space.
@@ -138,7 +138,7 @@ pub const WORKOS: Preset = Preset {
     secret_hint: "the endpoint's webhook secret (WorkOS Dashboard > Webhooks > the endpoint)",
 };
 
-pub const BUILDKITE: Preset = Preset {
+pub(super) const BUILDKITE: Preset = Preset {
     name: "buildkite",
     title: "Buildkite",
     // The webhook set to send its token as an X-Buildkite-Signature HMAC (not as
@@ -162,7 +162,7 @@ const SANITY_SPEC: KeyedSpec = KeyedSpec {
     base64url: true,
 };
 
-pub const SANITY: Preset = Preset {
+pub(super) const SANITY: Preset = Preset {
     name: "sanity",
     title: "Sanity (GROQ-powered webhooks)",
     // `t=<ms>,v1=<base64url>`; the body is the webhook's GROQ projection, so no fixed

@@ -41,7 +41,7 @@ const STANDARD_WEBHOOKS_V1A_SPEC: PublicKeySpec = PublicKeySpec {
     sig_prefix: "v1a,",
 };
 
-pub const DISCORD: Preset = Preset {
+pub(super) const DISCORD: Preset = Preset {
     name: "discord",
     title: "Discord (interactions)",
     scheme: Scheme::PublicKey(&DISCORD_SPEC),
@@ -53,7 +53,7 @@ pub const DISCORD: Preset = Preset {
     secret_hint: "the application's Public Key, 64 hex digits (Developer Portal > the application > General Information)",
 };
 
-pub const SENDGRID: Preset = Preset {
+pub(super) const SENDGRID: Preset = Preset {
     name: "sendgrid",
     title: "Twilio SendGrid (Event Webhook)",
     scheme: Scheme::PublicKey(&SENDGRID_SPEC),
@@ -65,7 +65,7 @@ pub const SENDGRID: Preset = Preset {
     secret_hint: "the Verification Key shown when Signed Event Webhook is enabled (Settings > Mail Settings > Event Webhook), base64",
 };
 
-pub const TELNYX: Preset = Preset {
+pub(super) const TELNYX: Preset = Preset {
     name: "telnyx",
     title: "Telnyx",
     scheme: Scheme::PublicKey(&TELNYX_SPEC),
@@ -77,7 +77,7 @@ pub const TELNYX: Preset = Preset {
     secret_hint: "the account's Public Key, base64 (Mission Control Portal > Account Settings > Keys & Credentials > Public Key)",
 };
 
-pub const STANDARD_WEBHOOKS_V1A: Preset = Preset {
+pub(super) const STANDARD_WEBHOOKS_V1A: Preset = Preset {
     name: "standard-webhooks-v1a",
     title: "Standard Webhooks (v1a, Ed25519)",
     scheme: Scheme::PublicKey(&STANDARD_WEBHOOKS_V1A_SPEC),

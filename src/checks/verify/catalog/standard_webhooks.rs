@@ -3,7 +3,7 @@
 use super::Src::{Header as H, Json as J};
 use super::{Handshake, Preset, Scheme, SecretForm};
 
-pub const STANDARD_WEBHOOKS: Preset = Preset {
+pub(super) const STANDARD_WEBHOOKS: Preset = Preset {
     name: "standard-webhooks",
     title: "Standard Webhooks",
     scheme: Scheme::StandardWebhooks { prefix: "webhook" },
@@ -16,7 +16,7 @@ pub const STANDARD_WEBHOOKS: Preset = Preset {
     secret_hint: "the sender's signing secret, whsec_ and base64",
 };
 
-pub const SVIX: Preset = Preset {
+pub(super) const SVIX: Preset = Preset {
     name: "svix",
     title: "Svix",
     scheme: Scheme::StandardWebhooks { prefix: "svix" },
@@ -28,7 +28,7 @@ pub const SVIX: Preset = Preset {
     secret_hint: "the endpoint's Signing Secret (whsec_…) in the sender's Svix app portal",
 };
 
-pub const CLERK: Preset = Preset {
+pub(super) const CLERK: Preset = Preset {
     name: "clerk",
     title: "Clerk",
     scheme: Scheme::StandardWebhooks { prefix: "svix" },
@@ -40,7 +40,7 @@ pub const CLERK: Preset = Preset {
     secret_hint: "the endpoint's Signing Secret (whsec_…) in the Clerk Dashboard > Webhooks",
 };
 
-pub const RESEND: Preset = Preset {
+pub(super) const RESEND: Preset = Preset {
     name: "resend",
     title: "Resend",
     scheme: Scheme::StandardWebhooks { prefix: "svix" },
@@ -52,7 +52,7 @@ pub const RESEND: Preset = Preset {
     secret_hint: "the webhook's Signing Secret (whsec_…) in Resend's Webhooks page",
 };
 
-pub const OPENAI: Preset = Preset {
+pub(super) const OPENAI: Preset = Preset {
     name: "openai",
     title: "OpenAI",
     scheme: Scheme::StandardWebhooks { prefix: "webhook" },
@@ -64,7 +64,7 @@ pub const OPENAI: Preset = Preset {
     secret_hint: "the endpoint's signing secret (whsec_…), shown once when it is created (platform.openai.com > project Settings > Webhooks)",
 };
 
-pub const REPLICATE: Preset = Preset {
+pub(super) const REPLICATE: Preset = Preset {
     name: "replicate",
     title: "Replicate",
     scheme: Scheme::StandardWebhooks { prefix: "webhook" },
@@ -76,7 +76,7 @@ pub const REPLICATE: Preset = Preset {
     secret_hint: "the account's webhook signing key (whsec_…), from GET https://api.replicate.com/v1/webhooks/default/secret",
 };
 
-pub const LIVEBLOCKS: Preset = Preset {
+pub(super) const LIVEBLOCKS: Preset = Preset {
     name: "liveblocks",
     title: "Liveblocks",
     scheme: Scheme::StandardWebhooks { prefix: "webhook" },
@@ -88,7 +88,7 @@ pub const LIVEBLOCKS: Preset = Preset {
     secret_hint: "the endpoint's Signing secret (whsec_…) in the project's Webhooks tab",
 };
 
-pub const SUPABASE: Preset = Preset {
+pub(super) const SUPABASE: Preset = Preset {
     name: "supabase",
     title: "Supabase (Auth hooks)",
     scheme: Scheme::StandardWebhooks { prefix: "webhook" },
@@ -100,7 +100,7 @@ pub const SUPABASE: Preset = Preset {
     secret_hint: "the hook's secret (v1,whsec_…, written as shown) from Authentication > Hooks > Generate secret",
 };
 
-pub const POLAR: Preset = Preset {
+pub(super) const POLAR: Preset = Preset {
     name: "polar",
     title: "Polar",
     // Standard Webhooks headers, but the HMAC key is the secret's text itself: Polar's

@@ -5,7 +5,7 @@ use super::super::token::TokenIn;
 use super::Src::{Header as H, Json as J};
 use super::{Handshake, Preset, Scheme, SecretForm};
 
-pub const GITLAB: Preset = Preset {
+pub(super) const GITLAB: Preset = Preset {
     name: "gitlab",
     title: "GitLab",
     scheme: Scheme::Token(TokenIn::Header("x-gitlab-token")),
@@ -17,7 +17,7 @@ pub const GITLAB: Preset = Preset {
     secret_hint: "the Secret token you type in the project's Settings > Webhooks",
 };
 
-pub const OKTA: Preset = Preset {
+pub(super) const OKTA: Preset = Preset {
     name: "okta",
     title: "Okta (event hooks)",
     // Okta sends the configured header value verbatim; `Authorization` by default.
@@ -30,7 +30,7 @@ pub const OKTA: Preset = Preset {
     secret_hint: "the Authentication field value you set on the event hook (Workflow > Event Hooks > the hook), written here exactly as there",
 };
 
-pub const POSTMARK: Preset = Preset {
+pub(super) const POSTMARK: Preset = Preset {
     name: "postmark",
     title: "Postmark",
     // Postmark signs nothing: Basic credentials in the webhook URL are its protection.
@@ -43,7 +43,7 @@ pub const POSTMARK: Preset = Preset {
     secret_hint: "the user:password you put in the webhook URL (https://user:password@host/path) in the server's Webhooks settings; written here as user:password",
 };
 
-pub const MAILCHIMP: Preset = Preset {
+pub(super) const MAILCHIMP: Preset = Preset {
     name: "mailchimp",
     title: "Mailchimp (audience webhooks)",
     // Mailchimp signs nothing: the secret is the `token` parameter of the URL you give it.
@@ -56,7 +56,7 @@ pub const MAILCHIMP: Preset = Preset {
     secret_hint: "a random string you choose and append to the webhook URL as ?token=... (Audience > Settings > Webhooks)",
 };
 
-pub const TELEGRAM: Preset = Preset {
+pub(super) const TELEGRAM: Preset = Preset {
     name: "telegram",
     title: "Telegram Bot API",
     scheme: Scheme::Token(TokenIn::Header("x-telegram-bot-api-secret-token")),

@@ -8,7 +8,7 @@ use super::super::Algorithm::Sha1;
 use super::Src::{Header as H, Json as J};
 use super::{Handshake, Preset, Scheme, SecretForm};
 
-pub const TWILIO: Preset = Preset {
+pub(super) const TWILIO: Preset = Preset {
     name: "twilio",
     title: "Twilio",
     scheme: Scheme::Form(&FormSpec {
@@ -24,7 +24,7 @@ pub const TWILIO: Preset = Preset {
     secret_hint: "the account's Auth Token (Console > Account > API keys & tokens)",
 };
 
-pub const MANDRILL: Preset = Preset {
+pub(super) const MANDRILL: Preset = Preset {
     name: "mandrill",
     title: "Mandrill (Mailchimp Transactional)",
     scheme: Scheme::Form(&FormSpec {
@@ -40,7 +40,7 @@ pub const MANDRILL: Preset = Preset {
     secret_hint: "the webhook's Key (Mandrill > Settings > Webhooks)",
 };
 
-pub const MAILGUN: Preset = Preset {
+pub(super) const MAILGUN: Preset = Preset {
     name: "mailgun",
     title: "Mailgun",
     scheme: Scheme::InBody(InBodySpec::Mailgun),
@@ -52,7 +52,7 @@ pub const MAILGUN: Preset = Preset {
     secret_hint: "the HTTP webhook signing key (Sending > Webhooks, or Account > API Security)",
 };
 
-pub const ADYEN: Preset = Preset {
+pub(super) const ADYEN: Preset = Preset {
     name: "adyen",
     title: "Adyen (standard notifications)",
     scheme: Scheme::InBody(InBodySpec::Adyen),
@@ -65,7 +65,7 @@ pub const ADYEN: Preset = Preset {
     secret_hint: "the webhook's HMAC key, hex, generated in the Customer Area (Developers > Webhooks > the webhook > Security)",
 };
 
-pub const MICROSOFT_GRAPH: Preset = Preset {
+pub(super) const MICROSOFT_GRAPH: Preset = Preset {
     name: "microsoft-graph",
     title: "Microsoft Graph (change notifications)",
     // Graph signs nothing: each notification carries the clientState the subscription
@@ -79,7 +79,7 @@ pub const MICROSOFT_GRAPH: Preset = Preset {
     secret_hint: "the clientState you set when creating the subscription (POST /subscriptions)",
 };
 
-pub const CONTENTFUL: Preset = Preset {
+pub(super) const CONTENTFUL: Preset = Preset {
     name: "contentful",
     title: "Contentful",
     // The method, path, the headers it names and the body; the path is the one
@@ -93,7 +93,7 @@ pub const CONTENTFUL: Preset = Preset {
     secret_hint: "the space's webhook signing secret, 64 characters (Settings > Webhooks > Settings > Enable request verification)",
 };
 
-pub const PAYPAL: Preset = Preset {
+pub(super) const PAYPAL: Preset = Preset {
     name: "paypal",
     title: "PayPal (REST webhooks)",
     // RSA over the transmission id and time, the route's `webhook_id` and the body's
