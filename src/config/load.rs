@@ -19,6 +19,7 @@ mod limits;
 mod locate;
 mod route;
 mod route_parts;
+mod route_verify;
 mod store;
 #[cfg(test)]
 mod tests;

@@ -39,6 +39,7 @@ use crate::config::StoreConfig;
 use crate::durable::dedup;
 use crate::obs::metrics::Metrics;
 
+mod commit;
 mod error;
 mod housekeeping;
 mod layout;

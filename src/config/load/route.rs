@@ -5,196 +5,33 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use super::{RawRoute, RawVerify, Route, Secret, Validator};
+use super::{RawRoute, RawSource, Route, Scalar, Secret, Validator};
 use crate::checks::event::Source;
 use crate::checks::schema::Schema;
-use crate::checks::verify::{Provider, Verifier};
+use crate::checks::verify::Provider;
 
 impl Validator<'_> {
     pub(super) fn route(&mut self, p: &str, r: RawRoute, exchange: &str) -> Option<Route> {
         let errors_before = self.errors.len();
-        let name = match &r.name {
-            None => {
-                self.err(p, "a route needs a name");
-                String::new()
-            }
-            Some(n) => {
-                let n = self.text(&format!("{p}.name"), n).unwrap_or_default();
-                let ok = !n.is_empty()
-                    && n.len() <= 50
-                    && n.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                    });
-                if !ok {
-                    self.err(
-                        &format!("{p}.name"),
-                        format!("route names are [a-z0-9_-]{{1,50}}, got {n:?}"),
-                    );
-                } else if n == "none" {
-                    // Unmatched paths are counted and logged as route "none".
-                    self.err(
-                        &format!("{p}.name"),
-                        "\"none\" is reserved: it names the requests that matched no route (in metrics and the rejection log)",
-                    );
-                }
-                n
-            }
-        };
-        let path = match &r.path {
-            None => {
-                self.err(p, "a route needs a path");
-                String::new()
-            }
-            Some(s) => {
-                let t = self.text(&format!("{p}.path"), s).unwrap_or_default();
-                if !t.starts_with('/') || t.contains(['?', '#', ' ']) {
-                    self.err(
-                        &format!("{p}.path"),
-                        format!("a path starts with / and has no query, got {t:?}"),
-                    );
-                }
-                t
-            }
-        };
-        let provider = r.provider.as_ref().and_then(|s| {
-            let pp = format!("{p}.provider");
-            let t = self.text(&pp, s)?;
-            match Provider::parse(&t) {
-                Some(pr) => Some(pr),
-                None => {
-                    self.err(&pp, unknown_provider(&t));
-                    None
-                }
-            }
-        });
+        let name = self.route_name(p, r.name.as_ref());
+        let path = self.route_path(p, r.path.as_ref());
+        let provider = self.provider(p, r.provider.as_ref());
         let body_json = self.parsed(&format!("{p}.body"), r.body.as_ref(), true, |t| match t {
             "json" => Ok(true),
             "any" => Ok(false),
             _ => Err(format!("expected json or any, got {t:?}")),
         });
-        // X's CRC and Zoom's validation answer with a MAC made with the route's secret
-        // over a token; only JSON bodies keep that answer from signing an event
-        // (docs/handshakes.md).
-        if let Some(pr) = provider.filter(|_| !body_json) {
-            use crate::checks::verify::catalog::Handshake;
-            if matches!(
-                pr.preset().handshake,
-                Handshake::XCrc | Handshake::ZoomUrlValidation
-            ) {
-                self.err(
-                    &format!("{p}.body"),
-                    "this provider's handshake answers with a MAC of the route's secret over a token: the route must keep `body: json`, so that no token can be an acceptable body",
-                );
-            }
-        }
+        self.handshake_needs_json(p, provider, body_json);
 
         // Verification: fail closed. `verify: none` must be spelled out.
-        let hmac_spec = match &r.verify {
-            Some(RawVerify::Hmac(h)) => self.hmac(&format!("{p}.verify.hmac"), h),
-            _ => None,
-        };
-        let verify_none = matches!(r.verify, Some(RawVerify::None));
-        if r.verify.is_none() && r.provider.is_none() {
-            self.err(
-                p,
-                "route has neither provider nor verify; write `verify: none` to accept unsigned requests",
-            );
-        }
-        let mut secrets = Vec::new();
-        // Inspecting the store needs no secret: they are not read (nor required).
-        let raw_secrets = if self.inspect {
-            None
-        } else {
-            r.secrets.as_ref()
-        };
-        for (i, s) in raw_secrets.into_iter().flatten().enumerate() {
-            let sp = format!("{p}.secrets[{i}]");
-            if let Some(text) = self.secret(&sp, s) {
-                let decoded = match provider {
-                    Some(pr) if hmac_spec.is_none() => pr.decode_secret(&text),
-                    _ => Ok(text.into_bytes()),
-                };
-                match decoded {
-                    Ok(b) => secrets.push(b),
-                    Err(m) => self.err(&sp, m.to_string()),
-                }
-            }
-        }
-        let verifier = if self.inspect {
-            Some(Verifier::None)
-        } else if verify_none {
-            if r.secrets.as_ref().is_some_and(|s| !s.is_empty()) {
-                self.err(
-                    &format!("{p}.secrets"),
-                    "secrets are given but `verify: none` disables verification",
-                );
-            }
-            self.warnings.push(format!(
-                "route {name:?} ({path}) has `verify: none`: requests are NOT authenticated"
-            ));
-            Some(Verifier::None)
-        } else if r.secrets.as_ref().is_none_or(|s| s.is_empty()) {
-            if r.verify.is_some() || r.provider.is_some() {
-                self.err(p, "a verified route needs at least one secret in `secrets`");
-            }
-            None
-        } else if secrets.is_empty() {
-            None
-        } else if let Some(mut spec) = hmac_spec {
-            if spec.uses_id() {
-                match r.event_id.as_ref().and_then(|s| s.header.as_ref()) {
-                    Some(h) => {
-                        spec.id_header =
-                            HeaderName::from_bytes(h.0.to_ascii_lowercase().as_bytes()).ok()
-                    }
-                    None => self.err(
-                        &format!("{p}.verify.hmac.signed"),
-                        "{id} needs `event_id: { header: NAME }` to say where the id is",
-                    ),
-                }
-            }
-            Some(Verifier::hmac(spec, secrets.clone()))
-        } else {
-            provider.map(|pr| pr.verifier(secrets.clone()))
-        };
+        let (verifier, secrets) = self.verification(p, &r, provider, &name, &path);
 
-        let mut allow_ips = None;
-        if let Some(ips) = &r.allow_ips {
-            let mut nets = Vec::new();
-            for (i, s) in ips.iter().enumerate() {
-                nets.extend(self.allow_item(&format!("{p}.allow_ips[{i}]"), s));
-            }
-            if ips.is_empty() {
-                self.err(
-                    &format!("{p}.allow_ips"),
-                    "an empty allowlist would refuse everything; omit it to allow any source",
-                );
-            }
-            allow_ips = Some(nets);
-        }
+        let allow_ips = r.allow_ips.as_ref().map(|ips| self.allow_ips(p, ips));
         let rate_limit = r
             .rate_limit
             .as_ref()
             .and_then(|rl| self.rate(&format!("{p}.rate_limit"), rl));
-        let schema = r.schema.as_ref().and_then(|s| {
-            let sp = format!("{p}.schema");
-            let t = self.text(&sp, s)?;
-            if !body_json {
-                self.err(&sp, "a schema needs `body: json`");
-                return None;
-            }
-            let file = self.path_of(&t);
-            match Schema::compile(&file) {
-                Ok(sc) => {
-                    self.files.push(file);
-                    Some(sc)
-                }
-                Err(e) => {
-                    self.err(&sp, e.to_string());
-                    None
-                }
-            }
-        });
+        let schema = r.schema.as_ref().and_then(|s| self.schema(p, s, body_json));
         let queue = self.parsed(
             &format!("{p}.queue"),
             r.queue.as_ref(),
@@ -209,42 +46,8 @@ impl Validator<'_> {
                 }
             },
         );
-        let mut forward_headers = Vec::new();
-        for (i, h) in r.forward_headers.iter().flatten().enumerate() {
-            let hp = format!("{p}.forward_headers[{i}]");
-            if let Some(t) = self.text(&hp, h) {
-                match HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()) {
-                    Ok(n) if reserved_header(n.as_str()) => self.err(
-                        &hp,
-                        format!("{t:?} is reserved: the gateway sets it, or the broker or the delivery reads it"),
-                    ),
-                    Ok(n) => forward_headers.push(n),
-                    Err(_) => self.err(&hp, format!("{t:?} is not a valid header name")),
-                }
-            }
-        }
-        let public_url = r.public_url.as_ref().and_then(|s| {
-            let up = format!("{p}.public_url");
-            let t = self.text(&up, s)?;
-            match url::Url::parse(&t) {
-                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(t),
-                _ => {
-                    self.err(&up, "expected an absolute http(s) URL");
-                    None
-                }
-            }
-        });
-        let mut verifier = verifier;
-        if let Some(Verifier::Certificate(c)) = verifier.as_mut() {
-            match r
-                .webhook_id
-                .as_ref()
-                .and_then(|s| self.text(&format!("{p}.webhook_id"), s))
-            {
-                Some(id) => c.webhook_id = id,
-                None => self.err(p, "PayPal signs the webhook's id: set `webhook_id` to it"),
-            }
-        }
+        let forward_headers = self.forward_headers(p, r.forward_headers.iter().flatten());
+        let public_url = r.public_url.as_ref().and_then(|s| self.public_url(p, s));
         let verify_token = r
             .verify_token
             .as_ref()
@@ -253,22 +56,18 @@ impl Validator<'_> {
                 self.secret(&format!("{p}.verify_token"), s)
                     .map(|t| Secret(t.into_bytes()))
             });
-        let mut event_id = Vec::new();
-        if let Some(s) = &r.event_id {
-            event_id.extend(self.source(&format!("{p}.event_id"), s, body_json));
-        } else if let Some(pr) = provider {
-            event_id = pr.event_id_sources();
-        }
-        let mut event_type = Vec::new();
-        if let Some(s) = &r.event_type {
-            event_type.extend(self.source(&format!("{p}.event_type"), s, body_json));
-        } else if let Some(pr) = provider {
-            event_type = pr.event_type_sources();
-        }
-        if !body_json {
-            event_id.retain(|s| matches!(s, Source::Header(_)));
-            event_type.retain(|s| matches!(s, Source::Header(_)));
-        }
+        let event_id = self.event_sources(
+            &format!("{p}.event_id"),
+            r.event_id.as_ref(),
+            provider.map(|pr| pr.event_id_sources()),
+            body_json,
+        );
+        let event_type = self.event_sources(
+            &format!("{p}.event_type"),
+            r.event_type.as_ref(),
+            provider.map(|pr| pr.event_type_sources()),
+            body_json,
+        );
         let deliver = self.deliver(p, r.deliver.as_ref());
         let proxy = self.proxy(p, r.proxy.as_ref());
         if r.deliver.is_some() && r.proxy.is_some() {
@@ -308,6 +107,178 @@ impl Validator<'_> {
             deliver,
             proxy,
         })
+    }
+
+    /// X's CRC and Zoom's validation answer with a MAC made with the route's secret over
+    /// a token; only JSON bodies keep that answer from signing an event
+    /// (docs/handshakes.md).
+    fn handshake_needs_json(&mut self, p: &str, provider: Option<Provider>, body_json: bool) {
+        use crate::checks::verify::catalog::Handshake;
+        let Some(pr) = provider.filter(|_| !body_json) else {
+            return;
+        };
+        if matches!(
+            pr.preset().handshake,
+            Handshake::XCrc | Handshake::ZoomUrlValidation
+        ) {
+            self.err(
+                &format!("{p}.body"),
+                "this provider's handshake answers with a MAC of the route's secret over a token: the route must keep `body: json`, so that no token can be an acceptable body",
+            );
+        }
+    }
+
+    /// `public_url`: the absolute http(s) URL the provider signs (URL-signing schemes).
+    fn public_url(&mut self, p: &str, s: &Scalar) -> Option<String> {
+        let up = format!("{p}.public_url");
+        let t = self.text(&up, s)?;
+        match url::Url::parse(&t) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(t),
+            _ => {
+                self.err(&up, "expected an absolute http(s) URL");
+                None
+            }
+        }
+    }
+
+    /// `name`: `[a-z0-9_-]{1,50}`, not `none`.
+    fn route_name(&mut self, p: &str, name: Option<&Scalar>) -> String {
+        match name {
+            None => {
+                self.err(p, "a route needs a name");
+                String::new()
+            }
+            Some(n) => {
+                let n = self.text(&format!("{p}.name"), n).unwrap_or_default();
+                let ok = !n.is_empty()
+                    && n.len() <= 50
+                    && n.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                    });
+                if !ok {
+                    self.err(
+                        &format!("{p}.name"),
+                        format!("route names are [a-z0-9_-]{{1,50}}, got {n:?}"),
+                    );
+                } else if n == "none" {
+                    // Unmatched paths are counted and logged as route "none".
+                    self.err(
+                        &format!("{p}.name"),
+                        "\"none\" is reserved: it names the requests that matched no route (in metrics and the rejection log)",
+                    );
+                }
+                n
+            }
+        }
+    }
+
+    /// `path`: absolute, without query or fragment.
+    fn route_path(&mut self, p: &str, path: Option<&Scalar>) -> String {
+        match path {
+            None => {
+                self.err(p, "a route needs a path");
+                String::new()
+            }
+            Some(s) => {
+                let t = self.text(&format!("{p}.path"), s).unwrap_or_default();
+                if !t.starts_with('/') || t.contains(['?', '#', ' ']) {
+                    self.err(
+                        &format!("{p}.path"),
+                        format!("a path starts with / and has no query, got {t:?}"),
+                    );
+                }
+                t
+            }
+        }
+    }
+
+    /// `provider`: a preset's name, with the nearest names when unknown.
+    fn provider(&mut self, p: &str, provider: Option<&Scalar>) -> Option<Provider> {
+        let pp = format!("{p}.provider");
+        let t = self.text(&pp, provider?)?;
+        let found = Provider::parse(&t);
+        if found.is_none() {
+            self.err(&pp, unknown_provider(&t));
+        }
+        found
+    }
+
+    /// `allow_ips`: addresses, CIDRs and sets' names; never empty.
+    fn allow_ips(&mut self, p: &str, ips: &[Scalar]) -> Vec<ipnet::IpNet> {
+        let mut nets = Vec::new();
+        for (i, s) in ips.iter().enumerate() {
+            nets.extend(self.allow_item(&format!("{p}.allow_ips[{i}]"), s));
+        }
+        if ips.is_empty() {
+            self.err(
+                &format!("{p}.allow_ips"),
+                "an empty allowlist would refuse everything; omit it to allow any source",
+            );
+        }
+        nets
+    }
+
+    /// `schema`: a JSON Schema file, compiled now; only on a JSON route.
+    fn schema(&mut self, p: &str, s: &Scalar, body_json: bool) -> Option<Schema> {
+        let sp = format!("{p}.schema");
+        let t = self.text(&sp, s)?;
+        if !body_json {
+            self.err(&sp, "a schema needs `body: json`");
+            return None;
+        }
+        let file = self.path_of(&t);
+        match Schema::compile(&file) {
+            Ok(sc) => {
+                self.files.push(file);
+                Some(sc)
+            }
+            Err(e) => {
+                self.err(&sp, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// `forward_headers`: valid names, none the gateway, broker or delivery reserves.
+    fn forward_headers<'s>(
+        &mut self,
+        p: &str,
+        headers: impl Iterator<Item = &'s Scalar>,
+    ) -> Vec<HeaderName> {
+        let mut forward_headers = Vec::new();
+        for (i, h) in headers.enumerate() {
+            let hp = format!("{p}.forward_headers[{i}]");
+            if let Some(t) = self.text(&hp, h) {
+                match HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()) {
+                    Ok(n) if reserved_header(n.as_str()) => self.err(
+                        &hp,
+                        format!("{t:?} is reserved: the gateway sets it, or the broker or the delivery reads it"),
+                    ),
+                    Ok(n) => forward_headers.push(n),
+                    Err(_) => self.err(&hp, format!("{t:?} is not a valid header name")),
+                }
+            }
+        }
+        forward_headers
+    }
+
+    /// Where the event id (or type) comes from: as configured, else the provider's; on a
+    /// route that is not JSON, only headers.
+    fn event_sources(
+        &mut self,
+        path: &str,
+        configured: Option<&RawSource>,
+        preset: Option<Vec<Source>>,
+        body_json: bool,
+    ) -> Vec<Source> {
+        let mut sources = match configured {
+            Some(s) => self.source(path, s, body_json).into_iter().collect(),
+            None => preset.unwrap_or_default(),
+        };
+        if !body_json {
+            sources.retain(|s| matches!(s, Source::Header(_)));
+        }
+        sources
     }
 }
 
