@@ -1,7 +1,8 @@
-//! Running it: the process's start, reload and shutdown (`gateway`), the admin port
-//! (`admin`: health, metrics, the dashboard) and its JSON API (`api`). The top of the
-//! library: it assembles every other part.
+//! Running it: the process's start and shutdown (`gateway`), reloading (`reload`), the
+//! admin port (`admin`: health, metrics, the dashboard) and its JSON API (`api`). The
+//! top of the library: it assembles every other part.
 
 pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod gateway;
+pub(crate) mod reload;

@@ -148,7 +148,7 @@ fn to_broker(
         let metrics = std::sync::Arc::new(crate::obs::metrics::Metrics::new());
         let broker = crate::durable::broker::Broker::start(
             broker_cfg,
-            crate::ops::gateway::topology(cfg),
+            crate::ops::reload::topology(cfg),
             metrics,
         )
         .await

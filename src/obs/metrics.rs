@@ -88,6 +88,19 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.0001, 2.0, 16)
 }
 
+fn latency_histogram() -> Histogram {
+    Histogram::new(latency_buckets())
+}
+
+/// `metric`, registered in `registry` under `name` (the registry keeps a handle).
+fn on<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -97,121 +110,22 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("hookgate");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "requests",
-            "Webhook requests by route and outcome",
-            requests.clone(),
-        );
-        let duration = Family::<RouteLabel, Histogram>::new_with_constructor(
-            (|| Histogram::new(latency_buckets())) as fn() -> Histogram,
-        );
-        registry.register(
-            "request_duration_seconds",
-            "Time from request head to answer, by route",
-            duration.clone(),
-        );
-        let dedup_hits = Family::<RouteLabel, Counter>::default();
-        registry.register(
-            "dedup_hits",
-            "Deliveries answered `duplicate`",
-            dedup_hits.clone(),
-        );
-        let unavailable = Family::<UnavailableLabels, Counter>::default();
-        registry.register(
-            "unavailable",
-            "503 answers by route and cause (a series appears with its first 503)",
-            unavailable.clone(),
-        );
-        let store_commit = Histogram::new(latency_buckets());
-        registry.register(
-            "store_commit_duration_seconds",
-            "Embedded store transaction commit time (one fsync per commit)",
-            store_commit.clone(),
-        );
-        let store_batch = Histogram::new(exponential_buckets(1.0, 2.0, 10));
-        registry.register(
-            "store_commit_events",
-            "Events per store commit (group commit)",
-            store_batch.clone(),
-        );
-        let publishes = Family::<ResultLabel, Counter>::default();
-        registry.register(
+        let r = &mut registry;
+        let publishes = on(
+            r,
             "broker_publishes",
             "Publishes by result: ack, nack, returned, timeout, blocked, not_connected, error",
-            publishes.clone(),
+            Family::<ResultLabel, Counter>::default(),
         );
-        let publishes = Self::PUBLISH_RESULTS
-            .iter()
-            .map(|&result| publishes.get_or_create(&ResultLabel { result }).clone())
-            .collect();
-        let publish_duration = Histogram::new(latency_buckets());
-        registry.register(
-            "broker_publish_duration_seconds",
-            "Time from publish to the broker's confirm",
-            publish_duration.clone(),
+        let stages = on(
+            r,
+            "stage_duration_seconds",
+            "Time a request spent in each pipeline stage (admission, body, verify, parse, handoff)",
+            Family::<StageLabel, Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            ),
         );
-        let spool_forwarded = Counter::default();
-        registry.register(
-            "spool_forwarded",
-            "Spooled events forwarded to the broker (drain rate)",
-            spool_forwarded.clone(),
-        );
-        let in_flight = Gauge::default();
-        registry.register(
-            "in_flight_requests",
-            "Requests being processed",
-            in_flight.clone(),
-        );
-        let connections = Gauge::default();
-        registry.register(
-            "open_connections",
-            "Open ingress connections",
-            connections.clone(),
-        );
-        let broker_connected = Gauge::default();
-        registry.register(
-            "broker_connected",
-            "1 when connected to the broker",
-            broker_connected.clone(),
-        );
-        let broker_refused = Gauge::default();
-        registry.register(
-            "broker_refused",
-            "1 while the broker refuses the configured credentials or virtual host",
-            broker_refused.clone(),
-        );
-        let rejections_dropped = Counter::default();
-        registry.register(
-            "rejections_dropped",
-            "Refused requests left out of the rejection log because its queue was full",
-            rejections_dropped.clone(),
-        );
-        let spool_depth = Gauge::default();
-        registry.register(
-            "spool_depth",
-            "Events waiting in the local spool for the broker",
-            spool_depth.clone(),
-        );
-        let store_bytes = Gauge::default();
-        registry.register(
-            "store_bytes",
-            "Bytes on disk in the store folder (events, spool, dedup ledger), measured every minute at most",
-            store_bytes.clone(),
-        );
-        let ready = Gauge::default();
-        registry.register(
-            "ready",
-            "1 when events can be handed off durably",
-            ready.clone(),
-        );
-        let config_reload_failed = Gauge::default();
-        registry.register(
-            "config_reload_failed",
-            "1 when the last configuration reload was refused",
-            config_reload_failed.clone(),
-        );
-        registry.register(
+        r.register(
             "build",
             "hookgate's version (the value is always 1)",
             prometheus_client::metrics::info::Info::new(vec![(
@@ -219,50 +133,39 @@ impl Metrics {
                 env!("CARGO_PKG_VERSION"),
             )]),
         );
-        let stage_family = Family::<StageLabel, Histogram>::new_with_constructor(
-            (|| Histogram::new(latency_buckets())) as fn() -> Histogram,
-        );
-        registry.register(
-            "stage_duration_seconds",
-            "Time a request spent in each pipeline stage (admission, body, verify, parse, handoff)",
-            stage_family.clone(),
-        );
-        let stages = Stage::ALL
-            .iter()
-            .map(|s| {
-                stage_family
-                    .get_or_create(&StageLabel { stage: s.label() })
-                    .clone()
-            })
-            .collect();
-        let delivery = delivery::DeliveryMetrics::register(&mut registry);
-        let shared = shared::SharedMetrics::register(&mut registry);
         let mut process = Registry::default();
         process.register_collector(Box::new(process::Process));
         Metrics {
-            delivery,
-            shared,
-            stages,
+            requests: on(r, "requests", "Webhook requests by route and outcome", Family::default()),
+            duration: on(r, "request_duration_seconds", "Time from request head to answer, by route", Family::new_with_constructor(latency_histogram as fn() -> Histogram)),
+            dedup_hits: on(r, "dedup_hits", "Deliveries answered `duplicate`", Family::default()),
+            unavailable: on(r, "unavailable", "503 answers by route and cause (a series appears with its first 503)", Family::default()),
+            store_commit: on(r, "store_commit_duration_seconds", "Embedded store transaction commit time (one fsync per commit)", latency_histogram()),
+            store_batch: on(r, "store_commit_events", "Events per store commit (group commit)", Histogram::new(exponential_buckets(1.0, 2.0, 10))),
+            publishes: Self::PUBLISH_RESULTS
+                .iter()
+                .map(|&result| publishes.get_or_create(&ResultLabel { result }).clone())
+                .collect(),
+            publish_duration: on(r, "broker_publish_duration_seconds", "Time from publish to the broker's confirm", latency_histogram()),
+            spool_forwarded: on(r, "spool_forwarded", "Spooled events forwarded to the broker (drain rate)", Counter::default()),
+            in_flight: on(r, "in_flight_requests", "Requests being processed", Gauge::default()),
+            connections: on(r, "open_connections", "Open ingress connections", Gauge::default()),
+            broker_connected: on(r, "broker_connected", "1 when connected to the broker", Gauge::default()),
+            broker_refused: on(r, "broker_refused", "1 while the broker refuses the configured credentials or virtual host", Gauge::default()),
+            rejections_dropped: on(r, "rejections_dropped", "Refused requests left out of the rejection log because its queue was full", Counter::default()),
+            spool_depth: on(r, "spool_depth", "Events waiting in the local spool for the broker", Gauge::default()),
+            store_bytes: on(r, "store_bytes", "Bytes on disk in the store folder (events, spool, dedup ledger), measured every minute at most", Gauge::default()),
+            ready: on(r, "ready", "1 when events can be handed off durably", Gauge::default()),
+            config_reload_failed: on(r, "config_reload_failed", "1 when the last configuration reload was refused", Gauge::default()),
+            // One histogram per stage, resolved now: no family look-up per request.
+            stages: Stage::ALL
+                .iter()
+                .map(|s| stages.get_or_create(&StageLabel { stage: s.label() }).clone())
+                .collect(),
+            delivery: delivery::DeliveryMetrics::register(r),
+            shared: shared::SharedMetrics::register(r),
             registry,
             process,
-            requests,
-            duration,
-            dedup_hits,
-            unavailable,
-            store_commit,
-            store_batch,
-            publishes,
-            publish_duration,
-            spool_forwarded,
-            in_flight,
-            connections,
-            broker_connected,
-            broker_refused,
-            rejections_dropped,
-            spool_depth,
-            store_bytes,
-            ready,
-            config_reload_failed,
         }
     }
 

@@ -31,127 +31,17 @@ impl Admin {
 
     async fn answer<B>(&self, req: &Request<B>, peer: std::net::IpAddr) -> Response<Full<Bytes>> {
         let (status, ctype, body) = match req.uri().path() {
-            p if p.starts_with("/api/") => {
-                let header = |h: http::header::HeaderName| {
-                    req.headers().get(h).and_then(|v| v.to_str().ok())
-                };
-                let config = self.app.runtime.load().config.clone();
-                let call = crate::ops::api::Call {
-                    peer,
-                    method: req.method(),
-                    path: p,
-                    query: req.uri().query(),
-                    json: header(http::header::CONTENT_TYPE)
-                        .is_some_and(|v| v.starts_with("application/json")),
-                    authorization: header(http::header::AUTHORIZATION),
-                    origin: header(http::header::ORIGIN),
-                    host: header(http::header::HOST),
-                    token: config.admin_token.as_ref().map(|t| t.0.as_slice()),
-                };
-                let (status, body) = crate::ops::api::answer(&self.app, call).await;
-                (
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    "application/json",
-                    // A newline ends every JSON answer (a shell prompt after curl).
-                    Bytes::from(body + "\n"),
-                )
-            }
+            p if p.starts_with("/api/") => self.api(req, p, peer).await,
             p if dashboard::asset(p).is_some() => {
                 let (ctype, body) = dashboard::asset(p).unwrap_or(("text/plain", ""));
                 (StatusCode::OK, ctype, Bytes::from_static(body.as_bytes()))
             }
             // Browsers ask for it with the dashboard: nothing, rather than a 404.
             "/favicon.ico" => (StatusCode::NO_CONTENT, "image/x-icon", Bytes::new()),
-            "/healthz" => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
-            "/readyz" => {
-                let ready = self.ready();
-                self.app.metrics.ready.set(i64::from(ready));
-                if ready && self.app.metrics.config_reload_failed.get() != 0 {
-                    // Still serving, on the previous configuration: do not take the pod out.
-                    (
-                        StatusCode::OK,
-                        "text/plain",
-                        Bytes::from_static(b"ready (last configuration reload refused; previous configuration serving)\n"),
-                    )
-                } else if ready && !self.app.runtime.load().config.default_secrets.is_empty() {
-                    // --dev with a placeholder secret: serving, but say so where it is seen.
-                    let paths = self.app.runtime.load().config.default_secrets.join(", ");
-                    (
-                        StatusCode::OK,
-                        "text/plain",
-                        Bytes::from(format!("ready (WARNING, --dev: secrets taken from ${{VAR:-default}} defaults, which anyone who read the file can sign with: {paths})\n")),
-                    )
-                } else if let Some(why) = self.app.handoff.broker_refused() {
-                    // Spooling (ready) or refusing (not): either way, say why.
-                    let status = if ready {
-                        StatusCode::OK
-                    } else {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    };
-                    let state = if ready {
-                        "ready, spooling"
-                    } else {
-                        "not ready"
-                    };
-                    (
-                        status,
-                        "text/plain",
-                        Bytes::from(format!("{state}: {why}\n")),
-                    )
-                } else if let Some(why) = self
-                    .app
-                    .shared
-                    .as_ref()
-                    .and_then(|s| s.down())
-                    .filter(|_| ready)
-                {
-                    // Serving: each replica dedups (and limits) alone meanwhile.
-                    (
-                        StatusCode::OK,
-                        "text/plain",
-                        Bytes::from(format!(
-                            "ready (shared Redis unavailable, deciding alone: {why})\n"
-                        )),
-                    )
-                } else if ready {
-                    (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
-                } else if self.draining.load(Ordering::Relaxed) {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "text/plain",
-                        Bytes::from_static(b"draining\n"),
-                    )
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "text/plain",
-                        Bytes::from_static(b"hand-off unavailable\n"),
-                    )
-                }
-            }
-            "/metrics" => {
-                self.app.metrics.ready.set(i64::from(self.ready()));
-                let om = crate::obs::metrics::exposition::wants_openmetrics(
-                    req.headers()
-                        .get(http::header::ACCEPT)
-                        .and_then(|v| v.to_str().ok()),
-                );
-                let ctype = if om {
-                    crate::obs::metrics::exposition::OPENMETRICS
-                } else {
-                    crate::obs::metrics::exposition::CLASSIC
-                };
-                (
-                    StatusCode::OK,
-                    ctype,
-                    Bytes::from(self.app.metrics.encode(om)),
-                )
-            }
-            _ => (
-                StatusCode::NOT_FOUND,
-                "text/plain",
-                Bytes::from_static(b"not found\n"),
-            ),
+            "/healthz" => text(StatusCode::OK, "ok"),
+            "/readyz" => self.readyz(),
+            "/metrics" => self.metrics(req),
+            _ => text(StatusCode::NOT_FOUND, "not found"),
         };
         let mut r = Response::new(Full::new(body));
         *r.status_mut() = status;
@@ -162,6 +52,104 @@ impl Admin {
         }
         r
     }
+
+    /// The JSON API (`ops::api`), with the request's parts it decides on.
+    async fn api<B>(&self, req: &Request<B>, path: &str, peer: std::net::IpAddr) -> Answer {
+        let header =
+            |h: http::header::HeaderName| req.headers().get(h).and_then(|v| v.to_str().ok());
+        let config = self.app.runtime.load().config.clone();
+        let call = crate::ops::api::Call {
+            peer,
+            method: req.method(),
+            path,
+            query: req.uri().query(),
+            json: header(http::header::CONTENT_TYPE)
+                .is_some_and(|v| v.starts_with("application/json")),
+            authorization: header(http::header::AUTHORIZATION),
+            origin: header(http::header::ORIGIN),
+            host: header(http::header::HOST),
+            token: config.admin_token.as_ref().map(|t| t.0.as_slice()),
+        };
+        let (status, body) = crate::ops::api::answer(&self.app, call).await;
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "application/json",
+            // A newline ends every JSON answer (a shell prompt after curl).
+            Bytes::from(body + "\n"),
+        )
+    }
+
+    /// 200 while events can be handed off durably and not draining, else 503; the body
+    /// says why, and what is degraded while ready.
+    fn readyz(&self) -> Answer {
+        let ready = self.ready();
+        self.app.metrics.ready.set(i64::from(ready));
+        let config = self.app.runtime.load().config.clone();
+        let status = if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        if ready && self.app.metrics.config_reload_failed.get() != 0 {
+            // Still serving, on the previous configuration: do not take the pod out.
+            text(
+                status,
+                "ready (last configuration reload refused; previous configuration serving)",
+            )
+        } else if ready && !config.default_secrets.is_empty() {
+            // --dev with a placeholder secret: serving, but say so where it is seen.
+            let paths = config.default_secrets.join(", ");
+            text(status, &format!("ready (WARNING, --dev: secrets taken from ${{VAR:-default}} defaults, which anyone who read the file can sign with: {paths})"))
+        } else if let Some(why) = self.app.handoff.broker_refused() {
+            // Spooling (ready) or refusing (not): either way, say why.
+            let state = if ready {
+                "ready, spooling"
+            } else {
+                "not ready"
+            };
+            text(status, &format!("{state}: {why}"))
+        } else if let Some(why) = self
+            .app
+            .shared
+            .as_ref()
+            .and_then(|s| s.down())
+            .filter(|_| ready)
+        {
+            // Serving: each replica dedups (and limits) alone meanwhile.
+            text(
+                status,
+                &format!("ready (shared Redis unavailable, deciding alone: {why})"),
+            )
+        } else if ready {
+            text(status, "ready")
+        } else if self.draining.load(Ordering::Relaxed) {
+            text(status, "draining")
+        } else {
+            text(status, "hand-off unavailable")
+        }
+    }
+
+    /// Prometheus text, or OpenMetrics when the scraper asks for it.
+    fn metrics<B>(&self, req: &Request<B>) -> Answer {
+        use crate::obs::metrics::exposition::{wants_openmetrics, CLASSIC, OPENMETRICS};
+        self.app.metrics.ready.set(i64::from(self.ready()));
+        let accept = req.headers().get(http::header::ACCEPT);
+        let om = wants_openmetrics(accept.and_then(|v| v.to_str().ok()));
+        let ctype = if om { OPENMETRICS } else { CLASSIC };
+        (
+            StatusCode::OK,
+            ctype,
+            Bytes::from(self.app.metrics.encode(om)),
+        )
+    }
+}
+
+/// An answer of the admin port: status, content type, body.
+type Answer = (StatusCode, &'static str, Bytes);
+
+/// A one-line plain-text answer.
+fn text(status: StatusCode, line: &str) -> Answer {
+    (status, "text/plain", Bytes::from(format!("{line}\n")))
 }
 
 /// Connections the admin port holds at most: well inside the descriptors the ingress
