@@ -27,12 +27,12 @@ mod tests;
 pub use entry::load_str;
 pub(crate) use entry::{load_for_inspection, load_mode};
 pub(crate) use limits::worst_body_memory;
-use locate::*;
+use locate::Locations;
 pub(crate) use locate::{ConfigError, ConfigErrors};
 
-use super::raw::*;
+use super::raw::{RawConfig, Scalar};
 use super::units::{expand, parse_duration};
-use super::*;
+use super::{Config, LogConfig, LogFormat, Secret, ShutdownConfig};
 
 struct Validator<'a> {
     file: String,

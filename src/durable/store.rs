@@ -54,13 +54,14 @@ mod status;
 pub(crate) use remote::{call, call_any, query_escape};
 pub(crate) use status::Status;
 pub(crate) mod replay_job;
-pub(crate) use error::*;
-use housekeeping::*;
-use layout::*;
+pub(crate) use error::{StoreError, StoreFault};
+use housekeeping::room;
+use layout::{check_format, open_rw};
 pub(crate) use layout::{db_dir, open_ledger, Tables, RECORD_FLUSH};
-use pending::*;
-pub use reader::*;
-use writer::*;
+use pending::{LedgerJob, Pending};
+pub use reader::Reader;
+pub(crate) use reader::{admin_file, remote_call, ApiEvent, Filter, SpoolAccess, StoredEvent};
+use writer::Writer;
 
 /// Most commands one transaction takes; bounds the latency of the first in a burst.
 const MAX_BATCH: usize = 512;

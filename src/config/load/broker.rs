@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use super::{parse_bool, BrokerConfig, RawBroker, RawTls, TlsConfig, Validator, WhenUnavailable};
+use super::{parse_bool, Validator};
+use crate::config::raw::{RawBroker, RawTls};
+use crate::config::{BrokerConfig, TlsConfig, WhenUnavailable};
 
 impl Validator<'_> {
     pub(super) fn tls(&mut self, t: &RawTls) -> Option<TlsConfig> {

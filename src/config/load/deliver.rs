@@ -3,11 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{
-    parse_bool, Backoff, CaFile, Destination, Proxy, RawBackoff, RawDeliver, RawDestination,
-    RawProxy, Scalar, Secret, Validator,
-};
+use super::{parse_bool, Validator};
 use crate::checks::verify::standard_webhooks::StandardWebhooks;
+use crate::config::raw::{RawBackoff, RawDeliver, RawDestination, RawProxy, Scalar};
+use crate::config::{Backoff, CaFile, Destination, Proxy, Secret};
 
 /// Defaults a user of a production gateway would expect: a destination gets 10 s to
 /// answer, 8 at once, 12 attempts (1 s doubling to 1 h: about 3 h of trying in all).

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::super::raw::RawConfig;
-use super::super::Config;
 use super::locate::{all_unknown_keys, locate, serde_error, ConfigError, ConfigErrors};
 use super::Validator;
+use crate::config::raw::RawConfig;
+use crate::config::Config;
 
 /// [`load_mode`] for commands that read the store and never verify a request (`hookgate
 /// store`): routes' secrets and verify tokens are neither read nor required, so the

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use super::{RawRoute, RawSource, Route, Scalar, Secret, Validator};
+use super::Validator;
 use crate::checks::event::Source;
 use crate::checks::schema::Schema;
 use crate::checks::verify::Provider;
+use crate::config::raw::{RawRoute, RawSource, Scalar};
+use crate::config::{Route, Secret};
 
 impl Validator<'_> {
     pub(super) fn route(&mut self, p: &str, r: RawRoute, exchange: &str) -> Option<Route> {

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use super::units::expand_tracked;
-use super::{RawHmac, RawRateLimit, RawSecret, RawSource, Validator};
+use super::Validator;
 use crate::checks::event::Source;
 use crate::checks::ratelimit::{RateSpec, WhenSharedDown};
 use crate::checks::verify::HmacSpec;
+use crate::config::raw::{RawHmac, RawRateLimit, RawSecret, RawSource};
+use crate::config::units::expand_tracked;
 
 impl Validator<'_> {
     pub(super) fn secret(&mut self, path: &str, s: &RawSecret) -> Option<String> {

@@ -4,8 +4,9 @@
 
 use http::HeaderName;
 
-use super::{RawRoute, RawVerify, Validator};
+use super::Validator;
 use crate::checks::verify::{Provider, Verifier};
+use crate::config::raw::{RawRoute, RawVerify};
 
 impl Validator<'_> {
     /// The route's verifier (`None` when it cannot be built: an error says why) and its

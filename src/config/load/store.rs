@@ -1,9 +1,9 @@
 //! `store:`: where the store lives, the dedup window, retention and the rejection log.
 
-use super::{
-    parse_bool, parse_duration, RawRedis, RawRejections, RawStore, RedisConfig, RejectionsConfig,
-    StoreConfig, Validator,
-};
+use super::{parse_bool, Validator};
+use crate::config::raw::{RawRedis, RawRejections, RawStore};
+use crate::config::units::parse_duration;
+use crate::config::{RedisConfig, RejectionsConfig, StoreConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,3 +1,4 @@
+use super::locate::redact_value;
 use super::*;
 
 fn env(k: &str) -> Option<String> {

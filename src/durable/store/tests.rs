@@ -1,3 +1,5 @@
+use super::housekeeping::ledger_is_broken;
+use super::layout::{restore_ledger, FORMAT};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
