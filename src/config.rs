@@ -11,6 +11,7 @@ pub(crate) mod units;
 // Defined beside their users, which sit below the configuration.
 pub(crate) use crate::config::tls::TlsConfig;
 pub(crate) use crate::obs::telemetry::{LogConfig, LogFormat};
+pub(crate) use crate::obs::traces::TracesConfig;
 
 pub(crate) use deliver::{glob, Backoff, CaFile, Destination, Proxy};
 pub use load::load_str;
@@ -48,6 +49,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub broker: Option<BrokerConfig>,
     pub log: LogConfig,
+    /// `traces:`: OpenTelemetry spans over OTLP/HTTP (off without it).
+    pub traces: Option<TracesConfig>,
     pub routes: Vec<Arc<Route>>,
     /// Every file the configuration depends on (secrets, schemas, TLS), for reload.
     pub files: Vec<PathBuf>,

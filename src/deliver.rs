@@ -17,6 +17,7 @@ pub(crate) mod headers;
 pub(crate) use crate::obs::metrics::delivery as metrics;
 pub(crate) mod state;
 pub(crate) mod tail;
+mod trace;
 pub(crate) mod window;
 pub(crate) mod worker;
 

@@ -172,10 +172,15 @@ pub(crate) fn spawn_hookgate(
     }
     // HOOKGATE_BENCH_ARCHIVE=true: with a broker, keep the archive's copy too.
     let archive = std::env::var("HOOKGATE_BENCH_ARCHIVE").unwrap_or_else(|_| "false".into());
+    // HOOKGATE_BENCH_TRACES=URL: every request traced (sample 1.0), spans exported to
+    // the OTLP/HTTP collector at URL (docs/benchmarks.md, "Traces").
+    let traces = std::env::var("HOOKGATE_BENCH_TRACES")
+        .map(|url| format!("traces: {{ otlp: \"{url}\", sample: 1.0 }}\n"))
+        .unwrap_or_default();
     std::fs::write(
         dir.join("hookgate.yaml"),
         format!(
-            "listen: 127.0.0.1:{port}\nadmin: {{ listen: 127.0.0.1:{admin} }}\nstore: {{ path: {}, archive: {archive} }}\nlog: {{ level: warn }}\n{broker_yaml}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [{SECRET}], schema: push.json{extra} }}\n",
+            "listen: 127.0.0.1:{port}\nadmin: {{ listen: 127.0.0.1:{admin} }}\nstore: {{ path: {}, archive: {archive} }}\nlog: {{ level: warn }}\n{traces}{broker_yaml}\nroutes:\n  - {{ name: github, path: /hooks/github, provider: github, secrets: [{SECRET}], schema: push.json{extra} }}\n",
             dir.join("store").display()
         ),
     )

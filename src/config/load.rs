@@ -23,6 +23,7 @@ mod route_verify;
 mod store;
 #[cfg(test)]
 mod tests;
+mod traces;
 
 pub use entry::load_str;
 pub(crate) use entry::{load_for_inspection, load_mode};
@@ -222,6 +223,7 @@ impl Validator<'_> {
                 |t| Ok(t.to_string()),
             ),
         };
+        let traces = raw.traces.as_ref().and_then(|t| self.traces(t));
         let mut routes = Vec::new();
         match raw.routes {
             None => self.err("routes", "at least one route is required"),
@@ -285,6 +287,7 @@ impl Validator<'_> {
             store,
             broker,
             log,
+            traces,
             routes,
             files: std::mem::take(&mut self.files),
             warnings: std::mem::take(&mut self.warnings),

@@ -56,7 +56,16 @@ pub(super) struct RawConfig {
     pub store: Option<RawStore>,
     pub broker: Option<RawBroker>,
     pub log: Option<RawLog>,
+    pub traces: Option<RawTraces>,
     pub routes: Option<Vec<RawRoute>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTraces {
+    pub otlp: Option<Scalar>,
+    pub sample: Option<Scalar>,
+    pub service_name: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@ use sha2::Sha256;
 
 use super::backoff;
 use super::client::{Client, Failure, Past};
+use super::trace;
 use crate::checks::event::Event;
 use crate::config::Destination;
 
@@ -45,8 +46,25 @@ impl Outcome {
 }
 
 pub(crate) async fn send(client: &Client, dest: &Destination, ev: &Event, attempt: u32) -> Outcome {
+    let mut span = trace::start(dest, ev, attempt);
+    let traceparent = span.as_ref().map(trace::traceparent);
+    let outcome = attempt_once(client, dest, ev, attempt, traceparent).await;
+    if let Some(span) = span.as_mut() {
+        let failed = (!outcome.delivered()).then_some(outcome.label);
+        trace::end(span, outcome.status, failed);
+    }
+    outcome
+}
+
+async fn attempt_once(
+    client: &Client,
+    dest: &Destination,
+    ev: &Event,
+    attempt: u32,
+    traceparent: Option<String>,
+) -> Outcome {
     let started = Instant::now();
-    let req = match request(dest, ev, attempt) {
+    let req = match request(dest, ev, attempt, traceparent) {
         Ok(r) => r,
         Err(e) => {
             return Outcome {
@@ -108,6 +126,7 @@ fn request(
     dest: &Destination,
     ev: &Event,
     attempt: u32,
+    traceparent: Option<String>,
 ) -> Result<Request<Full<Bytes>>, http::Error> {
     let mut req = Request::post(dest.url.clone()).body(Full::new(ev.body.clone()))?;
     let h = req.headers_mut();
@@ -129,6 +148,10 @@ fn request(
         }
     }
     super::headers::gateway_headers(h, ev, Some(&dest.name), Some(attempt));
+    // This attempt's span, in place of the ingest span the event carries.
+    if let Some(v) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        h.insert(HeaderName::from_static("traceparent"), v);
+    }
     if let Some(key) = &dest.sign {
         let ts = (crate::now_ms() / 1000).to_string();
         let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");

@@ -28,6 +28,7 @@ mod keep;
 mod proxy;
 mod rejection;
 mod timing;
+mod trace;
 
 pub use inspect::inspect;
 pub(crate) use inspect::nesting_depth;
@@ -123,6 +124,7 @@ where
     let started = Instant::now();
     let _gauge = InFlightGauge::new(&app.metrics);
     let rt = app.runtime.load_full();
+    let (parts, body) = req.into_parts();
     let mut cx = Context {
         peer,
         https,
@@ -130,14 +132,15 @@ where
         source: peer.ip(),
         delivery: None,
         body: None,
+        trace: trace::RequestTrace::start(&parts, started),
     };
-    let (parts, body) = req.into_parts();
     let result = run(&app, &rt, &parts, body, &mut cx, started).await;
     let Context {
         route,
         source,
         delivery,
         body,
+        trace,
         ..
     } = cx;
     // The provider's delivery id (e.g. X-GitHub-Delivery), to match a provider's
@@ -150,6 +153,16 @@ where
         Some(i) => (&*rt.config.routes[i].name, &rt.metrics[i]),
         None => ("none", &rt.unrouted),
     };
+    if let Some(t) = trace {
+        let (outcome, status, id) = match &result {
+            Ok(Answer::Proxied(r)) => (Outcome::Proxied, r.status().as_u16(), None),
+            Ok(Answer::Handshake(r)) => (Outcome::Handshake, r.status().as_u16(), None),
+            Ok(Answer::Kept(Stored::Accepted, id)) => (Outcome::Accepted, 200, Some(id.as_str())),
+            Ok(Answer::Kept(Stored::Duplicate, id)) => (Outcome::Duplicate, 200, Some(id.as_str())),
+            Err(rej) => (rej.outcome(), rej.status().as_u16(), None),
+        };
+        t.end(name, outcome.label(), status, id);
+    }
     match result {
         Ok(Answer::Proxied(r)) => {
             metrics.request(Outcome::Proxied, started.elapsed());
@@ -234,6 +247,8 @@ struct Context {
     delivery: Option<HeaderValue>,
     /// The body, once read (a refcount, not a copy): the rejection log hashes it.
     body: Option<Bytes>,
+    /// The request's span and its stages' laps, when traces are on.
+    trace: Option<trace::RequestTrace>,
 }
 
 /// Counts a request in `in_flight_requests` until dropped (also when the client goes away).
@@ -320,7 +335,11 @@ where
         .admission
         .admit(client, declared)
         .map_err(Rejection::from)?;
-    let mut timer = timing::Timer::start(&app.metrics, started);
+    let (laps, trace_headers) = match cx.trace.as_mut() {
+        Some(t) => (Some(&mut t.laps), Some(&t.headers)),
+        None => (None, None),
+    };
+    let mut timer = timing::Timer::start(&app.metrics, started).recording(laps);
     timer.lap(Stage::Admission);
     let body = body::read(body, &cfg.limits, &mut ticket, declared).await?;
     timer.lap(Stage::Body);
@@ -331,6 +350,7 @@ where
         https: cx.https,
         ip,
         received_ms: now_ms(),
+        trace: trace_headers.map(Vec::as_slice),
     };
     keep::checked(app, rt, &req, body, &mut timer).await
 }

@@ -74,6 +74,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         d.shutdown(shutdown.grace).await;
     }
     app.handoff.flush().await;
+    crate::obs::traces::flush(Duration::from_secs(2)).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -82,6 +83,9 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
 /// delivery, shared Redis, the broker and its spool; the request pipeline's state.
 async fn start(config: Arc<Config>) -> anyhow::Result<(Arc<App>, Store)> {
     let metrics = Arc::new(Metrics::new());
+    if let Some(t) = &config.traces {
+        crate::obs::traces::start(t, &metrics)?;
+    }
     let store = Store::open(&config.store, metrics.clone(), config.broker.is_some())?;
     let rejections = crate::durable::rejections::Log::start(
         store.tables().0.rejections.clone(),

@@ -1,9 +1,11 @@
 //! What the tests share: starting the binary and talking HTTP to it (`common`), a real
-//! application to deliver to (`app`), RabbitMQ queues and private nodes (`rabbit`,
-//! `rabbit_node`), and the providers' SDKs installed for the interop tests (`sdk`).
+//! application to deliver to (`app`), an OTLP/HTTP trace receiver (`otlp`), RabbitMQ
+//! queues and private nodes (`rabbit`, `rabbit_node`), and the providers' SDKs
+//! installed for the interop tests (`sdk`).
 
 pub mod app;
 pub mod common;
+pub mod otlp;
 pub mod rabbit;
 pub mod rabbit_node;
 pub mod sdk;

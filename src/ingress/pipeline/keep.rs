@@ -17,6 +17,9 @@ pub(super) struct ReadRequest<'a> {
     pub ip: std::net::IpAddr,
     /// When it was received (ms since the epoch): now, or a replayed request's time.
     pub received_ms: i64,
+    /// The trace context the event carries on (`traceparent`, `tracestate`), when
+    /// the request is traced.
+    pub trace: Option<&'a [(String, String)]>,
 }
 
 /// The URL the sender signed, for the schemes that sign one (else empty): the route's
@@ -69,8 +72,14 @@ pub(super) async fn checked(
     }
     inspect::verify(route, parts, &body, &url, now)?;
     timer.lap(Stage::Verify);
-    let ev = inspect::event(route, parts, body, now, ip)?;
+    let mut ev = inspect::event(route, parts, body, now, ip)?;
     timer.lap(Stage::Parse);
+    if let Some(trace) = req.trace {
+        // The gateway's trace context replaces any the route forwards as received.
+        ev.headers
+            .retain(|(k, _)| k != "traceparent" && k != "tracestate");
+        ev.headers.extend_from_slice(trace);
+    }
     // A proxy route: the application answers, nothing is kept.
     if let (Some(p), Some(client)) = (&route.proxy, &rt.proxies[idx]) {
         let origin = proxy::Origin {
@@ -138,6 +147,8 @@ pub(crate) async fn replay(
         https,
         ip: source,
         received_ms: received_at_ms,
+        // A replayed rejection starts no trace: it is not a request of the sender's.
+        trace: None,
     };
     match checked(app, &rt, &req, body, &mut timer).await {
         Ok(Answer::Kept(o, id)) => Replayed::Kept(o, id),

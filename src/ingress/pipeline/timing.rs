@@ -15,6 +15,8 @@ pub struct Timer<'a> {
     /// `None`: laps are not observed (a replay is not a request's time).
     metrics: Option<&'a Metrics>,
     last: Instant,
+    /// The laps themselves, when the request is traced.
+    laps: Option<&'a mut super::trace::Laps>,
 }
 
 impl<'a> Timer<'a> {
@@ -22,7 +24,14 @@ impl<'a> Timer<'a> {
         Timer {
             metrics: Some(metrics),
             last: at,
+            laps: None,
         }
+    }
+
+    /// Also keep each lap in `laps` (a traced request's stage spans).
+    pub(crate) fn recording(mut self, laps: Option<&'a mut super::trace::Laps>) -> Timer<'a> {
+        self.laps = laps;
+        self
     }
 
     /// A timer that observes nothing.
@@ -30,6 +39,7 @@ impl<'a> Timer<'a> {
         Timer {
             metrics: None,
             last: Instant::now(),
+            laps: None,
         }
     }
 
@@ -37,6 +47,9 @@ impl<'a> Timer<'a> {
         if let Some(m) = self.metrics {
             let now = Instant::now();
             m.stage(stage as usize, now - self.last);
+            if let Some(laps) = self.laps.as_deref_mut() {
+                laps.push((stage, self.last, now));
+            }
             self.last = now;
         }
     }

@@ -21,6 +21,7 @@ const PACKAGES: &[&str] = &[
     "mailgun==1.10.0",
     "telnyx==4.189.0",
     "prometheus_client==0.21.1",
+    "opentelemetry-proto==1.45.2",
 ];
 
 /// The venv's python, with [`PACKAGES`] installed.
