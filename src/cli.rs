@@ -51,6 +51,13 @@ enum Command {
         /// Log format, over the configuration's log.format.
         #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
         log_format: Option<String>,
+        /// Serve webhooks on this address, over the configuration's `listen`.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// The admin port's address, over the configuration's `admin.listen` (a
+        /// non-loopback address needs `admin.token` for the API).
+        #[arg(long, value_name = "ADDR")]
+        admin_listen: Option<std::net::SocketAddr>,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
@@ -216,16 +223,31 @@ pub fn main() -> i32 {
             config,
             log_level,
             log_format,
-        } => serve(&config.config, config.dev, log_level, log_format),
+            listen,
+            admin_listen,
+        } => serve(
+            &config.config,
+            config.dev,
+            Overrides {
+                log_level,
+                log_format,
+                listen,
+                admin_listen,
+            },
+        ),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "hookgate",
-                &mut std::io::stdout(),
-            );
-            0
+            use std::io::Write as _;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hookgate", &mut script);
+            // `hookgate completions bash | head -1`: a reader that has gone is not an error.
+            match std::io::stdout().lock().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("hookgate completions: {e}");
+                    2
+                }
+                _ => 0,
+            }
         }
         Command::Check(c) => check(&c.config, c.dev),
         Command::Providers { json } => providers::print(json),
@@ -290,7 +312,11 @@ fn load(path: &std::path::Path, dev: bool) -> Option<Config> {
 
 /// The configuration for reading the store: the routes' secrets are not needed.
 fn load_inspect(path: &std::path::Path) -> Option<Config> {
-    report(path, config::load_for_inspection(path))
+    let cfg = report(path, config::load_for_inspection(path))?;
+    if let Some(t) = &cfg.admin_token {
+        crate::durable::store::use_admin_token(&t.0);
+    }
+    Some(cfg)
 }
 
 fn report(path: &std::path::Path, loaded: Result<Config, config::ConfigErrors>) -> Option<Config> {
@@ -315,19 +341,35 @@ fn report(path: &std::path::Path, loaded: Result<Config, config::ConfigErrors>) 
     }
 }
 
-fn serve(
-    path: &std::path::Path,
-    dev: bool,
+/// `serve`'s flags that override the configuration.
+struct Overrides {
     log_level: Option<String>,
     log_format: Option<String>,
-) -> i32 {
+    listen: Option<std::net::SocketAddr>,
+    admin_listen: Option<std::net::SocketAddr>,
+}
+
+fn serve(path: &std::path::Path, dev: bool, o: Overrides) -> i32 {
     let Some(mut cfg) = load(path, dev) else {
         return 1;
     };
-    if let Some(level) = log_level {
+    if let Some(a) = o.listen {
+        (cfg.listen, cfg.listen_at) = (a, "--listen".into());
+    }
+    if let Some(a) = o.admin_listen {
+        (cfg.admin_listen, cfg.admin_at) = (a, "--admin-listen".into());
+    }
+    if cfg.listen == cfg.admin_listen && cfg.listen.port() != 0 {
+        eprintln!(
+            "hookgate: the webhook and admin addresses are the same ({})",
+            cfg.listen
+        );
+        return 1;
+    }
+    if let Some(level) = o.log_level {
         cfg.log.level = level;
     }
-    match log_format.as_deref() {
+    match o.log_format.as_deref() {
         Some("json") => cfg.log.format = config::LogFormat::Json,
         Some("text") => cfg.log.format = config::LogFormat::Text,
         _ => {}

@@ -31,12 +31,21 @@ pub(super) fn check(path: &std::path::Path, dev: bool) -> i32 {
             None => {
                 checks.push("dedup");
                 // Without a broker there is no queue: events stay in the store.
+                // A delivering route's events go to its destinations' queues only: the
+                // route's own queue is never declared.
                 let mut t = match &cfg.broker {
-                    Some(b) => format!("queue: {} (exchange {})", r.queue, b.exchange),
+                    Some(b) if r.deliver.is_empty() => {
+                        format!("queue: {} (exchange {})", r.queue, b.exchange)
+                    }
+                    Some(b) => format!("exchange {}", b.exchange),
                     None => "kept in the store".to_string(),
                 };
                 for d in &r.deliver {
                     t.push_str(&format!("; deliver {} -> {}", d.name, d.url));
+                    if cfg.broker.is_some() {
+                        let q = crate::deliver::consume::queue_name(&r.queue, &d.name);
+                        t.push_str(&format!(" (queue {q})"));
+                    }
                 }
                 t
             }

@@ -75,9 +75,15 @@ pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: Dea
                 destination: filter.destination,
                 id: None,
             };
-            reader
-                .dead(&f, limit)
-                .map(|v| list(out, &v, json).map(|()| true))
+            reader.dead(&f, limit).map(|v| {
+                // As `store list`: only a filter that matched nothing exits 1.
+                let filtered = f.route.is_some() || f.destination.is_some();
+                if v.is_empty() {
+                    let why = if filtered { " match the filters" } else { "" };
+                    eprintln!("no dead letters{why}");
+                }
+                list(out, &v, json).map(|()| !(v.is_empty() && filtered))
+            })
         }
         DeadCommand::Show { id, destination } => {
             let f = DeadFilter {
@@ -89,7 +95,7 @@ pub(super) fn dead(path: Option<PathBuf>, config: &std::path::Path, command: Dea
                 if v.is_empty() {
                     eprintln!("no dead letter with id {id:?}");
                 }
-                show(out, &v).map(|()| true)
+                show(out, &v).map(|()| !v.is_empty())
             })
         }
         DeadCommand::Replay { id, filter, .. } => {

@@ -62,7 +62,16 @@ pub(super) fn print_from_store(
 /// code, the reason printed.
 fn open_reader(path: Option<PathBuf>, config: &std::path::Path) -> Result<Reader, i32> {
     let dir = match path {
-        Some(p) => p,
+        Some(p) => {
+            // The store is named; the configuration, when there is one, may still hold
+            // the admin token a running gateway's API asks for.
+            if let Ok(c) = crate::config::load_for_inspection(config) {
+                if let Some(t) = &c.admin_token {
+                    crate::durable::store::use_admin_token(&t.0);
+                }
+            }
+            p
+        }
         None => match load_inspect(config) {
             Some(c) => c.store.path,
             None => return Err(1),

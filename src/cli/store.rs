@@ -52,6 +52,8 @@ pub(super) fn store(path: Option<PathBuf>, config: &std::path::Path, command: St
                         if filter.is_set() || status.is_some() {
                             eprintln!("no events match the filters");
                             found = false;
+                        } else if spool {
+                            eprintln!("the spool holds no events");
                         } else {
                             eprintln!("the store holds no events");
                         }

@@ -31,7 +31,7 @@ pub(crate) use limits::worst_body_memory;
 use locate::Locations;
 pub(crate) use locate::{ConfigError, ConfigErrors};
 
-use super::raw::{RawConfig, Scalar};
+use super::raw::{RawConfig, RawSecret, Scalar};
 use super::units::{expand, parse_duration};
 use super::{Config, LogConfig, LogFormat, Secret, ShutdownConfig};
 
@@ -64,6 +64,25 @@ impl Validator<'_> {
     }
 
     /// The expanded text of a scalar, or `None` after recording why not.
+    /// `admin.token`. Inspecting the store (`hookgate store`), it is what the CLI
+    /// presents to a running gateway's API: read when it can be, never required.
+    fn admin_token(&mut self, t: &RawSecret) -> Option<Secret> {
+        let marks = (
+            self.errors.len(),
+            self.warnings.len(),
+            self.default_secrets.len(),
+        );
+        let token = self
+            .secret("admin.token", t)
+            .map(|t| Secret(t.into_bytes()));
+        if self.inspect {
+            self.errors.truncate(marks.0);
+            self.warnings.truncate(marks.1);
+            self.default_secrets.truncate(marks.2);
+        }
+        token
+    }
+
     fn text(&mut self, path: &str, s: &Scalar) -> Option<String> {
         match expand(&s.0, self.env) {
             Ok(t) => Some(t),
@@ -148,9 +167,7 @@ impl Validator<'_> {
             .admin
             .as_ref()
             .and_then(|a| a.token.as_ref())
-            .filter(|_| !self.inspect)
-            .and_then(|t| self.secret("admin.token", t))
-            .map(|t| Secret(t.into_bytes()));
+            .and_then(|t| self.admin_token(t));
         let tls = raw.tls.as_ref().and_then(|t| self.tls(t));
         let limits = self.limits(raw.limits.as_ref());
         // Port 0 asks the system for a free port: never the same one twice.

@@ -74,10 +74,10 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => n * 60.0,
         "h" => n * 3600.0,
         "d" => n * 86400.0,
-        "" => return Err(format!("duration {s:?} needs a unit (ms, s, m, h)")),
+        "" => return Err(format!("duration {s:?} needs a unit (ms, s, m, h, d)")),
         u => {
             return Err(format!(
-                "unknown duration unit {u:?} in {s:?} (ms, s, m, h)"
+                "unknown duration unit {u:?} in {s:?} (ms, s, m, h, d)"
             ))
         }
     };

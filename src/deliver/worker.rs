@@ -269,7 +269,7 @@ impl Worker {
         };
         slot.in_flight = false;
         let (seq, id, n) = (key.1, slot.rec.event.id.clone(), slot.attempts.n + 1);
-        tracing::debug!(route = %self.route, destination = %self.dest.name, id = ?id, attempt = n, status = ?o.status, took = %crate::human(o.took), error = %o.error, "delivery attempt");
+        tracing::debug!(route = %self.route, destination = %self.dest.name, id = ?id, attempt = n, status = o.status, took = %crate::human(o.took), error = (!o.error.is_empty()).then_some(o.error.as_str()), "delivery attempt");
         if o.delivered() {
             circuit.success();
             let Some(slot) = w.remove(&key) else { return };

@@ -146,6 +146,12 @@ impl Handoff {
         self.broker.as_ref().and_then(|(b, _, _)| b.refused())
     }
 
+    /// The broker is away and accepted events go to the spool (`when_unavailable:
+    /// spool`): ready, but degraded.
+    pub(crate) fn spooling(&self) -> bool {
+        matches!(&self.broker, Some((b, _, WhenUnavailable::Spool)) if !b.connected())
+    }
+
     pub(crate) fn ready(&self) -> bool {
         match &self.broker {
             None => self.store.healthy(),

@@ -51,7 +51,7 @@ mod writer;
 
 mod remote;
 mod status;
-pub(crate) use remote::{call, call_any, query_escape};
+pub(crate) use remote::{call, call_any, query_escape, use_admin_token};
 pub(crate) use status::Status;
 pub(crate) mod replay_job;
 pub(crate) use error::{StoreError, StoreFault};

@@ -166,6 +166,7 @@ where
     match result {
         Ok(Answer::Proxied(r)) => {
             metrics.request(Outcome::Proxied, started.elapsed());
+            tracing::debug!(route = name, source_ip = %source, delivery, status = r.status().as_u16(), "proxied");
             r
         }
         Ok(Answer::Handshake(r)) => {

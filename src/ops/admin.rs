@@ -99,7 +99,7 @@ impl Admin {
         } else if ready && !config.default_secrets.is_empty() {
             // --dev with a placeholder secret: serving, but say so where it is seen.
             let paths = config.default_secrets.join(", ");
-            text(status, &format!("ready (WARNING, --dev: secrets taken from ${{VAR:-default}} defaults, which anyone who read the file can sign with: {paths})"))
+            text(status, &format!("ready (WARNING, --dev: secrets taken from ${{VAR:-default}} defaults or placeholders, which anyone who read the file can sign with: {paths})"))
         } else if let Some(why) = self.app.handoff.broker_refused() {
             // Spooling (ready) or refusing (not): either way, say why.
             let state = if ready {
@@ -108,6 +108,12 @@ impl Admin {
                 "not ready"
             };
             text(status, &format!("{state}: {why}"))
+        } else if ready && self.app.handoff.spooling() {
+            // Accepted events are durable in the spool until the broker is back.
+            text(
+                status,
+                "ready, spooling: the broker is unreachable; accepted events wait in the spool",
+            )
         } else if let Some(why) = self
             .app
             .shared

@@ -68,7 +68,7 @@ pub(super) async fn watch_files(app: Arc<App>, certificate: Option<Arc<tls::Relo
             .filter(|(a, b)| a.1 != b.1)
             .map(|(a, _)| a.0.display().to_string())
             .collect();
-        tracing::info!(files = ?changed, "configuration files changed; reloading");
+        tracing::info!(files = %changed.join(", "), "configuration files changed; reloading");
         reload(&app);
         // The certificate too, whether or not the configuration it sits in is valid.
         if let Some(c) = &certificate {

@@ -47,8 +47,22 @@ fn every_shipped_config_passes_check() {
             "stringData",
             &tmp.path().join("secrets"),
         );
-        let out = Command::new(BIN)
+        // The shipped Secret holds placeholders (REPLACE_ME), which only `--dev` accepts:
+        // a deployment that kept one must not start.
+        let refused = Command::new(BIN)
             .args(["check", "-c"])
+            .arg(tmp.path().join("config/hookgate.yaml"))
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(1), "{}", layout.display());
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("placeholder"),
+            "{}: {}",
+            layout.display(),
+            String::from_utf8_lossy(&refused.stderr)
+        );
+        let out = Command::new(BIN)
+            .args(["check", "--dev", "-c"])
             .arg(tmp.path().join("config/hookgate.yaml"))
             .output()
             .unwrap();

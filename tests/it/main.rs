@@ -19,6 +19,7 @@ mod dashboard;
 mod deliver;
 mod deploy;
 mod durability;
+mod first_run;
 mod handshakes;
 mod hostile;
 mod interop;

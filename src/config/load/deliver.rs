@@ -104,10 +104,13 @@ impl Validator<'_> {
             MAX_ATTEMPTS as usize,
         );
         let backoff = self.backoff(&format!("{p}.backoff"), d.backoff.as_ref());
-        let sign = d.sign.as_ref().and_then(|s| {
+        // Inspecting the store reads no secret (nor requires one).
+        let sign = d.sign.as_ref().filter(|_| !self.inspect).and_then(|s| {
             let sp = format!("{p}.sign.secret");
             let text = self.secret(&sp, &s.secret)?;
             match StandardWebhooks::decode_secret(&text) {
+                // `whsec_` and base64 of a placeholder is one too.
+                Ok(k) if !self.not_placeholder(&sp, &k) => None,
                 Ok(k) => Some(Secret(k)),
                 Err(m) => {
                     self.err(&sp, m.to_string());

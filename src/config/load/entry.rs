@@ -66,6 +66,8 @@ fn load_text(
             }]))
         }
     };
+    // Unknown keys are reported with whatever else is wrong in the rest of the file.
+    let mut unknown = Vec::new();
     let raw: RawConfig = if text.trim().is_empty() {
         return Err(ConfigErrors(vec![ConfigError {
             file,
@@ -80,7 +82,13 @@ fn load_text(
             Ok(r) => r,
             Err(e) => {
                 let first = serde_error(&file, &locs, e);
-                return Err(ConfigErrors(all_unknown_keys(text, &file, &locs, first)));
+                match all_unknown_keys(text, &file, &locs, first) {
+                    (errors, Some(rest)) => {
+                        unknown = errors;
+                        rest
+                    }
+                    (errors, None) => return Err(ConfigErrors(errors)),
+                }
             }
         }
     };
@@ -93,7 +101,7 @@ fn load_text(
         locs,
         env,
         base,
-        errors: Vec::new(),
+        errors: unknown,
         files: vec![path.to_path_buf()],
         warnings: Vec::new(),
         dev,

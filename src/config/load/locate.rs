@@ -240,22 +240,28 @@ pub(super) fn all_unknown_keys(
     file: &str,
     locs: &Locations,
     first: ConfigError,
-) -> Vec<ConfigError> {
+) -> (Vec<ConfigError>, Option<RawConfig>) {
     let is_unknown = |e: &ConfigError| e.message.starts_with("unknown field `");
     if !is_unknown(&first) {
-        return vec![first];
+        return (vec![first], None);
     }
     let Ok(mut tree) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) else {
-        return vec![first];
+        return (vec![first], None);
     };
     let mut errors = vec![first];
+    let mut rest = None;
     // Bounded by the number of keys in the file: each round removes one.
     while let Some(last) = errors.last().filter(|e| is_unknown(e)) {
         if !remove_at(&mut tree, &last.path) {
             break;
         }
         match serde_path_to_error::deserialize::<_, RawConfig>(tree.clone()) {
-            Ok(_) => break,
+            // Without the unknown keys the file reads: the rest is validated too, so
+            // that one run of `check` reports every problem.
+            Ok(raw) => {
+                rest = Some(raw);
+                break;
+            }
             Err(e) => {
                 let mut err = serde_error(file, locs, e);
                 // A tree has no positions: the key's own is in `locs`.
@@ -272,7 +278,7 @@ pub(super) fn all_unknown_keys(
         }
     }
     errors.sort_by_key(|e| (e.line, e.col));
-    errors
+    (errors, rest)
 }
 
 /// Remove the key at `path` (`routes[0].verify.hmac.headr`) from `tree`.

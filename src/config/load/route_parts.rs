@@ -12,8 +12,48 @@ use crate::checks::verify::HmacSpec;
 use crate::config::raw::{RawHmac, RawRateLimit, RawSecret, RawSource};
 use crate::config::units::expand_tracked;
 
+/// Is `secret` a known placeholder (`REPLACE_ME`, `change-me…`, `<your secret>`…)? The
+/// shipped examples use them; a deployment that kept one serves with a secret anyone
+/// who read the example can sign with.
+pub(super) fn is_placeholder(secret: &[u8]) -> bool {
+    let letters: String = secret
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(|b| b.to_ascii_lowercase() as char)
+        .collect();
+    letters.starts_with("replaceme")
+        || letters.starts_with("changeme")
+        || ["placeholder", "yoursecret", "secret", "todo", "example"].contains(&letters.as_str())
+        || (letters.len() >= 3 && letters.bytes().all(|b| b == b'x'))
+}
+
 impl Validator<'_> {
+    /// A secret, never a known placeholder (allowed with a warning under `--dev`).
     pub(super) fn secret(&mut self, path: &str, s: &RawSecret) -> Option<String> {
+        let t = self.secret_text(path, s)?;
+        self.not_placeholder(path, t.as_bytes()).then_some(t)
+    }
+
+    /// `false` (and an error) when `secret` is a placeholder; under `--dev`, a warning.
+    pub(super) fn not_placeholder(&mut self, path: &str, secret: &[u8]) -> bool {
+        if !is_placeholder(secret) {
+            return true;
+        }
+        if self.dev {
+            self.warnings.push(format!(
+                "{path}: the secret is a placeholder (--dev); anyone who has read the example can sign requests"
+            ));
+            self.default_secrets.push(path.to_string());
+            return true;
+        }
+        self.err(
+            path,
+            "the secret is a placeholder (such as REPLACE_ME or change-me): put the real secret here (or run with --dev to allow placeholders)",
+        );
+        false
+    }
+
+    fn secret_text(&mut self, path: &str, s: &RawSecret) -> Option<String> {
         match s {
             RawSecret::Inline(v) => {
                 let (t, defaulted) = match expand_tracked(&v.0, self.env) {

@@ -40,7 +40,9 @@ fn a_minimal_route_loads() {
 
 #[test]
 fn unknown_key_is_located() {
-    let e = errors("listen: 0.0.0.0:1\nlimits:\n  max_bdy: 1MiB\n");
+    // The rest of the file is valid: the unknown key is the one problem (the rest is
+    // validated too, so that `check` reports every problem in one run).
+    let e = errors("listen: 0.0.0.0:1\nlimits:\n  max_bdy: 1MiB\nroutes: [{ name: o, path: /o, verify: none }]\n");
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
         e[0].starts_with("t.yaml:3:3: limits.max_bdy: unknown field `max_bdy`"),

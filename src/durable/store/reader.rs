@@ -329,7 +329,9 @@ pub(crate) fn remote_call<T: serde::de::DeserializeOwned>(
     pq: &str,
 ) -> Result<T, StoreError> {
     let body = crate::durable::store::call(addr, method, pq).map_err(|e| {
-        StoreError::Remote(format!("the store is held by the gateway whose admin port is {addr}, which did not answer: {e}"))
+        StoreError::Remote(format!(
+            "the store is held by the gateway whose admin port is {addr}, which {e}"
+        ))
     })?;
     serde_json::from_slice(&body).map_err(|e| {
         StoreError::Remote(format!(

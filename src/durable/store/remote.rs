@@ -3,7 +3,29 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// Why a call to the running gateway's admin API did not give its answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RemoteError {
+    #[error("did not answer: {0}")]
+    Unreachable(#[from] std::io::Error),
+    #[error("answered {status}: {body}{hint}", hint = if *status == 401 { " (set $HOOKGATE_ADMIN_TOKEN, or give the configuration that holds admin.token with -c)" } else { "" })]
+    Status { status: u16, body: String },
+}
+
+/// The token the CLI presents when `$HOOKGATE_ADMIN_TOKEN` is not set: the
+/// configuration's `admin.token` (see [`use_admin_token`]).
+static CONFIGURED_TOKEN: OnceLock<String> = OnceLock::new();
+
+/// Present `token` (the configuration's `admin.token`) to the gateway's API, unless
+/// `$HOOKGATE_ADMIN_TOKEN` is set, which wins.
+pub(crate) fn use_admin_token(token: &[u8]) {
+    if let Ok(t) = std::str::from_utf8(token) {
+        let _ = CONFIGURED_TOKEN.set(t.to_string());
+    }
+}
 
 /// `s` as a query-string value.
 pub(crate) fn query_escape(s: &str) -> String {
@@ -12,13 +34,11 @@ pub(crate) fn query_escape(s: &str) -> String {
 
 /// `method` `path_and_query` on the admin port at `addr` (a POST says it is JSON, which
 /// a cross-site form cannot); the body of a 200.
-pub(crate) fn call(addr: &str, method: &str, path_and_query: &str) -> std::io::Result<Vec<u8>> {
+pub(crate) fn call(addr: &str, method: &str, path_and_query: &str) -> Result<Vec<u8>, RemoteError> {
     let (status, body) = call_any(addr, method, path_and_query)?;
     if status != 200 {
-        return Err(std::io::Error::other(format!(
-            "status {status}: {}",
-            String::from_utf8_lossy(&body)
-        )));
+        let body = String::from_utf8_lossy(&body).trim_end().to_string();
+        return Err(RemoteError::Status { status, body });
     }
     Ok(body)
 }
@@ -32,8 +52,11 @@ pub(crate) fn call_any(
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
-    // With `admin.token` on the gateway, the CLI presents $HOOKGATE_ADMIN_TOKEN.
+    // With `admin.token` on the gateway, the CLI presents $HOOKGATE_ADMIN_TOKEN, else
+    // the token of the configuration it was given.
     let auth = std::env::var("HOOKGATE_ADMIN_TOKEN")
+        .ok()
+        .or_else(|| CONFIGURED_TOKEN.get().cloned())
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     write!(
