@@ -333,11 +333,8 @@ pub(crate) fn remote_call<T: serde::de::DeserializeOwned>(
             "the store is held by the gateway whose admin port is {addr}, which {e}"
         ))
     })?;
-    serde_json::from_slice(&body).map_err(|e| {
-        StoreError::Remote(format!(
-            "unexpected answer from the admin API at {addr}: {e}"
-        ))
-    })
+    let unexpected = |e| format!("unexpected answer from the admin API at {addr}: {e}");
+    serde_json::from_slice(&body).map_err(|e| StoreError::Remote(unexpected(e)))
 }
 
 /// A stored event as the admin API sends it: the listing's fields and the body.
