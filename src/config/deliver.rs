@@ -18,6 +18,8 @@ pub struct Destination {
     pub timeout: Duration,
     pub concurrency: usize,
     pub ordered: bool,
+    /// `rate`: at most `n` attempts started per `period` (retries count), evenly spaced.
+    pub rate: Option<crate::checks::ratelimit::Rate>,
     pub max_attempts: u32,
     pub backoff: Backoff,
     /// Standard Webhooks key bytes for `webhook-signature`.

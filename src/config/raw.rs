@@ -336,6 +336,7 @@ pub(super) struct RawDestination {
     pub timeout: Option<Scalar>,
     pub concurrency: Option<Scalar>,
     pub ordered: Option<Scalar>,
+    pub rate: Option<Scalar>,
     pub max_attempts: Option<Scalar>,
     pub backoff: Option<RawBackoff>,
     pub sign: Option<RawSign>,

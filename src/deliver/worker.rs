@@ -18,6 +18,7 @@ use super::backoff::{self, Circuit};
 use super::client::Client;
 use super::consume::Delivered;
 use super::metrics::Handles;
+use super::pace::Pace;
 use super::state::{Attempts, DeadLetter, State, Try};
 use super::tail::Tail;
 use super::window::{Key, Slot, Window};
@@ -61,6 +62,7 @@ impl Worker {
         let mut w = Window::new(&self.dest);
         let mut inflight: JoinSet<(Key, Outcome)> = JoinSet::new();
         let mut circuit = Circuit::default();
+        let mut pace = Pace::new(self.dest.rate);
         let mut cursor = match &self.source {
             Source::Journal { tail, .. } => tail.last,
             Source::Queue(_) => 0,
@@ -88,7 +90,7 @@ impl Worker {
         loop {
             if stop.is_none() {
                 self.fill(&mut w);
-                self.start_due(&mut w, &mut inflight, &circuit);
+                self.start_due(&mut w, &mut inflight, &circuit, &mut pace);
             }
             if let Source::Journal { tail, .. } = &self.source {
                 // Every journal event up to the first one unfinished is taken.
@@ -109,7 +111,7 @@ impl Worker {
             if stop.is_some() && inflight.is_empty() {
                 break;
             }
-            let next_due = self.next_due(&w, inflight.len(), &circuit);
+            let next_due = self.next_due(&w, inflight.len(), &circuit, &pace);
             let cursor_due =
                 (cursor != cursor_written.0).then_some(cursor_written.1 + CURSOR_EVERY);
             let wants_more = w.room() && stop.is_none();
@@ -190,7 +192,13 @@ impl Worker {
     /// slot for attempts is taken (a completion wakes the loop then), and only the head
     /// counts when `ordered` (the rest wait behind it). Waking for a slot that cannot
     /// start would spin.
-    fn next_due(&self, w: &Window, in_flight: usize, circuit: &Circuit) -> Option<Instant> {
+    fn next_due(
+        &self,
+        w: &Window,
+        in_flight: usize,
+        circuit: &Circuit,
+        pace: &Pace,
+    ) -> Option<Instant> {
         let limit = if self.dest.ordered {
             1
         } else {
@@ -209,7 +217,10 @@ impl Worker {
         } else {
             waiting.map(|s| s.due).min()
         };
-        due.map(|d| d.max(circuit.next_probe().unwrap_or(d)))
+        due.map(|d| {
+            d.max(circuit.next_probe().unwrap_or(d))
+                .max(pace.next().unwrap_or(d))
+        })
     }
 
     fn write_cursor(&self, cursor: i64) {
@@ -227,7 +238,13 @@ impl Worker {
         }
     }
 
-    fn start_due(&self, w: &mut Window, inflight: &mut JoinSet<(Key, Outcome)>, circuit: &Circuit) {
+    fn start_due(
+        &self,
+        w: &mut Window,
+        inflight: &mut JoinSet<(Key, Outcome)>,
+        circuit: &Circuit,
+        pace: &mut Pace,
+    ) {
         let now = Instant::now();
         let limit = if self.dest.ordered {
             1
@@ -236,7 +253,8 @@ impl Worker {
         };
         let mut started = 0;
         for (key, slot) in w.slots.iter_mut() {
-            if inflight.len() >= limit || !circuit.allows(inflight.len(), now) {
+            if inflight.len() >= limit || !circuit.allows(inflight.len(), now) || !pace.allows(now)
+            {
                 break;
             }
             if slot.in_flight || slot.due > now {
@@ -247,6 +265,7 @@ impl Worker {
                 continue;
             }
             slot.in_flight = true;
+            pace.started(now);
             started += usize::from(slot.attempts.n == 0);
             let (client, dest, rec, key) = (
                 self.client.clone(),

@@ -17,6 +17,7 @@ mod cli;
 mod config_secrecy;
 mod dashboard;
 mod deliver;
+mod delivery_rules;
 mod deploy;
 mod durability;
 mod first_run;

@@ -98,6 +98,9 @@ impl Validator<'_> {
             false,
             parse_bool,
         );
+        let rate = self.parsed(&format!("{p}.rate"), d.rate.as_ref(), None, |t| {
+            crate::config::units::parse_rate(t).map(Some)
+        });
         let max_attempts = self.count(
             &format!("{p}.max_attempts"),
             d.max_attempts.as_ref(),
@@ -129,6 +132,7 @@ impl Validator<'_> {
             timeout,
             concurrency,
             ordered,
+            rate,
             max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
             backoff,
             sign,
