@@ -114,3 +114,13 @@ async fn session(
         }
     }
 }
+
+/// Acknowledge a delivered message (a journal event has no acker: nothing to do).
+pub(crate) async fn ack(acker: Option<lapin::Acker>) {
+    if let Some(a) = acker {
+        if let Err(e) = a.ack(lapin::options::BasicAckOptions::default()).await {
+            // The channel is gone: the broker redelivers it, and it is sent again.
+            tracing::debug!(error = %e, "acknowledging a delivered message failed");
+        }
+    }
+}

@@ -41,6 +41,14 @@ impl Pace {
     }
 }
 
+/// Sleep until `t`; without one, forever (a `select!` branch that never fires).
+pub(crate) async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

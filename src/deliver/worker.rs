@@ -16,9 +16,10 @@ use tokio::task::JoinSet;
 use super::attempt::{self, Outcome};
 use super::backoff::{self, Circuit};
 use super::client::Client;
+use super::consume::ack;
 use super::consume::Delivered;
 use super::metrics::Handles;
-use super::pace::Pace;
+use super::pace::{sleep_until, Pace};
 use super::state::{Attempts, DeadLetter, State, Try};
 use super::tail::Tail;
 use super::window::{Key, Slot, Window};
@@ -199,11 +200,7 @@ impl Worker {
         circuit: &Circuit,
         pace: &Pace,
     ) -> Option<Instant> {
-        let limit = if self.dest.ordered {
-            1
-        } else {
-            self.dest.concurrency
-        };
+        let limit = self.limit();
         if in_flight >= limit || (circuit.is_open() && in_flight > 0) {
             return None;
         }
@@ -221,6 +218,15 @@ impl Worker {
             d.max(circuit.next_probe().unwrap_or(d))
                 .max(pace.next().unwrap_or(d))
         })
+    }
+
+    /// Attempts in flight at most: one when `ordered`.
+    fn limit(&self) -> usize {
+        if self.dest.ordered {
+            1
+        } else {
+            self.dest.concurrency
+        }
     }
 
     fn write_cursor(&self, cursor: i64) {
@@ -246,11 +252,7 @@ impl Worker {
         pace: &mut Pace,
     ) {
         let now = Instant::now();
-        let limit = if self.dest.ordered {
-            1
-        } else {
-            self.dest.concurrency
-        };
+        let limit = self.limit();
         let mut started = 0;
         for (key, slot) in w.slots.iter_mut() {
             if inflight.len() >= limit || !circuit.allows(inflight.len(), now) || !pace.allows(now)
@@ -383,21 +385,5 @@ async fn more(source: &mut Source) -> Option<Option<Delivered>> {
     match source {
         Source::Journal { committed, .. } => committed.changed().await.ok().map(|()| None),
         Source::Queue(rx) => rx.recv().await.map(Some),
-    }
-}
-
-async fn ack(acker: Option<lapin::Acker>) {
-    if let Some(a) = acker {
-        if let Err(e) = a.ack(BasicAckOptions::default()).await {
-            // The channel is gone: the broker redelivers it, and it is sent again.
-            tracing::debug!(error = %e, "acknowledging a delivered message failed");
-        }
-    }
-}
-
-async fn sleep_until(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
-        None => std::future::pending().await,
     }
 }
