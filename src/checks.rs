@@ -6,6 +6,7 @@
 
 pub(crate) mod allowlist;
 pub(crate) mod event;
+pub(crate) mod filter;
 pub(crate) mod ratelimit;
 pub(crate) mod schema;
 pub(crate) mod verify;

@@ -20,6 +20,8 @@ pub struct Destination {
     pub ordered: bool,
     /// `rate`: at most `n` attempts started per `period` (retries count), evenly spaced.
     pub rate: Option<crate::checks::ratelimit::Rate>,
+    /// `filter`: only the events it is true for are delivered here.
+    pub filter: Option<Arc<crate::checks::filter::Filter>>,
     pub max_attempts: u32,
     pub backoff: Backoff,
     /// Standard Webhooks key bytes for `webhook-signature`.

@@ -337,6 +337,7 @@ pub(super) struct RawDestination {
     pub concurrency: Option<Scalar>,
     pub ordered: Option<Scalar>,
     pub rate: Option<Scalar>,
+    pub filter: Option<Scalar>,
     pub max_attempts: Option<Scalar>,
     pub backoff: Option<RawBackoff>,
     pub sign: Option<RawSign>,

@@ -180,9 +180,10 @@ impl Worker {
         }
     }
 
-    /// Into the window if this destination wants its type; else finished at once.
+    /// Into the window if this destination wants its type and its filter passes it;
+    /// else finished at once (not a dead letter: it was not for this destination).
     fn admit(&self, w: &mut Window, slot: Slot) {
-        if self.dest.wants(slot.rec.event.event_type.as_deref()) {
+        if self.dest.wants(slot.rec.event.event_type.as_deref()) && self.passes(&slot) {
             w.insert((1, slot.rec.seq), slot);
         } else if let Some(a) = slot.acker {
             tokio::spawn(async move { a.ack(BasicAckOptions::default()).await });
@@ -364,6 +365,25 @@ impl Worker {
                 if let Some(slot) = w.remove(&key) {
                     ack(slot.acker).await;
                 }
+            }
+        }
+    }
+
+    /// The destination's `filter` (none: every event); counted when it says no.
+    fn passes(&self, slot: &Slot) -> bool {
+        let Some(f) = &self.dest.filter else {
+            return true;
+        };
+        match f.matches(&slot.rec.event) {
+            Ok(true) => true,
+            Ok(false) => {
+                self.metrics.filtered.inc();
+                false
+            }
+            Err(e) => {
+                self.metrics.filter_errors.inc();
+                tracing::debug!(route = %self.route, destination = %self.dest.name, id = ?slot.rec.event.id, error = %e, "filter did not decide; not delivered here");
+                false
             }
         }
     }

@@ -64,3 +64,86 @@ fn a_rate_of_10_a_second_spreads_40_events_over_4_seconds(mode: Mode) {
         );
     }
 }
+
+both_modes!(
+    a_filter_on_body_and_headers_delivers_only_what_matches_and_another_destination_gets_all
+);
+
+fn a_filter_on_body_and_headers_delivers_only_what_matches_and_another_destination_gets_all(
+    mode: Mode,
+) {
+    let (app, all) = (
+        App::start(|_, _| Reply::status(200)),
+        App::start(|_, _| Reply::status(200)),
+    );
+    let filter = r#"body.action == \"opened\" && headers[\"x-github-event\"] == \"pull_request\""#;
+    let routes = format!(
+        "routes:\n  - name: prs\n    path: /hooks/prs\n    verify: none\n    queue: {{QUEUE}}\n    event_id: {{ json: /id }}\n    forward_headers: [x-github-event]\n    deliver:\n      - {{ name: app, url: \"{}\", filter: \"{filter}\" }}\n      - {{ name: all, url: \"{}\" }}\n",
+        app.url("/app"),
+        all.url("/all")
+    );
+    let (yaml, _rabbit) = setup(mode, &routes, &["app", "all"]);
+    let g = Gateway::start(&yaml);
+    for (id, action, event) in [
+        ("f-1", "opened", "pull_request"),
+        ("f-2", "closed", "pull_request"),
+        ("f-3", "opened", "issues"),
+        ("f-4", "opened", "pull_request"),
+    ] {
+        let body = format!(r#"{{"id":"{id}","action":"{action}"}}"#);
+        let r = g.post(
+            "/hooks/prs",
+            &[
+                ("content-type", "application/json"),
+                ("x-github-event", event),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let everything = all.wait_for(4, Duration::from_secs(15));
+    assert_eq!(
+        everything.len(),
+        4,
+        "the destination without a filter gets all"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mut ids: Vec<String> = app
+        .seen()
+        .iter()
+        .map(|s| s.header("idempotency-key").unwrap_or("").to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["f-1", "f-4"], "only the opened pull requests");
+    let m = g.metrics();
+    assert!(
+        m.contains(r#"hookgate_delivery_filtered_total{route="prs",destination="app"} 2"#),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_filter_that_does_not_compile_is_refused_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "hookgate.yaml",
+        "listen: 127.0.0.1:0\nstore: { path: ./data }\nroutes:\n  - name: o\n    path: /o\n    verify: none\n    deliver:\n      - { name: app, url: \"http://127.0.0.1:9/x\", filter: \"body.action ==\" }\n      - { name: two, url: \"http://127.0.0.1:9/y\", filter: \"1 + 2\" }\n",
+    );
+    let out = std::process::Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("hookgate.yaml:8:")
+            && err.contains("routes[0].deliver[0].filter: the filter does not compile"),
+        "{err}"
+    );
+    assert!(
+        err.contains("routes[0].deliver[1].filter: the filter is not a boolean expression"),
+        "{err}"
+    );
+}

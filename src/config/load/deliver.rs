@@ -101,6 +101,11 @@ impl Validator<'_> {
         let rate = self.parsed(&format!("{p}.rate"), d.rate.as_ref(), None, |t| {
             crate::config::units::parse_rate(t).map(Some)
         });
+        let filter = self.parsed(&format!("{p}.filter"), d.filter.as_ref(), None, |t| {
+            crate::checks::filter::Filter::compile(t)
+                .map(|f| Some(Arc::new(f)))
+                .map_err(|e| format!("the filter {e}"))
+        });
         let max_attempts = self.count(
             &format!("{p}.max_attempts"),
             d.max_attempts.as_ref(),
@@ -133,6 +138,7 @@ impl Validator<'_> {
             concurrency,
             ordered,
             rate,
+            filter,
             max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
             backoff,
             sign,

@@ -28,6 +28,8 @@ pub struct DeliveryMetrics {
     pub oldest: Family<DestinationLabels, Gauge>,
     pub dead: Family<DestinationLabels, Counter>,
     pub circuit_open: Family<DestinationLabels, Gauge>,
+    filtered: Family<DestinationLabels, Counter>,
+    filter_errors: Family<DestinationLabels, Counter>,
 }
 
 /// Every attempt outcome label (see `attempt::Outcome::label`).
@@ -73,6 +75,18 @@ impl DeliveryMetrics {
             "1 while a destination is paused and probed with one event at a time",
             circuit_open.clone(),
         );
+        let filtered = Family::default();
+        registry.register(
+            "delivery_filtered",
+            "Events a destination's filter was false for: not delivered there",
+            filtered.clone(),
+        );
+        let filter_errors = Family::default();
+        registry.register(
+            "delivery_filter_errors",
+            "Events whose filter failed to evaluate (a missing field): not delivered there",
+            filter_errors.clone(),
+        );
         DeliveryMetrics {
             attempts,
             duration,
@@ -80,6 +94,8 @@ impl DeliveryMetrics {
             oldest,
             dead,
             circuit_open,
+            filtered,
+            filter_errors,
         }
     }
 
@@ -103,6 +119,8 @@ impl DeliveryMetrics {
             oldest: self.oldest.get_or_create(l).clone(),
             dead: self.dead.get_or_create(l).clone(),
             circuit_open: self.circuit_open.get_or_create(l).clone(),
+            filtered: self.filtered.get_or_create(l).clone(),
+            filter_errors: self.filter_errors.get_or_create(l).clone(),
         }
     }
 
@@ -123,6 +141,8 @@ pub struct Handles {
     pub oldest: Gauge,
     pub dead: Counter,
     pub circuit_open: Gauge,
+    pub filtered: Counter,
+    pub filter_errors: Counter,
 }
 
 impl Handles {
