@@ -16,6 +16,7 @@ pub(crate) mod headers;
 // Delivery's metric families live with the others, which import no part of the gateway.
 pub(crate) use crate::obs::metrics::delivery as metrics;
 mod pace;
+mod rules;
 pub(crate) mod state;
 pub(crate) mod tail;
 mod trace;

@@ -20,6 +20,7 @@ use super::consume::ack;
 use super::consume::Delivered;
 use super::metrics::Handles;
 use super::pace::{sleep_until, Pace};
+use super::rules;
 use super::state::{Attempts, DeadLetter, State, Try};
 use super::tail::Tail;
 use super::window::{Key, Slot, Window};
@@ -183,7 +184,9 @@ impl Worker {
     /// Into the window if this destination wants its type and its filter passes it;
     /// else finished at once (not a dead letter: it was not for this destination).
     fn admit(&self, w: &mut Window, slot: Slot) {
-        if self.dest.wants(slot.rec.event.event_type.as_deref()) && self.passes(&slot) {
+        if self.dest.wants(slot.rec.event.event_type.as_deref())
+            && rules::passes(&self.dest, &self.metrics, &slot.rec.event)
+        {
             w.insert((1, slot.rec.seq), slot);
         } else if let Some(a) = slot.acker {
             tokio::spawn(async move { a.ack(BasicAckOptions::default()).await });
@@ -365,25 +368,6 @@ impl Worker {
                 if let Some(slot) = w.remove(&key) {
                     ack(slot.acker).await;
                 }
-            }
-        }
-    }
-
-    /// The destination's `filter` (none: every event); counted when it says no.
-    fn passes(&self, slot: &Slot) -> bool {
-        let Some(f) = &self.dest.filter else {
-            return true;
-        };
-        match f.matches(&slot.rec.event) {
-            Ok(true) => true,
-            Ok(false) => {
-                self.metrics.filtered.inc();
-                false
-            }
-            Err(e) => {
-                self.metrics.filter_errors.inc();
-                tracing::debug!(route = %self.route, destination = %self.dest.name, id = ?slot.rec.event.id, error = %e, "filter did not decide; not delivered here");
-                false
             }
         }
     }
