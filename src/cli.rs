@@ -9,6 +9,7 @@ use crate::config::{self, Config};
 
 mod check;
 mod dead;
+mod deliver;
 mod ips;
 mod providers;
 mod reading;
@@ -101,6 +102,15 @@ enum Command {
     Ips {
         #[command(subcommand)]
         command: IpsCommand,
+    },
+    /// Pause or resume delivery to a destination of the running gateway (kept across
+    /// restarts; events keep being accepted and wait).
+    Deliver {
+        /// The running gateway's configuration (or $HOOKGATE_CONFIG).
+        #[arg(short, long, env = "HOOKGATE_CONFIG", default_value = "hookgate.yaml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: deliver::DeliverCommand,
     },
     /// Inspect the embedded store.
     Store {
@@ -294,6 +304,7 @@ pub fn main() -> i32 {
             config,
             command,
         } => store(path, &config, command),
+        Command::Deliver { config, command } => deliver::deliver(&config, command),
     }
 }
 

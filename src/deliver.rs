@@ -224,6 +224,32 @@ impl Delivery {
             .is_some_and(|r| r.control.send(Control::Replay(d)).is_ok())
     }
 
+    /// Pause or resume a running destination: kept in the store first (a restart keeps
+    /// it), then told to its worker. `false` when the route has no such destination.
+    pub(crate) fn pause(
+        &self,
+        route: &str,
+        destination: &str,
+        paused: bool,
+    ) -> Result<bool, crate::durable::store::StoreError> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let name: Name = (Arc::from(route), Arc::from(destination));
+        let Some(r) = running.get(&name) else {
+            return Ok(false);
+        };
+        let (tables, ledger) = self.store.tables();
+        State::new(
+            tables.deliver.clone(),
+            tables.dead.clone(),
+            ledger.clone(),
+            name.0.clone(),
+            name.1.clone(),
+        )
+        .set_paused(paused)?;
+        let _ = r.control.send(Control::Pause(paused));
+        Ok(true)
+    }
+
     /// SIGTERM: start no delivery, let those in flight finish within `grace`, write
     /// every cursor.
     pub(crate) async fn shutdown(&self, grace: Duration) {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crate::checks::ratelimit::Rate;
 
 pub(crate) struct Pace {
+    /// Paused (`hookgate deliver pause`): nothing starts until resumed.
+    pub(crate) paused: bool,
     /// The time between two starts; `None`: no `rate`.
     gap: Option<Duration>,
     /// The earliest the next attempt may start.
@@ -18,6 +20,7 @@ pub(crate) struct Pace {
 impl Pace {
     pub(crate) fn new(rate: Option<Rate>) -> Pace {
         Pace {
+            paused: false,
             gap: rate.map(|r| r.period / r.n.max(1)),
             next: Instant::now(),
         }
@@ -25,7 +28,7 @@ impl Pace {
 
     /// May an attempt start at `now`?
     pub(crate) fn allows(&self, now: Instant) -> bool {
-        self.gap.is_none() || now >= self.next
+        !self.paused && (self.gap.is_none() || now >= self.next)
     }
 
     /// An attempt started at `now`.

@@ -152,6 +152,21 @@ impl State {
             .insert(self.key(b'c', None), seq.to_be_bytes())?)
     }
 
+    /// Is the destination paused (`hookgate deliver pause`)? Kept across restarts.
+    pub(crate) fn paused(&self) -> bool {
+        matches!(self.deliver.get(self.key(b'p', None)), Ok(Some(_)))
+    }
+
+    /// Pause or resume, durably.
+    pub(crate) fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
+        if paused {
+            self.deliver.insert(self.key(b'p', None), [1u8])?;
+        } else {
+            self.deliver.remove(self.key(b'p', None))?;
+        }
+        Ok(self.db.sync()?)
+    }
+
     pub(crate) fn attempts(&self, seq: i64) -> Result<Option<Attempts>, StoreError> {
         Ok(self
             .deliver

@@ -34,6 +34,8 @@ pub(crate) enum Control {
     Replay(DeadLetter),
     /// Start nothing new; let attempts in flight finish until the deadline.
     Stop(Instant),
+    /// Pause (`true`) or resume; the state is already kept in the store.
+    Pause(bool),
 }
 
 /// Where a destination's events come from.
@@ -65,6 +67,7 @@ impl Worker {
         let mut inflight: JoinSet<(Key, Outcome)> = JoinSet::new();
         let mut circuit = Circuit::default();
         let mut pace = Pace::new(self.dest.rate);
+        pace.paused = self.state.paused();
         let mut cursor = match &self.source {
             Source::Journal { tail, .. } => tail.last,
             Source::Queue(_) => 0,
@@ -110,6 +113,7 @@ impl Worker {
                 }
             }
             self.gauges(&w, &circuit);
+            self.metrics.paused.set(i64::from(pace.paused));
             if stop.is_some() && inflight.is_empty() {
                 break;
             }
@@ -136,6 +140,7 @@ impl Worker {
                 },
                 c = self.control.recv(), if stop.is_none() => match c {
                     Some(Control::Replay(d)) => self.replay(&mut w, d),
+                    Some(Control::Pause(p)) => pace.paused = p,
                     Some(Control::Stop(deadline)) => stop = Some(deadline),
                     None => stop = Some(Instant::now()),
                 },
@@ -204,7 +209,8 @@ impl Worker {
         circuit: &Circuit,
         pace: &Pace,
     ) -> Option<Instant> {
-        let limit = self.limit();
+        // Paused: nothing may start, so nothing is due.
+        let limit = if pace.paused { 0 } else { self.limit() };
         if in_flight >= limit || (circuit.is_open() && in_flight > 0) {
             return None;
         }

@@ -143,7 +143,11 @@ async fn route(app: &App, c: Call<'_>) -> Reply {
         "/api/v1/destinations" if get => events::destinations(app),
         "/api/v1/status" if get => events::status(app),
         "/api/v1/replays" if get => json(&crate::durable::store::replay_job::Job::all(store.dir())),
-        "/api/v1/dead/replay" | "/api/v1/rejections/replay" | "/api/v1/events/redeliver"
+        "/api/v1/dead/replay"
+        | "/api/v1/rejections/replay"
+        | "/api/v1/events/redeliver"
+        | "/api/v1/destinations/pause"
+        | "/api/v1/destinations/resume"
             if c.method == http::Method::POST && !c.json =>
         {
             Err(ApiError::NotJson)
@@ -157,6 +161,12 @@ async fn route(app: &App, c: Call<'_>) -> Reply {
         "/api/v1/events/redeliver" if c.method == http::Method::POST => {
             redeliver::redeliver(app, c.query)
         }
+        "/api/v1/destinations/pause" if c.method == http::Method::POST => {
+            events::pause(app, c.query, true)
+        }
+        "/api/v1/destinations/resume" if c.method == http::Method::POST => {
+            events::pause(app, c.query, false)
+        }
         "/api/v1/spool"
         | "/api/v1/dead"
         | "/api/v1/dead/replay"
@@ -166,6 +176,8 @@ async fn route(app: &App, c: Call<'_>) -> Reply {
         | "/api/v1/status"
         | "/api/v1/replays"
         | "/api/v1/events/redeliver"
+        | "/api/v1/destinations/pause"
+        | "/api/v1/destinations/resume"
         | "/api/v1/rejections/replay" => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound),
     }

@@ -147,3 +147,76 @@ fn a_filter_that_does_not_compile_is_refused_with_its_location() {
         "{err}"
     );
 }
+
+both_modes!(a_paused_destination_stays_paused_across_a_restart_and_resume_delivers_everything);
+
+fn deliver_cli(g: &Gateway, action: &str) -> String {
+    let out = std::process::Command::new(BIN)
+        .args(["deliver", "-c"])
+        .arg(&g.config)
+        .args([action, "--route", "orders", "--destination", "app"])
+        .env_remove("HOOKGATE_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "deliver {action}: {text}");
+    text
+}
+
+fn paused(g: &Gateway) -> bool {
+    let r = request(
+        g.admin,
+        "GET",
+        "/api/v1/destinations",
+        &[("authorization", "Bearer admin-token-Ls93kf0")],
+        b"",
+    );
+    let v = r.json();
+    v.as_array()
+        .and_then(|a| a.iter().find(|d| d["destination"] == "app"))
+        .map(|d| d["paused"] == true)
+        .unwrap_or_else(|| panic!("no destination app in {v}"))
+}
+
+fn a_paused_destination_stays_paused_across_a_restart_and_resume_delivers_everything(mode: Mode) {
+    let app = App::start(|_, _| Reply::status(200));
+    let routes = format!(
+        "routes:\n  - name: orders\n    path: /hooks/orders\n    verify: none\n    queue: {{QUEUE}}\n    event_id: {{ json: /id }}\n    deliver:\n      - {{ name: app, url: \"{}\" }}\n",
+        app.url("/webhooks")
+    );
+    let (yaml, _rabbit) = setup(mode, &routes, &["app"]);
+    let mut g = Gateway::start(&yaml);
+    assert!(deliver_cli(&g, "pause").contains(r#""paused":true"#));
+    assert!(paused(&g));
+    for i in 0..10 {
+        let body = format!(r#"{{"id":"held-{i}"}}"#);
+        let r = g.post(
+            "/hooks/orders",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(
+            r.status,
+            200,
+            "events are accepted while paused: {}",
+            r.text()
+        );
+    }
+    g.signal("-TERM");
+    assert_eq!(g.wait_exit(Duration::from_secs(20)), Some(0));
+    g.spawn();
+    assert!(paused(&g), "a restart keeps the pause");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(app.seen().len(), 0, "nothing delivered while paused");
+    assert!(g
+        .metrics()
+        .contains(r#"hookgate_delivery_paused{route="orders",destination="app"} 1"#));
+    assert!(deliver_cli(&g, "resume").contains(r#""paused":false"#));
+    let seen = app.wait_for(10, Duration::from_secs(15));
+    assert_eq!(seen.len(), 10, "resumed: all delivered");
+    assert!(!paused(&g));
+}

@@ -28,6 +28,7 @@ pub struct DeliveryMetrics {
     pub oldest: Family<DestinationLabels, Gauge>,
     pub dead: Family<DestinationLabels, Counter>,
     pub circuit_open: Family<DestinationLabels, Gauge>,
+    pub paused: Family<DestinationLabels, Gauge>,
     filtered: Family<DestinationLabels, Counter>,
     filter_errors: Family<DestinationLabels, Counter>,
 }
@@ -75,6 +76,12 @@ impl DeliveryMetrics {
             "1 while a destination is paused and probed with one event at a time",
             circuit_open.clone(),
         );
+        let paused = Family::default();
+        registry.register(
+            "delivery_paused",
+            "1 while a destination is paused (hookgate deliver pause): nothing is sent to it",
+            paused.clone(),
+        );
         let filtered = Family::default();
         registry.register(
             "delivery_filtered",
@@ -94,6 +101,7 @@ impl DeliveryMetrics {
             oldest,
             dead,
             circuit_open,
+            paused,
             filtered,
             filter_errors,
         }
@@ -119,6 +127,7 @@ impl DeliveryMetrics {
             oldest: self.oldest.get_or_create(l).clone(),
             dead: self.dead.get_or_create(l).clone(),
             circuit_open: self.circuit_open.get_or_create(l).clone(),
+            paused: self.paused.get_or_create(l).clone(),
             filtered: self.filtered.get_or_create(l).clone(),
             filter_errors: self.filter_errors.get_or_create(l).clone(),
         }
@@ -141,6 +150,7 @@ pub struct Handles {
     pub oldest: Gauge,
     pub dead: Counter,
     pub circuit_open: Gauge,
+    pub paused: Gauge,
     pub filtered: Counter,
     pub filter_errors: Counter,
 }

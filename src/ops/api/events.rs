@@ -133,11 +133,42 @@ pub(super) fn destinations(app: &App) -> Reply {
             "oldest_pending_seconds": m.oldest.get_or_create(&l).get(),
             "circuit_open": m.circuit_open.get_or_create(&l).get() != 0,
             "dead_letters": m.dead.get_or_create(&l).get(),
+            "paused": m.paused.get_or_create(&l).get() != 0,
             "types": t.types,
             "taken_through": t.taken_through,
         }));
     }
     json(&out)
+}
+
+/// `POST /api/v1/destinations/pause?route=R&destination=D` (and `…/resume`): the
+/// destination starts no delivery while paused; events keep being accepted and wait.
+pub(super) fn pause(app: &App, query: Option<&str>, paused: bool) -> Reply {
+    let (mut route, mut dest) = (None, None);
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*k {
+            "route" => route = Some(v.into_owned()),
+            "destination" => dest = Some(v.into_owned()),
+            _ => return Err(ApiError::bad(format_args!("unknown parameter {k:?}"))),
+        }
+    }
+    let (Some(route), Some(dest)) = (route, dest) else {
+        return Err(ApiError::bad("give route and destination"));
+    };
+    let Some(delivery) = app.delivery.as_deref() else {
+        return Err(ApiError::Conflict("this gateway does not deliver".into()));
+    };
+    if !delivery
+        .pause(&route, &dest, paused)
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::Missing(format!(
+            "route {route:?} has no destination {dest:?}"
+        )));
+    }
+    let state = if paused { "paused" } else { "resumed" };
+    tracing::info!(route = %route, destination = %dest, state, "destination {state} (admin API)");
+    json(&serde_json::json!({ "route": route, "destination": dest, "paused": paused }))
 }
 
 /// `GET /api/v1/status`: where accepted events go (`store` or `broker`), and the
