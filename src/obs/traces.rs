@@ -58,8 +58,22 @@ pub(crate) fn start(cfg: &TracesConfig, metrics: &Metrics) -> anyhow::Result<()>
         _provider: provider,
         queued,
     });
-    tracing::info!(otlp = %cfg.otlp, sample = cfg.sample, "traces exported over OTLP/HTTP");
+    tracing::info!(otlp = %shown(&cfg.otlp), sample = cfg.sample, "traces exported over OTLP/HTTP");
     Ok(())
+}
+
+/// The collector's URL without userinfo or query, which may hold a credential: for logs.
+fn shown(otlp: &str) -> String {
+    match url::Url::parse(otlp) {
+        Ok(u) => format!(
+            "{}://{}{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            u.path()
+        ),
+        Err(_) => String::new(),
+    }
 }
 
 /// Wait, at most `limit`, until the spans queued are exported (at shutdown).
@@ -118,5 +132,14 @@ impl Extractor for Headers<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_credential_in_the_collector_url_is_not_shown() {
+        let s = super::shown("https://user:s3cr3t@otel.example:4318/base?key=k3y");
+        assert_eq!(s, "https://otel.example:4318/base");
     }
 }
