@@ -110,7 +110,9 @@ fn when(s: Option<&str>) -> Result<Option<i64>, String> {
         return Ok(Some(d.as_millis() as i64));
     }
     match humantime::parse_duration(s) {
-        Ok(d) => Ok(Some(crate::now_ms() - d.as_millis() as i64)),
+        Ok(d) => Ok(Some(
+            crate::now_ms().saturating_sub(d.as_millis().try_into().unwrap_or(i64::MAX)),
+        )),
         Err(_) => Err(format!(
             "{s:?} is neither an RFC 3339 time (2026-12-03T10:00:00Z) nor a duration ago (2h)"
         )),

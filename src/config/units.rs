@@ -59,6 +59,9 @@ pub(crate) fn expand_tracked(
     Ok((out, defaulted))
 }
 
+/// The longest duration any setting takes: ten years.
+const MAX_DURATION_SECS: f64 = 3650.0 * 86400.0;
+
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
@@ -83,6 +86,10 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("invalid duration {s:?}"));
+    }
+    // Bounded so that `now + d` never overflows an `Instant` anywhere it is used.
+    if secs > MAX_DURATION_SECS {
+        return Err(format!("duration {s:?} is too long (at most 3650d)"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -175,6 +182,10 @@ mod tests {
         assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5y").is_err());
+        // Found by fuzzing: a number past `Duration`'s range was a panic.
+        assert!(parse_duration(&format!("1{}s", "7".repeat(100))).is_err());
+        assert!(parse_duration("3651d").is_err());
+        assert_eq!(parse_duration("3650d").unwrap().as_secs(), 3650 * 86400);
         assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
         assert_eq!(parse_size("64KiB").unwrap(), 65536);
         assert_eq!(parse_size("1000").unwrap(), 1000);
