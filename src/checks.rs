@@ -9,4 +9,5 @@ pub(crate) mod event;
 pub(crate) mod filter;
 pub(crate) mod ratelimit;
 pub(crate) mod schema;
+pub(crate) mod transform;
 pub(crate) mod verify;

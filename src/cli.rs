@@ -29,14 +29,14 @@ struct Cli {
 }
 
 #[derive(clap::Args)]
-struct ConfigArg {
+pub(crate) struct ConfigArg {
     /// The configuration file; $HOOKGATE_CONFIG names it when -c is not given.
     #[arg(short, long, env = "HOOKGATE_CONFIG", default_value = "hookgate.yaml")]
-    config: PathBuf,
+    pub config: PathBuf,
     /// Development: allow secrets taken from `${VAR:-default}` defaults (warned at
     /// start and in /readyz). Without it such a configuration is refused.
     #[arg(long)]
-    dev: bool,
+    pub dev: bool,
 }
 
 #[derive(Subcommand)]
@@ -68,29 +68,14 @@ enum Command {
     /// Validate the configuration and print its routes.
     Check(ConfigArg),
     /// Print the headers that make a request valid for a route.
-    Sign {
-        #[command(flatten)]
-        config: ConfigArg,
-        /// Route name.
+    Sign(sign::SignArgs),
+    /// Runs one destination's `transform` programs for the gateway, which starts it
+    /// (a request per line of its stdin; not for use by hand).
+    #[command(hide = true)]
+    TransformWorker {
+        /// The largest body a program may give, in bytes.
         #[arg(long)]
-        route: String,
-        /// Body file, or - for stdin [default: empty JSON object]
-        #[arg(long)]
-        body: Option<String>,
-        /// Sign with this secret instead of the route's first one.
-        #[arg(long)]
-        secret: Option<String>,
-        /// For a public-key scheme (discord, sendgrid, telnyx): the private key to sign
-        /// with (Ed25519: the 32-byte seed, hex or base64; P-256: base64 PKCS#8 DER).
-        #[arg(long)]
-        private_key: Option<String>,
-        /// Print a ready curl command for this URL.
-        #[arg(long)]
-        curl: Option<String>,
-        /// The event type, sent in the provider's event-type header where it has one
-        /// (e.g. X-GitHub-Event), so the event is typed like a real delivery.
-        #[arg(long, default_value = "test")]
-        event_type: String,
+        max_output: usize,
     },
     /// List the provider presets (name, scheme, headers, documentation).
     Providers {
@@ -265,39 +250,9 @@ pub fn main() -> i32 {
             IpsCommand::List => ips::list(),
             IpsCommand::Update { out, sources } => ips::update(out.as_deref(), &sources),
         },
-        Command::Sign {
-            config,
-            route,
-            body,
-            secret,
-            private_key,
-            curl,
-            event_type,
-        } => {
-            let Some(cfg) = load(&config.config, config.dev) else {
-                return 1;
-            };
-            let key = crate::cli::sign::Key {
-                secret: secret.as_deref(),
-                private: private_key.as_deref(),
-            };
-            match crate::cli::sign::run(
-                &cfg,
-                &route,
-                body.as_deref(),
-                key,
-                curl.as_deref(),
-                &event_type,
-            ) {
-                Ok(out) => {
-                    print!("{out}");
-                    0
-                }
-                Err(e) => {
-                    eprintln!("hookgate sign: {e}");
-                    1
-                }
-            }
+        Command::Sign(a) => sign::command(a),
+        Command::TransformWorker { max_output } => {
+            crate::deliver::transform::worker_main(max_output)
         }
         Command::Store {
             path,
@@ -317,7 +272,7 @@ fn runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runti
         .ok()
 }
 
-fn load(path: &std::path::Path, dev: bool) -> Option<Config> {
+pub(crate) fn load(path: &std::path::Path, dev: bool) -> Option<Config> {
     report(path, config::load_mode(path, dev))
 }
 

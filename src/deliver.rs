@@ -20,6 +20,7 @@ mod rules;
 pub(crate) mod state;
 pub(crate) mod tail;
 mod trace;
+pub(crate) mod transform;
 pub(crate) mod window;
 pub(crate) mod worker;
 
@@ -89,7 +90,7 @@ impl Delivery {
             for dest in &route.deliver {
                 let name = (route.name.clone(), dest.name.clone());
                 let before = old.remove(&name);
-                let started = self.spawn(route, dest.clone(), before);
+                let started = self.spawn(route, dest.clone(), before, config.limits.max_body);
                 running.insert(name, started);
             }
         }
@@ -106,7 +107,13 @@ impl Delivery {
     }
 
     /// Start a worker, after `before` (the same destination's previous one) stopped.
-    fn spawn(&self, r: &Route, dest: Arc<Destination>, before: Option<Running>) -> Running {
+    fn spawn(
+        &self,
+        r: &Route,
+        dest: Arc<Destination>,
+        before: Option<Running>,
+        max_body: usize,
+    ) -> Running {
         let route = r.name.clone();
         let (tables, ledger) = self.store.tables();
         let state = State::new(
@@ -119,6 +126,12 @@ impl Delivery {
         let (control, rx) = mpsc::unbounded_channel();
         let floor = Arc::new(AtomicI64::new(i64::MAX));
         let committed = self.store.committed();
+        if self.broker.is_none() && before.is_none() && matches!(state.cursor(), Ok(None)) {
+            // A destination new to the store starts with the events accepted from now on:
+            // "now" is decided here, before the gateway serves, not when its task first
+            // runs (an event accepted in between would be behind its cursor, never sent).
+            let _ = state.set_cursor(*committed.borrow());
+        }
         let metrics = self.metrics.clone();
         let journal = crate::durable::journal::dir(self.store.dir());
         let labels = metrics::DeliveryMetrics::labels(&route, &dest.name);
@@ -126,6 +139,11 @@ impl Delivery {
         let grace = self.grace();
         let fl = floor.clone();
         let client = client::Client::for_ca(dest.ca.as_ref());
+        // A transformed body is held to the limit a received one is.
+        let transform = dest
+            .transform
+            .as_deref()
+            .map(|p| Arc::new(transform::Transformer::new(p, max_body)));
         let consume = self
             .broker
             .clone()
@@ -148,8 +166,7 @@ impl Delivery {
                     Source::Queue(rx)
                 }
                 None => {
-                    // A new destination starts with the events accepted from now on; one
-                    // that ran before resumes after its cursor.
+                    // It resumes after its cursor (set above for a new one).
                     let now = *committed.borrow();
                     let after = match state.cursor() {
                         Ok(Some(c)) => c,
@@ -179,6 +196,7 @@ impl Delivery {
                 metrics,
                 control: rx,
                 floor: fl,
+                transform,
             };
             w.run().await;
         });

@@ -85,6 +85,40 @@ impl Filter {
         }
     }
 
+    /// The header names it reads by a literal key (`headers["x-a"]`, `headers['x-a']`,
+    /// `headers.x_a`), lowercase: `check` refuses one the route does not keep, which
+    /// would never match.
+    pub(crate) fn headers_read(&self) -> Vec<String> {
+        let s = self.source.as_str();
+        let mut out = Vec::new();
+        for (i, _) in s.match_indices("headers") {
+            let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+            if s[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| ident(c) || c == '.')
+            {
+                continue;
+            }
+            let t = s[i + "headers".len()..].trim_start();
+            if let Some(t) = t.strip_prefix('[') {
+                let t = t.trim_start();
+                let Some(q) = t.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                    continue;
+                };
+                if let Some(end) = t[1..].find(q) {
+                    out.push(t[1..1 + end].to_ascii_lowercase());
+                }
+            } else if let Some(t) = t.strip_prefix('.') {
+                let name: String = t.chars().take_while(|c| ident(*c)).collect();
+                if !name.is_empty() {
+                    out.push(name.to_ascii_lowercase());
+                }
+            }
+        }
+        out
+    }
+
     fn eval(
         &self,
         body: &serde_json::Value,
@@ -126,6 +160,15 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn the_headers_it_reads_are_known() {
+        let f = Filter::compile(
+            r#"headers["X-GitHub-Event"] == "push" || headers['x-b'] == "" || headers.x_c == "" || myheaders["no"] == """#,
+        )
+        .unwrap();
+        assert_eq!(f.headers_read(), ["x-github-event", "x-b", "x_c"]);
     }
 
     #[test]

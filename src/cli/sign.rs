@@ -15,6 +15,62 @@ use crate::checks::verify::catalog::SecretForm;
 use crate::checks::verify::Verifier;
 use crate::config::{Config, Route};
 
+/// `hookgate sign`'s arguments.
+#[derive(clap::Args)]
+pub(crate) struct SignArgs {
+    #[command(flatten)]
+    pub config: super::ConfigArg,
+    /// Route name.
+    #[arg(long)]
+    pub route: String,
+    /// Body file, or - for stdin [default: empty JSON object]
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Sign with this secret instead of the route's first one.
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// For a public-key scheme (discord, sendgrid, telnyx): the private key to sign
+    /// with (Ed25519: the 32-byte seed, hex or base64; P-256: base64 PKCS#8 DER).
+    #[arg(long)]
+    pub private_key: Option<String>,
+    /// Print a ready curl command for this URL.
+    #[arg(long)]
+    pub curl: Option<String>,
+    /// The event type, sent in the provider's event-type header where it has one
+    /// (e.g. X-GitHub-Event), so the event is typed like a real delivery.
+    #[arg(long, default_value = "test")]
+    pub event_type: String,
+}
+
+/// `hookgate sign`: print the headers (or a curl command) for a route.
+pub(crate) fn command(a: SignArgs) -> i32 {
+    let Some(cfg) = super::load(&a.config.config, a.config.dev) else {
+        return 1;
+    };
+    let key = Key {
+        secret: a.secret.as_deref(),
+        private: a.private_key.as_deref(),
+    };
+    let signed = run(
+        &cfg,
+        &a.route,
+        a.body.as_deref(),
+        key,
+        a.curl.as_deref(),
+        &a.event_type,
+    );
+    match signed {
+        Ok(out) => {
+            print!("{out}");
+            0
+        }
+        Err(e) => {
+            eprintln!("hookgate sign: {e}");
+            1
+        }
+    }
+}
+
 /// The keys `hookgate sign` was given on its command line.
 pub(crate) struct Key<'a> {
     pub secret: Option<&'a str>,

@@ -22,6 +22,8 @@ pub struct Destination {
     pub rate: Option<crate::checks::ratelimit::Rate>,
     /// `filter`: only the events it is true for are delivered here.
     pub filter: Option<Arc<crate::checks::filter::Filter>>,
+    /// `transform`: a jq program (compiled at load) that gives the body delivered here.
+    pub transform: Option<Arc<str>>,
     pub max_attempts: u32,
     pub backoff: Backoff,
     /// Standard Webhooks key bytes for `webhook-signature`.

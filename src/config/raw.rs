@@ -338,6 +338,7 @@ pub(super) struct RawDestination {
     pub ordered: Option<Scalar>,
     pub rate: Option<Scalar>,
     pub filter: Option<Scalar>,
+    pub transform: Option<Scalar>,
     pub max_attempts: Option<Scalar>,
     pub backoff: Option<RawBackoff>,
     pub sign: Option<RawSign>,

@@ -1,6 +1,7 @@
 //! One delivery attempt: the POST the application receives (docs/delivery.md: the original body
-//! and content type, the route's forwarded headers, the gateway's headers, and Standard
-//! Webhooks headers when `sign` is set) and what its answer means.
+//! and content type, or the `transform`'s JSON, the route's forwarded headers, the
+//! gateway's headers, and Standard Webhooks headers when `sign` is set) and what its
+//! answer means.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,9 @@ use sha2::Sha256;
 use super::backoff;
 use super::client::{Client, Failure, Past};
 use super::trace;
+use super::transform::Transformer;
 use crate::checks::event::Event;
+use crate::checks::transform::TransformError;
 use crate::config::Destination;
 
 /// Bytes of an answer's body read: its start goes into the dead letters' last error;
@@ -24,7 +27,8 @@ const ANSWER_LIMIT: usize = 1 << 10;
 /// What one attempt came to.
 #[derive(Debug)]
 pub(crate) struct Outcome {
-    /// `2xx`, `4xx`, `5xx`, `timeout`, `connect_error` or `error` (metric label).
+    /// `2xx`, `4xx`, `5xx`, `timeout`, `connect_error`, `error` or `transform` (metric
+    /// label).
     pub label: &'static str,
     pub status: Option<u16>,
     /// Empty when delivered; else what went wrong, for the dead letters.
@@ -41,14 +45,58 @@ impl Outcome {
 
     /// Does it say the destination is unwell (as opposed to this one event)?
     pub(crate) fn destination_failing(&self) -> bool {
-        !self.delivered() && self.label != "4xx" || self.status == Some(429)
+        !self.delivered() && self.label != "4xx" && !self.permanent() || self.status == Some(429)
+    }
+
+    /// Would another attempt come to the same? A transform is deterministic: its
+    /// failure makes the event a dead letter at once.
+    pub(crate) fn permanent(&self) -> bool {
+        self.label == "transform"
     }
 }
 
-pub(crate) async fn send(client: &Client, dest: &Destination, ev: &Event, attempt: u32) -> Outcome {
+/// The event's body for this destination, and its content type: its `transform`'s
+/// output, else as received.
+async fn body_for(
+    ev: &Event,
+    transform: Option<&Transformer>,
+) -> Result<(Bytes, Option<HeaderValue>), TransformError> {
+    let Some(t) = transform else {
+        let ct = ev
+            .content_type
+            .as_deref()
+            .and_then(|c| HeaderValue::from_str(c).ok());
+        return Ok((ev.body.clone(), ct));
+    };
+    let body = t.apply(&ev.body).await?;
+    Ok((body, Some(HeaderValue::from_static("application/json"))))
+}
+
+pub(crate) async fn send(
+    client: &Client,
+    dest: &Destination,
+    ev: &Event,
+    attempt: u32,
+    transform: Option<&Transformer>,
+) -> Outcome {
     let mut span = trace::start(dest, ev, attempt);
     let traceparent = span.as_ref().map(trace::traceparent);
-    let outcome = attempt_once(client, dest, ev, attempt, traceparent).await;
+    let started = Instant::now();
+    let outcome = match body_for(ev, transform).await {
+        Ok(body) => attempt_once(client, dest, ev, body, attempt, traceparent).await,
+        Err(e) => Outcome {
+            // A process that did not start is the host's problem: retried like one.
+            label: if matches!(e, TransformError::NotStarted(_)) {
+                "error"
+            } else {
+                "transform"
+            },
+            status: None,
+            error: format!("transform {e}"),
+            retry_after: None,
+            took: started.elapsed(),
+        },
+    };
     if let Some(span) = span.as_mut() {
         let failed = (!outcome.delivered()).then_some(outcome.label);
         trace::end(span, outcome.status, failed);
@@ -60,11 +108,12 @@ async fn attempt_once(
     client: &Client,
     dest: &Destination,
     ev: &Event,
+    body: (Bytes, Option<HeaderValue>),
     attempt: u32,
     traceparent: Option<String>,
 ) -> Outcome {
     let started = Instant::now();
-    let req = match request(dest, ev, attempt, traceparent) {
+    let req = match request(dest, ev, body, attempt, traceparent) {
         Ok(r) => r,
         Err(e) => {
             return Outcome {
@@ -125,16 +174,13 @@ async fn attempt_once(
 fn request(
     dest: &Destination,
     ev: &Event,
+    (body, content_type): (Bytes, Option<HeaderValue>),
     attempt: u32,
     traceparent: Option<String>,
 ) -> Result<Request<Full<Bytes>>, http::Error> {
-    let mut req = Request::post(dest.url.clone()).body(Full::new(ev.body.clone()))?;
+    let mut req = Request::post(dest.url.clone()).body(Full::new(body.clone()))?;
     let h = req.headers_mut();
-    if let Some(ct) = ev
-        .content_type
-        .as_deref()
-        .and_then(|c| HeaderValue::from_str(c).ok())
-    {
+    if let Some(ct) = content_type {
         h.insert(header::CONTENT_TYPE, ct);
     }
     // Forwarded headers were checked at load (none reserved), and are set first so the
@@ -159,7 +205,8 @@ fn request(
         mac.update(b".");
         mac.update(ts.as_bytes());
         mac.update(b".");
-        mac.update(&ev.body);
+        // What the application receives: the transformed body when there is one.
+        mac.update(&body);
         let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         if let Ok(id) = HeaderValue::from_str(&ev.id) {
             h.insert(HeaderName::from_static("webhook-id"), id);

@@ -84,3 +84,19 @@ impl Window {
         Some(s)
     }
 }
+
+impl Window {
+    /// The destination's backlog, its oldest event's age and its circuit, as gauges.
+    pub(super) fn gauges(&self, m: &super::metrics::Handles, circuit_open: bool) {
+        m.backlog.set(self.slots.len() as i64);
+        // The oldest is the first by key, give or take a replay or a kept retry.
+        let oldest = self
+            .slots
+            .values()
+            .next()
+            .map(|s| s.rec.event.received_at_ms);
+        let age = oldest.map_or(0, |ms| (crate::now_ms() - ms).max(0) / 1000);
+        m.oldest.set(age);
+        m.circuit_open.set(i64::from(circuit_open));
+    }
+}

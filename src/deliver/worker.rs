@@ -23,6 +23,7 @@ use super::pace::{sleep_until, Pace};
 use super::rules;
 use super::state::{Attempts, DeadLetter, State, Try};
 use super::tail::Tail;
+use super::transform::Transformer;
 use super::window::{Key, Slot, Window};
 use crate::config::Destination;
 
@@ -59,6 +60,8 @@ pub(crate) struct Worker {
     pub control: mpsc::UnboundedReceiver<Control>,
     /// This destination's cursor, for retention's floor (journal source).
     pub floor: Arc<AtomicI64>,
+    /// Its `transform`'s process, when it has one.
+    pub transform: Option<Arc<Transformer>>,
 }
 
 impl Worker {
@@ -112,7 +115,7 @@ impl Worker {
                     cursor_written = (cursor, Instant::now());
                 }
             }
-            self.gauges(&w, &circuit);
+            w.gauges(&self.metrics, circuit.is_open());
             self.metrics.paused.set(i64::from(pace.paused));
             if stop.is_some() && inflight.is_empty() {
                 break;
@@ -285,9 +288,11 @@ impl Worker {
                 slot.rec.clone(),
                 *key,
             );
-            let n = slot.attempts.n + 1;
-            inflight
-                .spawn(async move { (key, attempt::send(&client, &dest, &rec.event, n).await) });
+            let (n, transform) = (slot.attempts.n + 1, self.transform.clone());
+            inflight.spawn(async move {
+                let t = transform.as_deref();
+                (key, attempt::send(&client, &dest, &rec.event, n, t).await)
+            });
         }
         w.unstarted = w.unstarted.saturating_sub(started);
     }
@@ -331,7 +336,7 @@ impl Worker {
         let age =
             Duration::from_millis((crate::now_ms() - slot.rec.event.received_at_ms).max(0) as u64);
         match backoff::delay(&self.dest.backoff, slot.attempts.n, age) {
-            Some(wait) if slot.attempts.n < self.dest.max_attempts => {
+            Some(wait) if slot.attempts.n < self.dest.max_attempts && !o.permanent() => {
                 let wait = wait.max(o.retry_after.unwrap_or_default());
                 slot.due = now + wait;
                 let kept = if key.0 == 0 {
@@ -376,16 +381,6 @@ impl Worker {
                 }
             }
         }
-    }
-
-    fn gauges(&self, w: &Window, circuit: &Circuit) {
-        let m = &self.metrics;
-        m.backlog.set(w.slots.len() as i64);
-        // The oldest is the first by key, give or take a replay or a kept retry.
-        let oldest = w.slots.values().next().map(|s| s.rec.event.received_at_ms);
-        let age = oldest.map_or(0, |ms| (crate::now_ms() - ms).max(0) / 1000);
-        m.oldest.set(age);
-        m.circuit_open.set(i64::from(circuit.is_open()));
     }
 }
 

@@ -1,7 +1,8 @@
 //! The dashboard in a real browser (Debian's chromium, driven by playwright-core from an
 //! npm folder the test installs once under `~/.cache`): against a gateway under traffic,
 //! the live figures change, a rejected request is listed with its reason, a dead letter
-//! is replayed with its button and delivered, and an event is found by id. Screenshots
+//! is replayed with its button and delivered, an event is found by id, and a destination
+//! is paused and resumed with its button. Screenshots
 //! go to `<target>/tmp/dashboard/`. No secret or expected MAC appears in the page.
 
 use std::path::PathBuf;
@@ -57,9 +58,17 @@ await page.click("#search button");
 await page.locator("#search-table").waitFor();
 const found = await page.locator("#search-table").textContent();
 await page.screenshot({ path: shots + "/2-replayed-and-found.png", fullPage: true });
+// Pause the destination with its button, then resume it.
+const state = '#destinations tr:has(button[data-destination="orders/app"]) td:nth-child(8)';
+await page.click('#destinations button[data-destination="orders/app"]');
+await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === "paused", state);
+const pausedButton = await page.locator('#destinations button[data-destination="orders/app"]').textContent();
+await page.screenshot({ path: shots + "/3-paused.png", fullPage: true });
+await page.click('#destinations button[data-destination="orders/app"]');
+await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === "delivering", state);
 const html = await page.content();
 const text = await page.innerText("body");
-console.log(JSON.stringify({ first, second, liveRate, rejectionText, found, errors, html, text }));
+console.log(JSON.stringify({ first, second, liveRate, rejectionText, found, pausedButton, errors, html, text }));
 await browser.close();
 "##;
 
@@ -168,6 +177,15 @@ fn the_dashboard_shows_live_traffic_rejections_and_replays_a_dead_letter() {
         "{rejection}"
     );
     assert!(v["found"].as_str().unwrap().contains(dead_id), "{v}");
+    assert_eq!(
+        v["pausedButton"], "Resume",
+        "a paused destination offers Resume"
+    );
+    let log = g.logs();
+    assert!(
+        log.contains("destination paused") && log.contains("destination resumed"),
+        "{log}"
+    );
     assert_eq!(v["errors"], serde_json::json!([]), "errors in the page");
     // Replayed with the button: delivered to the application.
     let seen = app.wait_for(3, Duration::from_secs(10));
@@ -183,6 +201,7 @@ fn the_dashboard_shows_live_traffic_rejections_and_replays_a_dead_letter() {
     for shot in [
         "1-live-rejection-dead-letter.png",
         "2-replayed-and-found.png",
+        "3-paused.png",
     ] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 10_000);
     }

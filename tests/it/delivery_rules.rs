@@ -128,7 +128,7 @@ fn a_filter_that_does_not_compile_is_refused_with_its_location() {
     let cfg = write(
         dir.path(),
         "hookgate.yaml",
-        "listen: 127.0.0.1:0\nstore: { path: ./data }\nroutes:\n  - name: o\n    path: /o\n    verify: none\n    deliver:\n      - { name: app, url: \"http://127.0.0.1:9/x\", filter: \"body.action ==\" }\n      - { name: two, url: \"http://127.0.0.1:9/y\", filter: \"1 + 2\" }\n",
+        "listen: 127.0.0.1:0\nstore: { path: ./data }\nroutes:\n  - name: o\n    path: /o\n    verify: none\n    deliver:\n      - { name: app, url: \"http://127.0.0.1:9/x\", filter: \"body.action ==\" }\n      - { name: two, url: \"http://127.0.0.1:9/y\", filter: \"1 + 2\" }\n      - { name: three, url: \"http://127.0.0.1:9/z\", transform: \"{id: .a,\" }\n      - { name: four, url: \"http://127.0.0.1:9/w\", filter: \"headers[\\\"x-github-event\\\"] == \\\"push\\\"\" }\n",
     );
     let out = std::process::Command::new(BIN)
         .args(["check", "-c"])
@@ -145,6 +145,168 @@ fn a_filter_that_does_not_compile_is_refused_with_its_location() {
     assert!(
         err.contains("routes[0].deliver[1].filter: the filter is not a boolean expression"),
         "{err}"
+    );
+    assert!(
+        err.contains("hookgate.yaml:10:")
+            && err.contains("routes[0].deliver[2].transform: the transform does not compile at 1:"),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"routes[0].deliver[3].filter: the filter reads headers["x-github-event"], which this route does not keep"#),
+        "{err}"
+    );
+}
+
+both_modes!(a_transform_reshapes_what_one_destination_receives_and_the_store_keeps_the_original);
+
+fn a_transform_reshapes_what_one_destination_receives_and_the_store_keeps_the_original(mode: Mode) {
+    let (app, raw) = (
+        App::start(|_, _| Reply::status(200)),
+        App::start(|_, _| Reply::status(200)),
+    );
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let routes = format!(
+        "routes:\n  - name: prs\n    path: /hooks/prs\n    verify: none\n    queue: {{QUEUE}}\n    event_id: {{ json: /id }}\n    deliver:\n      - {{ name: app, url: \"{}\", transform: \"{{id: .pull_request.id, act: .action}}\", sign: {{ secret: \"{secret}\" }} }}\n      - {{ name: raw, url: \"{}\" }}\n",
+        app.url("/app"),
+        raw.url("/raw")
+    );
+    let (yaml, _rabbit) = setup(mode, &routes, &["app", "raw"]);
+    // With a broker, the archive is what keeps the original.
+    let yaml = yaml.replace(
+        "store: { path: \"{STORE}\" }",
+        "store: { path: \"{STORE}\", archive: true }",
+    );
+    let g = Gateway::start(&yaml);
+    let body = r#"{"id":"t-1","action":"opened","pull_request":{"id":42,"title":"Fix"}}"#;
+    let r = g.post(
+        "/hooks/prs",
+        &[("content-type", "text/plain")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = app.wait_for(1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "{}", g.logs());
+    let v: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(v, serde_json::json!({"id": 42, "act": "opened"}));
+    assert_eq!(got[0].header("content-type"), Some("application/json"));
+    // The signature covers the body the application received.
+    let headers: Vec<(&str, &str)> = ["webhook-id", "webhook-timestamp", "webhook-signature"]
+        .iter()
+        .map(|h| (*h, got[0].header(h).unwrap()))
+        .collect();
+    assert_eq!(
+        crate::support::sdk::standard_webhooks_verify(secret, &headers, &got[0].body),
+        "ok"
+    );
+    let untouched = raw.wait_for(1, Duration::from_secs(15));
+    assert_eq!(
+        &untouched[0].body[..],
+        body.as_bytes(),
+        "another destination: as received"
+    );
+    assert_eq!(untouched[0].header("content-type"), Some("text/plain"));
+    let out = std::process::Command::new(BIN)
+        .args(["store", "-c"])
+        .arg(&g.config)
+        .args(["show", "t-1"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(r#""title":"Fix""#),
+        "the store keeps the original: {shown}"
+    );
+    // A reload applies a new program to the events that come after it.
+    let old = std::fs::read_to_string(&g.config).unwrap();
+    let new = old.replace("act: .action}", "title: .pull_request.title}");
+    assert_ne!(old, new);
+    std::fs::write(&g.config, new).unwrap();
+    g.signal("-HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !g.logs().contains("configuration reloaded") {
+        assert!(std::time::Instant::now() < deadline, "{}", g.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let body = r#"{"id":"t-2","action":"closed","pull_request":{"id":43,"title":"Two"}}"#;
+    let r = g.post(
+        "/hooks/prs",
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = app.wait_for(2, Duration::from_secs(15));
+    let v: serde_json::Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(v, serde_json::json!({"id": 43, "title": "Two"}));
+}
+
+both_modes!(a_transform_that_fails_dead_letters_the_event_at_once_and_the_next_is_delivered);
+
+fn a_transform_that_fails_dead_letters_the_event_at_once_and_the_next_is_delivered(mode: Mode) {
+    let app = App::start(|_, _| Reply::status(200));
+    // One program, a way to fail per event kind: an error, two values, a loop that
+    // would never end, and a string past the worker's address space (its process dies).
+    let program = "if .kind == \\\"fail\\\" then error(\\\"refused\\\") elif .kind == \\\"two\\\" then (1, 2) elif .kind == \\\"loop\\\" then last(range(1e15)) elif .kind == \\\"huge\\\" then (\\\"x\\\" * 2000000000) else {ok: .id} end";
+    let routes = format!(
+        "routes:\n  - name: orders\n    path: /hooks/orders\n    verify: none\n    queue: {{QUEUE}}\n    event_id: {{ json: /id }}\n    deliver:\n      - {{ name: app, url: \"{}\", max_attempts: 5, transform: \"{program}\" }}\n",
+        app.url("/webhooks")
+    );
+    let (yaml, _rabbit) = setup(mode, &routes, &["app"]);
+    let g = Gateway::start(&yaml);
+    for kind in ["fail", "two", "loop", "huge", "fine"] {
+        let body = format!(r#"{{"id":"x-{kind}","kind":"{kind}"}}"#);
+        let r = g.post(
+            "/hooks/orders",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let got = app.wait_for(1, Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "{}", g.logs());
+    let v: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(v, serde_json::json!({"ok": "x-fine"}));
+    let dead = |id: &str| -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = std::process::Command::new(BIN)
+                .args(["store", "-c"])
+                .arg(&g.config)
+                .args(["dead", "show", id])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success() || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    for (id, reason) in [
+        ("x-fail", r#"transform failed: "refused""#),
+        ("x-two", "transform gave more than one value"),
+        ("x-loop", "transform ran past its 50 ms budget"),
+        ("x-huge", "transform stopped: the program's process ended"),
+    ] {
+        let shown = dead(id);
+        println!(
+            "{id}: {}",
+            shown
+                .lines()
+                .find(|l| l.contains("attempt at"))
+                .unwrap_or("")
+        );
+        assert!(shown.contains(reason), "{id}: {shown}");
+        // Dead at the first attempt: retrying a deterministic failure is pointless.
+        assert_eq!(
+            shown.matches("transform").count(),
+            1,
+            "{id}: one attempt: {shown}"
+        );
+    }
+    let m = g.metrics();
+    assert!(
+        m.contains(r#"hookgate_delivery_attempts_total{route="orders",destination="app",outcome="transform"} 4"#),
+        "{m}"
     );
 }
 

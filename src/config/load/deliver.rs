@@ -17,7 +17,14 @@ const FIRST: Duration = Duration::from_secs(1);
 const MAX: Duration = Duration::from_secs(3600);
 
 impl Validator<'_> {
-    pub(super) fn deliver(&mut self, p: &str, raw: Option<&RawDeliver>) -> Vec<Arc<Destination>> {
+    /// `kept`: the headers the route's events keep (`forward_headers`), which is what a
+    /// filter can read.
+    pub(super) fn deliver(
+        &mut self,
+        p: &str,
+        raw: Option<&RawDeliver>,
+        kept: &[http::HeaderName],
+    ) -> Vec<Arc<Destination>> {
         let list: Vec<(String, &RawDestination)> = match raw {
             None => return Vec::new(),
             Some(RawDeliver::One(d)) => vec![(format!("{p}.deliver"), &**d)],
@@ -36,7 +43,7 @@ impl Validator<'_> {
         };
         let mut out: Vec<Arc<Destination>> = Vec::new();
         for (dp, d) in list {
-            if let Some(dest) = self.destination(&dp, d) {
+            if let Some(dest) = self.destination(&dp, d, kept) {
                 if out.iter().any(|o| o.name == dest.name) {
                     self.err(
                         &format!("{dp}.name"),
@@ -52,7 +59,12 @@ impl Validator<'_> {
         out
     }
 
-    fn destination(&mut self, p: &str, d: &RawDestination) -> Option<Destination> {
+    fn destination(
+        &mut self,
+        p: &str,
+        d: &RawDestination,
+        kept: &[http::HeaderName],
+    ) -> Option<Destination> {
         let before = self.errors.len();
         let name = self.parsed(
             &format!("{p}.name"),
@@ -102,9 +114,18 @@ impl Validator<'_> {
             crate::config::units::parse_rate(t).map(Some)
         });
         let filter = self.parsed(&format!("{p}.filter"), d.filter.as_ref(), None, |t| {
-            crate::checks::filter::Filter::compile(t)
-                .map(|f| Some(Arc::new(f)))
-                .map_err(|e| format!("the filter {e}"))
+            let f = crate::checks::filter::Filter::compile(t).map_err(|e| format!("the filter {e}"))?;
+            // The trace context is kept with every event; the rest only when forwarded.
+            let known = |h: &str| kept.iter().any(|k| k == h) || h == "traceparent" || h == "tracestate";
+            match f.headers_read().into_iter().find(|h| !known(h)) {
+                Some(h) => Err(format!("the filter reads headers[{h:?}], which this route does not keep: add it to the route's forward_headers")),
+                None => Ok(Some(Arc::new(f))),
+            }
+        });
+        let transform = self.parsed(&format!("{p}.transform"), d.transform.as_ref(), None, |t| {
+            crate::checks::transform::Program::compile(t)
+                .map(|_| Some(Arc::from(t)))
+                .map_err(|e| format!("the transform {e}"))
         });
         let max_attempts = self.count(
             &format!("{p}.max_attempts"),
@@ -139,6 +160,7 @@ impl Validator<'_> {
             ordered,
             rate,
             filter,
+            transform,
             max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
             backoff,
             sign,

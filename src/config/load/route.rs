@@ -70,7 +70,7 @@ impl Validator<'_> {
             provider.map(|pr| pr.event_type_sources()),
             body_json,
         );
-        let deliver = self.deliver(p, r.deliver.as_ref());
+        let deliver = self.deliver(p, r.deliver.as_ref(), &forward_headers);
         let proxy = self.proxy(p, r.proxy.as_ref());
         if r.deliver.is_some() && r.proxy.is_some() {
             self.err(

@@ -34,7 +34,15 @@ pub struct DeliveryMetrics {
 }
 
 /// Every attempt outcome label (see `attempt::Outcome::label`).
-pub(crate) const OUTCOMES: &[&str] = &["2xx", "4xx", "5xx", "timeout", "connect_error", "error"];
+pub(crate) const OUTCOMES: &[&str] = &[
+    "2xx",
+    "4xx",
+    "5xx",
+    "timeout",
+    "connect_error",
+    "error",
+    "transform",
+];
 
 impl DeliveryMetrics {
     pub fn register(registry: &mut Registry) -> DeliveryMetrics {

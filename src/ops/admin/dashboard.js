@@ -146,6 +146,22 @@ function replayButton(d) {
   return b;
 }
 
+// Pause or resume a destination (kept across restarts; its events wait in the store).
+function pauseButton(d) {
+  const b = document.createElement("button");
+  const action = d.paused ? "resume" : "pause";
+  b.textContent = d.paused ? "Resume" : "Pause";
+  b.dataset.destination = d.route + "/" + d.destination;
+  b.addEventListener("click", () => {
+    b.disabled = true;
+    const q = new URLSearchParams({ route: d.route, destination: d.destination });
+    api("/api/v1/destinations/" + action + "?" + q, { method: "POST", headers: { "Content-Type": "application/json" } })
+      .then(() => { $("replay-status").textContent = action + "d " + d.route + "/" + d.destination; })
+      .catch((e) => { $("replay-status").textContent = action + " failed: " + e.message; b.disabled = false; });
+  });
+  return b;
+}
+
 async function poll() {
   try {
     const [metricsText, readyText, status, destinations, dead, rejections] = await Promise.all([
@@ -160,7 +176,8 @@ async function poll() {
     renderStatus(metrics, readyText, status);
     renderRoutes(metrics);
     fill("destinations", destinations, (d) => [d.route, d.destination, d.url, d.backlog,
-      d.oldest_pending_seconds ? d.oldest_pending_seconds + " s" : "–", d.circuit_open ? "OPEN" : "closed", d.dead_letters], "no destinations");
+      d.oldest_pending_seconds ? d.oldest_pending_seconds + " s" : "–", d.circuit_open ? "OPEN" : "closed", d.dead_letters,
+      d.paused ? "paused" : "delivering", pauseButton(d)], "no destinations");
     fill("dead", dead, (d) => {
       const last = d.attempts.history[d.attempts.history.length - 1] || {};
       return [d.id, d.route, d.destination, d.event_type, d.attempts.n, last.error || (last.status ? "HTTP " + last.status : ""), replayButton(d)];
