@@ -140,10 +140,10 @@ impl Delivery {
         let fl = floor.clone();
         let client = client::Client::for_ca(dest.ca.as_ref());
         // A transformed body is held to the limit a received one is.
-        let transform = dest
-            .transform
-            .as_deref()
-            .map(|p| Arc::new(transform::Transformer::new(p, max_body)));
+        let transform = dest.transform.as_deref().map(|p| {
+            let in_flight = if dest.ordered { 1 } else { dest.concurrency };
+            Arc::new(transform::Transformer::new(p, max_body, in_flight))
+        });
         let consume = self
             .broker
             .clone()

@@ -168,7 +168,17 @@ pub(crate) fn spawn_hookgate(
         .map(|(_, _, q)| format!(", queue: {q}"))
         .unwrap_or_default();
     if let Some(url) = deliver {
-        extra.push_str(&format!(", deliver: {{ url: \"{url}\", concurrency: 32 }}"));
+        // HOOKGATE_BENCH_RULES=1: the destination filters and transforms each event
+        // (docs/benchmarks.md, "Delivery rules").
+        let rules = match std::env::var("HOOKGATE_BENCH_RULES").as_deref() {
+            Ok("1") => {
+                r#", filter: 'body.ref == "refs/heads/main"', transform: '{ref: .ref, repo: .repository.full_name, after: .after}'"#
+            }
+            _ => "",
+        };
+        extra.push_str(&format!(
+            ", deliver: {{ url: \"{url}\", concurrency: 32{rules} }}"
+        ));
     }
     // HOOKGATE_BENCH_ARCHIVE=true: with a broker, keep the archive's copy too.
     let archive = std::env::var("HOOKGATE_BENCH_ARCHIVE").unwrap_or_else(|_| "false".into());

@@ -10,6 +10,7 @@
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,14 +32,17 @@ const START: Duration = Duration::from_secs(10);
 const OK: u8 = 0;
 const FAILED: u8 = 1;
 
-/// One destination's transform: its program and the process running it, started on
-/// the first body and again after one was stopped.
+/// One destination's transform: its program and the processes running it, each
+/// started when first needed and again after one was stopped. A body goes to a free
+/// one; a round trip is mostly waiting for the other process to wake, so two or more
+/// let attempts in flight overlap.
 pub(crate) struct Transformer {
     source: String,
     max_output: usize,
     /// The hookgate binary: this one, whatever replaced its file since it started.
     exe: PathBuf,
-    process: tokio::sync::Mutex<Option<Process>>,
+    pool: Vec<tokio::sync::Mutex<Option<Process>>>,
+    next: AtomicUsize,
 }
 
 struct Process {
@@ -48,23 +52,41 @@ struct Process {
 }
 
 impl Transformer {
-    pub(crate) fn new(source: &str, max_output: usize) -> Transformer {
-        Transformer::with_exe(source, max_output, PathBuf::from("/proc/self/exe"))
+    /// At most `workers` processes (one per attempt in flight, up to the cores).
+    pub(crate) fn new(source: &str, max_output: usize, workers: usize) -> Transformer {
+        let exe = PathBuf::from("/proc/self/exe");
+        Transformer::with_exe(source, max_output, workers, exe)
     }
 
     /// Run by another binary than this one (the benchmark's own is not hookgate).
-    pub(crate) fn with_exe(source: &str, max_output: usize, exe: PathBuf) -> Transformer {
+    pub(crate) fn with_exe(
+        source: &str,
+        max_output: usize,
+        workers: usize,
+        exe: PathBuf,
+    ) -> Transformer {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Transformer {
             source: source.to_string(),
             max_output,
             exe,
-            process: tokio::sync::Mutex::new(None),
+            pool: (0..workers.clamp(1, cores))
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            next: AtomicUsize::new(0),
         }
     }
 
     /// The body `body` becomes for this destination.
     pub(crate) async fn apply(&self, body: &[u8]) -> Result<Bytes, TransformError> {
-        let mut process = self.process.lock().await;
+        let free = self.pool.iter().find_map(|p| p.try_lock().ok());
+        let mut process = match free {
+            Some(p) => p,
+            None => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+                self.pool[i].lock().await
+            }
+        };
         if process.is_none() {
             *process = Some(self.start().await?);
         }
@@ -121,9 +143,11 @@ async fn exchange(
     max_output: usize,
 ) -> io::Result<Result<Bytes, TransformError>> {
     let len = u32::try_from(body.len()).map_err(io::Error::other)?;
-    p.stdin.write_all(&len.to_be_bytes()).await?;
-    p.stdin.write_all(body).await?;
-    p.stdin.flush().await?;
+    // One write: the worker wakes once, with the whole frame to read.
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(body);
+    p.stdin.write_all(&frame).await?;
     let tag = p.stdout.read_u8().await?;
     let len = p.stdout.read_u32().await? as usize;
     // The worker holds to the limit; a longer answer is not read.

@@ -70,7 +70,7 @@ impl Transform {
     pub fn new(source: &str, hookgate: &str) -> Transform {
         Transform {
             program: Program::compile(source).expect("a transform that compiles"),
-            process: Transformer::with_exe(source, 1 << 20, hookgate.into()),
+            process: Transformer::with_exe(source, 1 << 20, 1, hookgate.into()),
         }
     }
 
