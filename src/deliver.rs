@@ -116,13 +116,7 @@ impl Delivery {
     ) -> Running {
         let route = r.name.clone();
         let (tables, ledger) = self.store.tables();
-        let state = State::new(
-            tables.deliver.clone(),
-            tables.dead.clone(),
-            ledger.clone(),
-            route.clone(),
-            dest.name.clone(),
-        );
+        let state = State::new(tables, ledger.clone(), route.clone(), dest.name.clone());
         let (control, rx) = mpsc::unbounded_channel();
         let floor = Arc::new(AtomicI64::new(i64::MAX));
         let committed = self.store.committed();
@@ -256,14 +250,7 @@ impl Delivery {
             return Ok(false);
         };
         let (tables, ledger) = self.store.tables();
-        State::new(
-            tables.deliver.clone(),
-            tables.dead.clone(),
-            ledger.clone(),
-            name.0.clone(),
-            name.1.clone(),
-        )
-        .set_paused(paused)?;
+        State::new(tables, ledger.clone(), name.0.clone(), name.1.clone()).set_paused(paused)?;
         let _ = r.control.send(Control::Pause(paused));
         Ok(true)
     }

@@ -19,6 +19,7 @@ use super::transform::Transformer;
 use crate::checks::event::Event;
 use crate::checks::transform::TransformError;
 use crate::config::Destination;
+use crate::durable::store::history::Attempt;
 
 /// Bytes of an answer's body read: its start goes into the dead letters' last error;
 /// the status alone decides, so the rest is not read.
@@ -52,6 +53,17 @@ impl Outcome {
     /// failure makes the event a dead letter at once.
     pub(crate) fn permanent(&self) -> bool {
         self.label == "transform"
+    }
+
+    /// This attempt in the event's story (the event view).
+    pub(crate) fn told(&self) -> Attempt {
+        let took = self.took.as_millis();
+        Attempt {
+            at_ms: crate::now_ms() - took as i64,
+            status: self.status,
+            duration_ms: took as u64,
+            error: self.error.clone(),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::durable::journal::{self, Record};
+use crate::durable::store::history::{self, Attempt, Fate, Story};
 use crate::durable::store::StoreError;
 
 /// One failed attempt, for the dead letters and `store dead show`.
@@ -105,6 +106,7 @@ fn dead_key(route: &str, dest: &str, seq: i64) -> Vec<u8> {
 pub(crate) struct State {
     deliver: fjall::Keyspace,
     dead: fjall::Keyspace,
+    history: fjall::Keyspace,
     db: Arc<crate::durable::dedup::Ledger>,
     route: Arc<str>,
     dest: Arc<str>,
@@ -112,15 +114,15 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn new(
-        deliver: fjall::Keyspace,
-        dead: fjall::Keyspace,
+        tables: &crate::durable::store::Tables,
         db: Arc<crate::durable::dedup::Ledger>,
         route: Arc<str>,
         dest: Arc<str>,
     ) -> State {
         State {
-            deliver,
-            dead,
+            deliver: tables.deliver.clone(),
+            dead: tables.dead.clone(),
+            history: tables.history.clone(),
             db,
             route,
             dest,
@@ -181,6 +183,21 @@ impl State {
 
     pub(crate) fn clear_attempts(&self, seq: i64) -> Result<(), StoreError> {
         Ok(self.deliver.remove(self.key(b'a', Some(seq)))?)
+    }
+
+    /// Add an attempt to the event's story here (`store::history`), and its fate.
+    pub(crate) fn tell(&self, ev: &crate::checks::event::Event, a: Attempt, fate: Fate) {
+        let (route, dest) = (&*self.route, &*self.dest);
+        let old = history::get(&self.history, &ev.id, route, dest)
+            .ok()
+            .flatten();
+        let first = old.is_none();
+        let mut story = old.unwrap_or_else(|| Story::new(ev.received_at_ms));
+        story.push(a);
+        story.fate = fate;
+        if let Err(e) = history::record(&self.history, &ev.id, route, dest, &story, first) {
+            tracing::debug!(error = %e, "cannot write a delivery history");
+        }
     }
 
     /// Keep `d` as a dead letter, synced (the cursor may then pass its event).

@@ -26,6 +26,7 @@ use super::tail::Tail;
 use super::transform::Transformer;
 use super::window::{Key, Slot, Window};
 use crate::config::Destination;
+use crate::durable::store::history::Fate;
 
 /// The cursor is written at most this often (and at stop).
 const CURSOR_EVERY: Duration = Duration::from_millis(100);
@@ -306,9 +307,11 @@ impl Worker {
         slot.in_flight = false;
         let (seq, id, n) = (key.1, slot.rec.event.id.clone(), slot.attempts.n + 1);
         tracing::debug!(route = %self.route, destination = %self.dest.name, id = ?id, attempt = n, status = o.status, took = %crate::human(o.took), error = (!o.error.is_empty()).then_some(o.error.as_str()), "delivery attempt");
+        let told = o.told();
         if o.delivered() {
             circuit.success();
             let Some(slot) = w.remove(&key) else { return };
+            self.state.tell(&slot.rec.event, told, Fate::Delivered);
             let cleanup = if key.0 == 0 {
                 self.state.unbury(seq)
             } else if slot.stored {
@@ -337,6 +340,7 @@ impl Worker {
             Duration::from_millis((crate::now_ms() - slot.rec.event.received_at_ms).max(0) as u64);
         match backoff::delay(&self.dest.backoff, slot.attempts.n, age) {
             Some(wait) if slot.attempts.n < self.dest.max_attempts && !o.permanent() => {
+                self.state.tell(&slot.rec.event, told, Fate::Pending);
                 let wait = wait.max(o.retry_after.unwrap_or_default());
                 slot.due = now + wait;
                 let kept = if key.0 == 0 {
@@ -374,6 +378,7 @@ impl Worker {
                     slot.due = now + Duration::from_secs(60);
                     return;
                 }
+                self.state.tell(&slot.rec.event, told, Fate::Dead);
                 tracing::warn!(route = %self.route, destination = %self.dest.name, id = ?id, attempts = dead.attempts.n, error = %o.error, "delivery dead-lettered");
                 self.metrics.dead.inc();
                 if let Some(slot) = w.remove(&key) {

@@ -49,6 +49,7 @@ mod record;
 mod writer;
 
 pub(crate) use read::{find, list, mark_replayed, Filter};
+pub(crate) use record::masked;
 
 /// Record bytes written to the store per second at most (with a burst of twice that):
 /// about two hundred full records, or one captured 1 MiB body.

@@ -41,6 +41,7 @@ use crate::obs::metrics::Metrics;
 
 mod commit;
 mod error;
+pub(crate) mod history;
 mod housekeeping;
 mod layout;
 mod pending;

@@ -24,6 +24,7 @@ use crate::ingress::pipeline::App;
 
 mod dead;
 mod error;
+mod event;
 mod events;
 mod redeliver;
 mod rejections;
@@ -179,6 +180,9 @@ async fn route(app: &App, c: Call<'_>) -> Reply {
         | "/api/v1/destinations/pause"
         | "/api/v1/destinations/resume"
         | "/api/v1/rejections/replay" => Err(ApiError::MethodNotAllowed),
+        p if get && p.starts_with("/api/v1/events/") => {
+            event::one(app, &p["/api/v1/events/".len()..])
+        }
         _ => Err(ApiError::NotFound),
     }
 }

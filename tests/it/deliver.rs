@@ -19,22 +19,6 @@ pub(crate) enum Mode {
     Rabbit,
 }
 
-/// Each test runs in both modes: `deliver::<test>::store` and `::rabbitmq`.
-macro_rules! both_modes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn store() {
-                super::$name(super::Mode::Store)
-            }
-            #[test]
-            fn rabbitmq() {
-                super::$name(super::Mode::Rabbit)
-            }
-        }
-    )*};
-}
-
 both_modes!(
     an_accepted_event_reaches_the_application_byte_for_byte_with_every_header_and_a_verifiable_signature,
     three_failures_then_success_waits_the_backoff_and_a_429_retry_after_is_honoured,

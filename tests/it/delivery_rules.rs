@@ -7,21 +7,6 @@ use crate::deliver::{setup, Mode};
 use crate::support::app::{App, Reply};
 use crate::support::common::*;
 
-macro_rules! both_modes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn store() {
-                super::$name(super::Mode::Store)
-            }
-            #[test]
-            fn rabbitmq() {
-                super::$name(super::Mode::Rabbit)
-            }
-        }
-    )*};
-}
-
 both_modes!(a_rate_of_10_a_second_spreads_40_events_over_4_seconds);
 
 fn a_rate_of_10_a_second_spreads_40_events_over_4_seconds(mode: Mode) {
@@ -302,6 +287,20 @@ fn a_transform_that_fails_dead_letters_the_event_at_once_and_the_next_is_deliver
             1,
             "{id}: one attempt: {shown}"
         );
+    }
+    let out = std::process::Command::new(BIN)
+        .args(["store", "-c"])
+        .arg(&g.config)
+        .args(["dead", "list"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    for id in ["x-fail", "x-two", "x-loop", "x-huge"] {
+        let line = list
+            .lines()
+            .find(|l| l.contains(&format!(" {id} ")))
+            .unwrap_or("");
+        assert!(line.contains("transform "), "{id} in dead list: {list}");
     }
     let m = g.metrics();
     assert!(

@@ -4,6 +4,7 @@
 // Benchmarks and tests may unwrap: a failure ends the run with its message.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod support;
 
 mod admin_token;
@@ -20,6 +21,7 @@ mod deliver;
 mod delivery_rules;
 mod deploy;
 mod durability;
+mod event_view;
 mod first_run;
 mod handshakes;
 mod hostile;

@@ -9,3 +9,20 @@ pub mod otlp;
 pub mod rabbit;
 pub mod rabbit_node;
 pub mod sdk;
+
+/// Each test runs in both modes, `<module>::<test>::store` and `::rabbitmq`: `test(mode)`
+/// with the calling module's `Mode` (`crate::deliver::Mode`) in scope.
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn store() {
+                super::$name(super::Mode::Store)
+            }
+            #[test]
+            fn rabbitmq() {
+                super::$name(super::Mode::Rabbit)
+            }
+        }
+    )*};
+}

@@ -29,7 +29,7 @@ pub(super) const RAW_HEADERS: usize = 16 << 10;
 
 /// Whether a header's value is masked: credentials and signatures by name, and those
 /// the route's scheme reads.
-fn masked(name: &str, verifier: Option<&Verifier>) -> bool {
+pub(crate) fn masked(name: &str, verifier: Option<&Verifier>) -> bool {
     const WORDS: [&str; 9] = [
         "auth",
         "cookie",

@@ -104,6 +104,11 @@ impl Writer {
                     tracing::warn!(error = %e, "removing kept events past the retention failed; retrying later")
                 }
             }
+            let before =
+                crate::now_ms().saturating_sub(r.as_millis().try_into().unwrap_or(i64::MAX));
+            if let Err(e) = super::history::prune(&self.tables.history, before) {
+                tracing::warn!(error = %e, "removing delivery histories past the retention failed; retrying later");
+            }
         }
         self.metrics.store_bytes.set(dir_size(&self.dir) as i64);
     }

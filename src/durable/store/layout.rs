@@ -84,6 +84,8 @@ pub(crate) struct Tables {
     pub dead: fjall::Keyspace,
     /// The rejection log (see `rejections`).
     pub rejections: fjall::Keyspace,
+    /// Each event's delivery story per destination (see `history`).
+    pub history: fjall::Keyspace,
     /// Tests: writing the mark fails (as a full disk would make it).
     #[cfg(test)]
     pub(super) refuse_marks: Arc<AtomicBool>,
@@ -98,6 +100,7 @@ impl Tables {
             meta: ledger.keyspace("meta")?,
             deliver: ledger.keyspace("deliver")?,
             dead: ledger.keyspace("dead")?,
+            history: ledger.keyspace("history")?,
             // Written at most `rejections::WRITE_RATE` a second: a small memtable, and
             // lz4 (records are mostly repeated header text).
             rejections: ledger.keyspace_opts("rejections", || {

@@ -180,7 +180,7 @@ async function poll() {
       d.paused ? "paused" : "delivering", pauseButton(d)], "no destinations");
     fill("dead", dead, (d) => {
       const last = d.attempts.history[d.attempts.history.length - 1] || {};
-      return [d.id, d.route, d.destination, d.event_type, d.attempts.n, last.error || (last.status ? "HTTP " + last.status : ""), replayButton(d)];
+      return [eventLink(d.id), d.route, d.destination, d.event_type, d.attempts.n, last.error || (last.status ? "HTTP " + last.status : ""), replayButton(d)];
     }, "no dead letters");
     fill("rejections", rejections, (r) => [r.received_at, r.route, r.source_ip, r.code, r.reason,
       r.body_bytes === null ? "not read" : r.body_bytes + " B"], "no rejections");
@@ -203,8 +203,8 @@ function search(event) {
     table.id = "search-table";
     table.appendChild(document.createElement("tbody"));
     out.appendChild(table);
-    for (const e of events) row(table.tBodies[0], [e.table, e.route, e.id, e.event_type, e.received_at, e.source_ip, e.body_len + " B"]);
-    for (const d of dead) row(table.tBodies[0], ["dead letter", d.route, d.id, d.event_type, d.destination, d.attempts.n + " attempts", ""]);
+    for (const e of events) row(table.tBodies[0], [e.table, e.route, eventLink(e.id), e.event_type, e.received_at, e.source_ip, e.body_len + " B"]);
+    for (const d of dead) row(table.tBodies[0], ["dead letter", d.route, eventLink(d.id), d.event_type, d.destination, d.attempts.n + " attempts", ""]);
     if (!events.length && !dead.length) out.textContent = "no event with id " + id;
   }).catch((e) => { out.textContent = "search failed: " + e.message; });
 }

@@ -11,6 +11,7 @@ pub(super) fn asset(path: &str) -> Option<(&'static str, &'static str)> {
             "text/javascript; charset=utf-8",
             include_str!("dashboard.js"),
         )),
+        "/event.js" => Some(("text/javascript; charset=utf-8", include_str!("event.js"))),
         "/dashboard.css" => Some(("text/css; charset=utf-8", include_str!("dashboard.css"))),
         _ => None,
     }
