@@ -18,6 +18,7 @@ pub(crate) use crate::obs::metrics::delivery as metrics;
 mod pace;
 mod rules;
 pub(crate) mod state;
+mod story;
 pub(crate) mod tail;
 mod trace;
 pub(crate) mod transform;

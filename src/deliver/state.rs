@@ -17,7 +17,6 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::durable::journal::{self, Record};
-use crate::durable::store::history::{self, Attempt, Fate, Story};
 use crate::durable::store::StoreError;
 
 /// One failed attempt, for the dead letters and `store dead show`.
@@ -185,19 +184,10 @@ impl State {
         Ok(self.deliver.remove(self.key(b'a', Some(seq)))?)
     }
 
-    /// Add an attempt to the event's story here (`store::history`), and its fate.
-    pub(crate) fn tell(&self, ev: &crate::checks::event::Event, a: Attempt, fate: Fate) {
-        let (route, dest) = (&*self.route, &*self.dest);
-        let old = history::get(&self.history, &ev.id, route, dest)
-            .ok()
-            .flatten();
-        let first = old.is_none();
-        let mut story = old.unwrap_or_else(|| Story::new(ev.received_at_ms));
-        story.push(a);
-        story.fate = fate;
-        if let Err(e) = history::record(&self.history, &ev.id, route, dest, &story, first) {
-            tracing::debug!(error = %e, "cannot write a delivery history");
-        }
+    /// The writer of this destination's delivery stories (the event view).
+    pub(super) fn stories(&self) -> super::story::Stories {
+        let (ks, db) = (self.history.clone(), self.db.clone());
+        super::story::Stories::new(ks, db, self.route.clone(), self.dest.clone())
     }
 
     /// Keep `d` as a dead letter, synced (the cursor may then pass its event).

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::state::Attempts;
+use crate::checks::event::Event;
 use crate::config::Destination;
 use crate::durable::journal::Record;
+use crate::durable::store::history::Story;
 
 /// Events a destination holds in memory at most (in flight or waiting to retry), and
 /// their bytes: past either it reads no further until some finish.
@@ -27,6 +29,8 @@ pub(super) struct Slot {
     pub(super) acker: Option<lapin::Acker>,
     /// Its retry is kept in the store (queue source, message acknowledged).
     pub(super) stored: bool,
+    /// Its delivery story so far (`story`), once an attempt ended.
+    pub(super) story: Option<Story>,
 }
 
 impl Slot {
@@ -38,7 +42,15 @@ impl Slot {
             in_flight: false,
             acker: None,
             stored: false,
+            story: None,
         }
+    }
+}
+
+impl Slot {
+    /// Its event, its attempts so far and its story, for `story::Stories::tell`.
+    pub(super) fn story_of(&mut self) -> (&Event, u32, &mut Option<Story>) {
+        (&self.rec.event, self.attempts.n, &mut self.story)
     }
 }
 
@@ -98,5 +110,23 @@ impl Window {
         let age = oldest.map_or(0, |ms| (crate::now_ms() - ms).max(0) / 1000);
         m.oldest.set(age);
         m.circuit_open.set(i64::from(circuit_open));
+    }
+}
+
+impl Window {
+    /// With a broker: the retries kept in the store before a restart, first, in
+    /// acceptance order, each due when it was.
+    pub(super) fn restore(&mut self, mut kept: Vec<super::state::Retry>) {
+        kept.sort_by_key(|r| r.record().map(|r| r.event.received_at_ms));
+        let n = kept.len() as i64;
+        for (i, r) in kept.into_iter().enumerate() {
+            if let Some(rec) = r.record() {
+                let mut slot = Slot::new(rec, r.attempts);
+                slot.stored = true;
+                let wait = (r.due_ms - crate::now_ms()).max(0) as u64;
+                slot.due = Instant::now() + std::time::Duration::from_millis(wait);
+                self.insert((1, i as i64 - n), slot);
+            }
+        }
     }
 }

@@ -22,6 +22,7 @@ use super::metrics::Handles;
 use super::pace::{sleep_until, Pace};
 use super::rules;
 use super::state::{Attempts, DeadLetter, State, Try};
+use super::story::Stories;
 use super::tail::Tail;
 use super::transform::Transformer;
 use super::window::{Key, Slot, Window};
@@ -70,6 +71,7 @@ impl Worker {
         let mut w = Window::new(&self.dest);
         let mut inflight: JoinSet<(Key, Outcome)> = JoinSet::new();
         let mut circuit = Circuit::default();
+        let mut stories = self.state.stories();
         let mut pace = Pace::new(self.dest.rate);
         pace.paused = self.state.paused();
         let mut cursor = match &self.source {
@@ -82,19 +84,7 @@ impl Worker {
             self.replay(&mut w, d);
         }
         if matches!(self.source, Source::Queue(_)) {
-            // Retries kept before a restart go first, in acceptance order.
-            let mut kept = self.state.retries().unwrap_or_default();
-            kept.sort_by_key(|r| r.record().map(|r| r.event.received_at_ms));
-            let n = kept.len() as i64;
-            for (i, r) in kept.into_iter().enumerate() {
-                if let Some(rec) = r.record() {
-                    let mut slot = Slot::new(rec, r.attempts);
-                    slot.stored = true;
-                    let wait = Duration::from_millis((r.due_ms - crate::now_ms()).max(0) as u64);
-                    slot.due = Instant::now() + wait;
-                    w.insert((1, i as i64 - n), slot);
-                }
-            }
+            w.restore(self.state.retries().unwrap_or_default());
         }
         loop {
             if stop.is_none() {
@@ -122,17 +112,18 @@ impl Worker {
                 break;
             }
             let next_due = self.next_due(&w, inflight.len(), &circuit, &pace);
-            let cursor_due =
-                (cursor != cursor_written.0).then_some(cursor_written.1 + CURSOR_EVERY);
+            // The cursor's next write, or the stories', whichever comes first.
+            let unwritten = (cursor != cursor_written.0).then_some(cursor_written.1 + CURSOR_EVERY);
+            let write_due = [unwritten, stories.due()].into_iter().flatten().min();
             let wants_more = w.room() && stop.is_none();
             tokio::select! {
                 Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                     if let Ok((key, outcome)) = done {
-                        self.finish(&mut w, key, outcome, &mut circuit).await;
+                        self.finish(&mut w, key, outcome, (&mut circuit, &mut stories)).await;
                     }
                 }
                 _ = sleep_until(next_due), if next_due.is_some() && stop.is_none() => {}
-                _ = sleep_until(cursor_due), if cursor_due.is_some() => {}
+                _ = sleep_until(write_due), if write_due.is_some() => stories.write_if_due(),
                 more = more(&mut self.source), if wants_more => match more {
                     Some(Some(d)) => {
                         let mut slot = Slot::new(d.rec, Attempts::default());
@@ -156,6 +147,7 @@ impl Worker {
                 }
             }
         }
+        stories.write();
         if let Source::Journal { .. } = self.source {
             self.write_cursor(cursor);
         }
@@ -299,7 +291,14 @@ impl Worker {
     }
 
     /// Account for a finished attempt: taken, to retry, or dead.
-    async fn finish(&self, w: &mut Window, key: Key, o: Outcome, circuit: &mut Circuit) {
+    /// `told`: the circuit and the stories, which each attempt's end changes.
+    async fn finish(
+        &self,
+        w: &mut Window,
+        key: Key,
+        o: Outcome,
+        (circuit, stories): (&mut Circuit, &mut Stories),
+    ) {
         self.metrics.attempt_done(o.label, o.took.as_secs_f64());
         let Some(slot) = w.slots.get_mut(&key) else {
             return;
@@ -310,8 +309,10 @@ impl Worker {
         let told = o.told();
         if o.delivered() {
             circuit.success();
-            let Some(slot) = w.remove(&key) else { return };
-            self.state.tell(&slot.rec.event, told, Fate::Delivered);
+            let Some(mut slot) = w.remove(&key) else {
+                return;
+            };
+            stories.tell(slot.story_of(), told, Fate::Delivered);
             let cleanup = if key.0 == 0 {
                 self.state.unbury(seq)
             } else if slot.stored {
@@ -340,7 +341,7 @@ impl Worker {
             Duration::from_millis((crate::now_ms() - slot.rec.event.received_at_ms).max(0) as u64);
         match backoff::delay(&self.dest.backoff, slot.attempts.n, age) {
             Some(wait) if slot.attempts.n < self.dest.max_attempts && !o.permanent() => {
-                self.state.tell(&slot.rec.event, told, Fate::Pending);
+                stories.tell(slot.story_of(), told, Fate::Pending);
                 let wait = wait.max(o.retry_after.unwrap_or_default());
                 slot.due = now + wait;
                 let kept = if key.0 == 0 {
@@ -378,7 +379,7 @@ impl Worker {
                     slot.due = now + Duration::from_secs(60);
                     return;
                 }
-                self.state.tell(&slot.rec.event, told, Fate::Dead);
+                stories.tell(slot.story_of(), told, Fate::Dead);
                 tracing::warn!(route = %self.route, destination = %self.dest.name, id = ?id, attempts = dead.attempts.n, error = %o.error, "delivery dead-lettered");
                 self.metrics.dead.inc();
                 if let Some(slot) = w.remove(&key) {

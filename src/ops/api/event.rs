@@ -18,8 +18,10 @@ pub(super) fn one(app: &App, raw_id: &str) -> Reply {
     let store = app.handoff.store();
     // A scan of the journal, as the search by id: the view of one event, not a hot path.
     let kept = store.reader().show(&id).map_err(ApiError::internal)?;
-    let stories = history::lookup(&store.tables().0.history, &id).map_err(ApiError::internal)?;
     let event = kept.into_iter().map(|(_, e)| e).next();
+    let at = event.as_ref().map(|e| e.received_at_ms);
+    let stories =
+        history::lookup(&store.tables().0.history, &id, at).map_err(ApiError::internal)?;
     let route = match (&event, stories.first()) {
         (Some(e), _) => e.route.clone(),
         (None, Some((r, _, _))) => r.clone(),
