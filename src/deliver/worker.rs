@@ -290,8 +290,8 @@ impl Worker {
         w.unstarted = w.unstarted.saturating_sub(started);
     }
 
-    /// Account for a finished attempt: taken, to retry, or dead.
-    /// `told`: the circuit and the stories, which each attempt's end changes.
+    /// Account for a finished attempt: taken, to retry, or dead; the circuit and the
+    /// event's story hear of it.
     async fn finish(
         &self,
         w: &mut Window,
