@@ -70,10 +70,17 @@ impl Program {
             path: (),
         };
         let at = |s: &str, message: String| {
-            // Every error names a slice of the program: its offset is the place.
-            let off = (s.as_ptr() as usize)
-                .saturating_sub(source.as_ptr() as usize)
-                .min(source.len());
+            // Every error names a slice of the program: its offset is the place. A slice
+            // from elsewhere (the standard library's definitions) places it at the start,
+            // and the cut is kept on a character boundary (never a panic on the text).
+            let start = source.as_ptr() as usize;
+            let mut off = (s.as_ptr() as usize)
+                .checked_sub(start)
+                .filter(|o| *o <= source.len())
+                .unwrap_or(0);
+            while !source.is_char_boundary(off) {
+                off -= 1;
+            }
             let before = &source[..off];
             TransformError::Syntax {
                 line: before.matches('\n').count() + 1,
@@ -200,6 +207,9 @@ mod tests {
             e.to_string(),
             "does not compile at 1:6: undefined filter nosuch"
         );
+        // Non-ASCII text before the error: placed by characters, not bytes.
+        let e = Program::compile("{\"é\": .a,\n  \"ü\": }").err().unwrap();
+        assert!(matches!(e, TransformError::Syntax { line: 2, .. }), "{e}");
         // The gateway's environment (its secrets) is not the program's.
         assert!(Program::compile("env").is_err());
         assert!(Program::compile("$ENV").is_err());
