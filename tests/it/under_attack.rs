@@ -315,7 +315,9 @@ fn a_flood_of_unknown_paths_and_of_one_route_does_not_hide_another_routes_refusa
     let r = request(g.admin, "GET", "/api/v1/rejections?route=none", &[], b"").json();
     let records = r.as_array().unwrap();
     assert!(!records.is_empty() && records.len() <= 3, "{r}");
-    assert!(records[0]["repeats"].as_u64().unwrap_or(0) > 10, "{r}");
+    // The repeats go on the record that was open when they came, not always the newest.
+    let repeats = records.iter().filter_map(|x| x["repeats"].as_u64()).max();
+    assert!(repeats.unwrap_or(0) > 10, "{r}");
 }
 
 #[test]
