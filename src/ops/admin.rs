@@ -22,6 +22,8 @@ pub(crate) struct Admin {
     pub app: Arc<App>,
     /// Set on SIGTERM: `/readyz` answers 503 so load balancers stop sending.
     pub draining: AtomicBool,
+    /// The charts' last 15 minutes (`/api/v1/series`).
+    pub series: Arc<crate::ops::series::Series>,
 }
 
 impl Admin {
@@ -69,6 +71,7 @@ impl Admin {
             origin: header(http::header::ORIGIN),
             host: header(http::header::HOST),
             token: config.admin_token.as_ref().map(|t| t.0.as_slice()),
+            series: &self.series,
         };
         let (status, body) = crate::ops::api::answer(&self.app, call).await;
         (

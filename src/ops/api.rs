@@ -44,6 +44,8 @@ pub(crate) struct Call<'a> {
     pub host: Option<&'a str>,
     /// `admin.token`, when configured.
     pub token: Option<&'a [u8]>,
+    /// The charts' ring of recent traffic.
+    pub series: &'a crate::ops::series::Series,
 }
 
 /// Who may call: with `admin.token`, whoever presents it as a bearer token (compared in
@@ -143,6 +145,7 @@ async fn route(app: &App, c: Call<'_>) -> Reply {
         "/api/v1/events" if get => events::list(app, c.query),
         "/api/v1/destinations" if get => events::destinations(app),
         "/api/v1/status" if get => events::status(app),
+        "/api/v1/series" if get => series(c.series, c.query),
         "/api/v1/replays" if get => json(&crate::durable::store::replay_job::Job::all(store.dir())),
         "/api/v1/dead/replay"
         | "/api/v1/rejections/replay"
@@ -175,6 +178,7 @@ async fn route(app: &App, c: Call<'_>) -> Reply {
         | "/api/v1/events"
         | "/api/v1/destinations"
         | "/api/v1/status"
+        | "/api/v1/series"
         | "/api/v1/replays"
         | "/api/v1/events/redeliver"
         | "/api/v1/destinations/pause"
@@ -185,6 +189,26 @@ async fn route(app: &App, c: Call<'_>) -> Reply {
         }
         _ => Err(ApiError::NotFound),
     }
+}
+
+/// `GET /api/v1/series?[since=MS]`: the charts' samples taken after `since`
+/// (milliseconds since the epoch), oldest first, with the step they cover.
+fn series(series: &crate::ops::series::Series, query: Option<&str>) -> Reply {
+    let mut since = 0i64;
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*k {
+            "since" => {
+                since = v
+                    .parse()
+                    .map_err(|_| ApiError::bad("since is milliseconds since the epoch"))?
+            }
+            _ => return Err(ApiError::bad(format_args!("unknown parameter {k:?}"))),
+        }
+    }
+    json(&serde_json::json!({
+        "step_seconds": crate::ops::series::STEP.as_secs(),
+        "samples": series.since(since),
+    }))
 }
 
 fn spool(store: &Store, query: Option<&str>) -> Reply {

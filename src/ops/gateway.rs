@@ -42,10 +42,12 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let admin = Arc::new(Admin {
         app: app.clone(),
         draining: false.into(),
+        series: Arc::default(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(admin::serve(admin_listener, admin.clone(), stop_rx.clone()));
     spawn_timers(&app, store);
+    spawn_series(&app, admin.series.clone());
     tracing::info!(
         listen = %config.listen,
         admin = %config.admin_listen,
@@ -187,6 +189,18 @@ fn spawn_timers(app: &Arc<App>, store: Store) {
             let rt = app.runtime.load();
             rt.housekeeping();
             summary.log(&rt);
+        }
+    });
+}
+
+/// The charts' ring: a reading of the exposition every step, off the request path.
+fn spawn_series(app: &Arc<App>, series: Arc<crate::ops::series::Series>) {
+    let metrics = app.metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::ops::series::STEP);
+        loop {
+            tick.tick().await;
+            series.record(&metrics.encode(true), crate::now_ms());
         }
     });
 }

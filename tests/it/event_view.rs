@@ -34,6 +34,8 @@ await page.waitForFunction(() => document.querySelectorAll('#event-detail sectio
 const statuses = await page.$$eval('#event-detail section[data-destination="app"] .timeline li', (l) => l.map((li) => li.dataset.status));
 const body = await page.locator("#event-body").textContent();
 const other = await page.locator('#event-detail section[data-destination="audit"] h3').textContent();
+// The header's pills, once a poll with the token has filled them (for the picture).
+await page.waitForFunction(() => document.getElementById("updated").textContent.startsWith("updated"));
 await page.screenshot({ path: shot, fullPage: true });
 const html = await page.content();
 console.log(JSON.stringify({ statuses, body, other, errors, html }));
@@ -157,4 +159,7 @@ fn an_event_answered_500_500_then_200_tells_its_three_attempts_in_the_api_and_th
         assert!(!html.contains(secret), "{secret:?} is in the page");
     }
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    if matches!(mode, Mode::Store) {
+        keep_screenshots(&shots, &["event-view-Store.png"]);
+    }
 }

@@ -14,6 +14,7 @@ mod broker_failover;
 mod broker_refused;
 mod broker_tls;
 mod chaos;
+mod charts;
 mod cli;
 mod config_secrecy;
 mod dashboard;

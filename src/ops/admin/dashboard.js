@@ -182,8 +182,9 @@ async function poll() {
       const last = d.attempts.history[d.attempts.history.length - 1] || {};
       return [eventLink(d.id), d.route, d.destination, d.event_type, d.attempts.n, last.error || (last.status ? "HTTP " + last.status : ""), replayButton(d)];
     }, "no dead letters");
-    fill("rejections", rejections, (r) => [r.received_at, r.route, r.source_ip, r.code, r.reason,
+    fill("rejections", rejections, (r) => [rejectionLink(r, r.received_at), r.route, r.source_ip, r.code, r.reason,
       r.body_bytes === null ? "not read" : r.body_bytes + " B"], "no rejections");
+    await pollSeries();
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     $("updated").textContent = "update failed: " + e.message;

@@ -12,6 +12,7 @@ pub(super) fn asset(path: &str) -> Option<(&'static str, &'static str)> {
             include_str!("dashboard.js"),
         )),
         "/event.js" => Some(("text/javascript; charset=utf-8", include_str!("event.js"))),
+        "/charts.js" => Some(("text/javascript; charset=utf-8", include_str!("charts.js"))),
         "/dashboard.css" => Some(("text/css; charset=utf-8", include_str!("dashboard.css"))),
         _ => None,
     }

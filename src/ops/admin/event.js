@@ -1,8 +1,10 @@
 // The dashboard's event view, at #/events/<id>: one event's whole story from
 // GET /api/v1/events/<id>: where it came from, its headers (credentials masked by the
 // API), its body (JSON pretty-printed, long bodies folded), and per destination where it
-// stands with its attempts as a timeline (a dead letter with its Replay). Everything
-// the sender controlled is set as text, never parsed as HTML (as dashboard.js).
+// stands with its attempts as a timeline (a dead letter with its Replay). The rejection
+// view, at #/rejections/<seq>: why a request was refused, its masked headers, its body's
+// size and hash, and Replay when the request was captured. Everything the sender
+// controlled is set as text, never parsed as HTML (as dashboard.js).
 "use strict";
 
 const FOLD_BYTES = 4096;
@@ -94,7 +96,65 @@ function renderEvent(e) {
   }
 }
 
+function renderRejection(r) {
+  const view = $("event-detail");
+  view.replaceChildren();
+  const dl = document.createElement("dl");
+  field(dl, "route", r.route);
+  field(dl, "received", r.received_at);
+  field(dl, "source", r.source_ip);
+  field(dl, "answer", r.status + " " + r.code);
+  field(dl, "reason", r.reason);
+  field(dl, "request", r.method + " " + r.path);
+  field(dl, "body", r.body_bytes === null ? "not read" : r.body_bytes + " bytes, SHA-256 " + r.body_sha256);
+  if (r.repeats) field(dl, "repeats", r.repeats + " more, the last at " + r.last_at);
+  if (r.replayed_as) field(dl, "replayed as", r.replayed_as);
+  view.appendChild(dl);
+  const h = document.createElement("table");
+  h.id = "event-headers";
+  h.appendChild(document.createElement("tbody"));
+  for (const [k, v] of r.headers) row(h.tBodies[0], [k, v]);
+  view.appendChild(h);
+  if (!r.replayable) {
+    const p = document.createElement("p");
+    p.className = "muted";
+    p.textContent = "recorded without its body (store.rejections.capture_body is off): it cannot be replayed";
+    view.appendChild(p);
+    return;
+  }
+  // Verified again with today's configuration; kept like any accepted event if it passes.
+  const b = document.createElement("button");
+  b.textContent = "Replay";
+  b.addEventListener("click", () => {
+    b.disabled = true;
+    api("/api/v1/rejections/replay?seq=" + encodeURIComponent(r.seq), { method: "POST", headers: { "Content-Type": "application/json" } })
+      .then((v) => { $("event-status").textContent = "replayed: " + v.status + " as " + v.id; })
+      .catch((err) => { $("event-status").textContent = "replay refused: " + err.message; b.disabled = false; });
+  });
+  view.appendChild(b);
+}
+
+function showRejection(seq) {
+  $("view-title").textContent = "Rejection";
+  $("event-status").textContent = "";
+  api("/api/v1/rejections?seq=" + encodeURIComponent(seq))
+    .then((found) => {
+      if (!found.length) throw new Error("not in the log (pushed out, or older than max_age)");
+      renderRejection(found[0]);
+    })
+    .catch((err) => { $("event-detail").textContent = "no such rejection: " + err.message; });
+}
+
+// A link to a rejection's view.
+function rejectionLink(r, text) {
+  const a = document.createElement("a");
+  a.href = "#/rejections/" + r.seq;
+  a.textContent = text;
+  return a;
+}
+
 function showEvent(id) {
+  $("view-title").textContent = "Event";
   $("event-status").textContent = "";
   api("/api/v1/events/" + encodeURIComponent(id))
     .then(renderEvent)
@@ -110,10 +170,12 @@ function eventLink(id) {
 }
 
 function route() {
-  const m = location.hash.match(/^#\/events\/(.+)$/);
-  $("event-view").hidden = !m;
-  $("main-view").hidden = !!m;
-  if (m) showEvent(decodeURIComponent(m[1]));
+  const event = location.hash.match(/^#\/events\/(.+)$/);
+  const rejection = location.hash.match(/^#\/rejections\/(\d+)$/);
+  $("event-view").hidden = !event && !rejection;
+  $("main-view").hidden = !$("event-view").hidden;
+  if (event) showEvent(decodeURIComponent(event[1]));
+  if (rejection) showRejection(rejection[1]);
 }
 
 window.addEventListener("hashchange", route);

@@ -346,3 +346,15 @@ pub fn npm_folder(prefix: &str, package_json: &str, files: &[(&str, &str)]) -> P
     }
     dir
 }
+
+/// With `$HOOKGATE_SCREENSHOTS` set to a folder (docs/images when the pictures in docs/
+/// are made again), the named screenshots of `dir` are copied there.
+pub fn keep_screenshots(dir: &Path, names: &[&str]) {
+    if let Some(to) = std::env::var_os("HOOKGATE_SCREENSHOTS") {
+        let to = PathBuf::from(to);
+        std::fs::create_dir_all(&to).unwrap();
+        for name in names {
+            std::fs::copy(dir.join(name), to.join(name)).unwrap();
+        }
+    }
+}
