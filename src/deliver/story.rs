@@ -2,7 +2,10 @@
 //! (`store::history`, for the event view): the story lives with its event in the
 //! window and each finished attempt is added to it; the writes are batched, one
 //! database write for everything told in the last 100 ms, so that a delivered event
-//! costs a share of a write rather than one of its own.
+//! costs a share of a write rather than one of its own. The write runs on tokio's
+//! blocking pool, one at a time and in order, never in the worker's task: a batch can
+//! wait on the database's journal while the ingest writer syncs it, and the worker
+//! that waited there delivered 10 to 20 % less (the delivery benchmark).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +18,9 @@ use crate::durable::store::history::{self, Attempt, Fate, Story};
 const EVERY: Duration = Duration::from_millis(100);
 /// Or as soon as this many wait.
 const BATCH: usize = 256;
+/// The most that wait while the database is slower than the deliveries; past it a
+/// story is not kept (it promises nothing; the event is delivered all the same).
+const MOST_WAITING: usize = 1 << 16;
 
 pub(super) struct Stories {
     ks: fjall::Keyspace,
@@ -23,6 +29,8 @@ pub(super) struct Stories {
     dest: Arc<str>,
     waiting: Vec<(Vec<u8>, Vec<u8>)>,
     written_at: Instant,
+    /// The batch being written, if one is.
+    writing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Stories {
@@ -39,6 +47,7 @@ impl Stories {
             dest,
             waiting: Vec::new(),
             written_at: Instant::now(),
+            writing: None,
         }
     }
 
@@ -61,8 +70,10 @@ impl Stories {
         story.received_at_ms = ev.received_at_ms;
         story.push(a);
         story.fate = fate;
-        self.waiting
-            .push(history::entry(&ev.id, route, dest, story));
+        if self.waiting.len() < MOST_WAITING {
+            self.waiting
+                .push(history::entry(&ev.id, route, dest, story));
+        }
         if self.waiting.len() >= BATCH {
             self.write();
         }
@@ -79,19 +90,54 @@ impl Stories {
         }
     }
 
-    /// Write what waits (without a sync: a crash loses at most the last 100 ms of
-    /// stories, never an event).
+    /// Hand what waits to the blocking pool to be written (without a sync: a crash
+    /// loses at most the last 100 ms of stories, never an event), unless the last batch
+    /// is still being written: then it waits for the next turn.
     pub(super) fn write(&mut self) {
         self.written_at = Instant::now();
-        if self.waiting.is_empty() {
+        if self.waiting.is_empty() || self.writing.as_ref().is_some_and(|w| !w.is_finished()) {
             return;
         }
-        let mut batch = self.db.batch();
-        for (k, v) in self.waiting.drain(..) {
-            batch.insert(&self.ks, k, v);
+        let (db, ks) = (self.db.clone(), self.ks.clone());
+        let (route, dest) = (self.route.clone(), self.dest.clone());
+        let batch = std::mem::take(&mut self.waiting);
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            commit(&db, &ks, batch, (&route, &dest))
+        }));
+    }
+
+    /// At the worker's end: the batch being written, then what still waits.
+    pub(super) async fn finish(&mut self) {
+        if let Some(w) = self.writing.take() {
+            let _ = w.await;
         }
-        if let Err(e) = batch.commit() {
-            tracing::debug!(route = %self.route, destination = %self.dest, error = %e, "cannot write delivery histories");
+        let batch = std::mem::take(&mut self.waiting);
+        commit(&self.db, &self.ks, batch, (&self.route, &self.dest));
+    }
+}
+
+/// One database write of `batch`. A story told twice in it (a retry within 100 ms) is
+/// written once, as told last: the entries of one batch share a sequence number.
+fn commit(
+    db: &Ledger,
+    ks: &fjall::Keyspace,
+    mut batch: Vec<(Vec<u8>, Vec<u8>)>,
+    (route, dest): (&str, &str),
+) {
+    if batch.is_empty() {
+        return;
+    }
+    // Stable: of the entries with one key, the last told stays last.
+    batch.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut b = db.batch();
+    let mut entries = batch.into_iter().peekable();
+    while let Some((k, v)) = entries.next() {
+        if entries.peek().is_some_and(|next| next.0 == k) {
+            continue;
         }
+        b.insert(ks, k, v);
+    }
+    if let Err(e) = b.commit() {
+        tracing::debug!(route, destination = dest, error = %e, "cannot write delivery histories");
     }
 }

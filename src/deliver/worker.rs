@@ -147,7 +147,7 @@ impl Worker {
                 }
             }
         }
-        stories.write();
+        stories.finish().await;
         if let Source::Journal { .. } = self.source {
             self.write_cursor(cursor);
         }
