@@ -5,8 +5,6 @@
 //! Screenshots go to `<target>/tmp/dashboard/` (and to `$HOOKGATE_SCREENSHOTS`, for the
 //! pictures in docs/).
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,22 +12,11 @@ use std::time::{Duration, Instant};
 use crate::support::app::{App, Reply};
 use crate::support::common::*;
 
-const PACKAGE_JSON: &str =
-    r#"{ "private": true, "dependencies": { "playwright-core": "1.65.2" } }"#;
 const SECRET: &str = "charts-secret-Zr81";
 
 const SCRIPT: &str = r##"
-import { chromium } from "playwright-core";
-const [url, shots, token] = process.argv.slice(2);
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e)));
-page.setDefaultTimeout(30000);
-await page.goto(url);
-await page.locator("#token-form").waitFor();
-await page.fill("#token", token);
-await page.click("#token-form button");
+const [url, shots, token] = args;
+const page = await open(url, token, { width: 1280, height: 1000 });
 const routeChart = '#route-charts figure[data-chart="rate:traffic"]';
 const destChart = '#destination-charts figure[data-chart="rate:traffic/app"]';
 await page.locator(routeChart + " polyline").first().waitFor();
@@ -150,32 +137,16 @@ fn the_charts_move_with_traffic_and_a_rejection_has_its_own_view() {
     if picture {
         std::thread::sleep(Duration::from_secs(240));
     }
-    let dir = npm_folder(
-        "hookgate-test-browser",
-        PACKAGE_JSON,
-        &[("charts.mjs", SCRIPT)],
+    let shots = shots_dir();
+    let url = format!("http://127.0.0.1:{}/", g.admin);
+    let page = browser(
+        "charts.mjs",
+        SCRIPT,
+        &[&url, shots.to_str().unwrap(), ADMIN_TOKEN],
+        120,
     );
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg("node")
-        .arg(dir.join("charts.mjs"))
-        .arg(format!("http://127.0.0.1:{}/", g.admin))
-        .arg(&shots)
-        .arg(ADMIN_TOKEN)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
     stop.store(true, Ordering::SeqCst);
     let sent = traffic.join().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the browser script failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let page: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     for (chart, wh) in page["sizes"].as_object().unwrap() {
         let (w, h) = (wh[0].as_f64().unwrap(), wh[1].as_f64().unwrap());
         assert!(w >= 200.0 && h >= 60.0, "{chart}'s chart is {w}x{h}");

@@ -15,8 +15,6 @@ use crate::support::app::{App, Reply};
 use crate::support::common::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-const PACKAGE_JSON: &str =
-    r#"{ "private": true, "dependencies": { "playwright-core": "1.65.2" } }"#;
 const SECRET: &str = "dash-secret-Qm47";
 
 const SCRIPT: &str = r##"
@@ -78,7 +76,7 @@ fn folder() -> PathBuf {
     DIR.get_or_init(|| {
         npm_folder(
             "hookgate-test-browser",
-            PACKAGE_JSON,
+            PLAYWRIGHT,
             &[("dashboard.mjs", SCRIPT)],
         )
     })

@@ -2,31 +2,18 @@
 //! whole story (the request as kept, each destination's attempts), and the dashboard
 //! shows it at `/#/events/{id}` in a real browser (Debian's chromium), in both modes.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::deliver::{setup, Mode};
 use crate::support::app::{App, Reply};
 use crate::support::common::*;
 
-const PACKAGE_JSON: &str =
-    r#"{ "private": true, "dependencies": { "playwright-core": "1.65.2" } }"#;
 const SIGNING: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const API_TOKEN: &str = "tok-9f2c4e7a51";
 
 const SCRIPT: &str = r##"
-import { chromium } from "playwright-core";
-const [url, shot, token] = process.argv.slice(2);
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e)));
-page.setDefaultTimeout(20000);
-await page.goto(url);
-await page.locator("#token-form").waitFor();
-await page.fill("#token", token);
-await page.click("#token-form button");
+const [url, shot, token] = args;
+const page = await open(url, token, { width: 1100, height: 900 });
 // The view asked before the token was given: ask again.
 await page.evaluate(() => { location.hash = "#/"; });
 await page.evaluate((u) => { location.hash = new URL(u).hash; }, url);
@@ -121,31 +108,15 @@ fn an_event_answered_500_500_then_200_tells_its_three_attempts_in_the_api_and_th
         assert!(!text.contains(secret), "{secret:?} in the API's answer");
     }
 
-    let dir = npm_folder(
-        "hookgate-test-browser",
-        PACKAGE_JSON,
-        &[("event.mjs", SCRIPT)],
-    );
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = shots_dir();
     let shot = shots.join(format!("event-view-{mode:?}.png"));
-    let out = Command::new("timeout")
-        .arg("60")
-        .arg("node")
-        .arg(dir.join("event.mjs"))
-        .arg(format!("http://127.0.0.1:{}/#/events/ev-1", g.admin))
-        .arg(&shot)
-        .arg(ADMIN_TOKEN)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the browser script failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+    let url = format!("http://127.0.0.1:{}/#/events/ev-1", g.admin);
+    let page = browser(
+        "event.mjs",
+        SCRIPT,
+        &[&url, shot.to_str().unwrap(), ADMIN_TOKEN],
+        60,
     );
-    let page: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(page["statuses"], serde_json::json!(["500", "500", "200"]));
     let shown: serde_json::Value = serde_json::from_str(page["body"].as_str().unwrap()).unwrap();
     assert_eq!(shown["amount"], 12, "the body, pretty-printed: {page}");

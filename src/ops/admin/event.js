@@ -69,21 +69,25 @@ function replayDead(e, d) {
   return b;
 }
 
-function renderEvent(e) {
+// The view emptied, then its fields (pairs; an undefined value is left out) and the
+// headers as a table (pairs of name and value, as the API masked them).
+function detail(fields, headers) {
   const view = $("event-detail");
   view.replaceChildren();
   const dl = document.createElement("dl");
-  field(dl, "id", e.id);
-  field(dl, "route", e.route);
-  field(dl, "type", e.type);
-  field(dl, "received", e.received_at);
-  field(dl, "source", e.source);
-  view.appendChild(dl);
+  for (const [name, value] of fields) if (value !== undefined) field(dl, name, value);
   const h = document.createElement("table");
   h.id = "event-headers";
   h.appendChild(document.createElement("tbody"));
-  for (const [k, v] of Object.entries(e.headers || {})) row(h.tBodies[0], [k, v]);
-  view.append(h, bodyBlock(e));
+  for (const [k, v] of headers) row(h.tBodies[0], [k, v]);
+  view.append(dl, h);
+  return view;
+}
+
+function renderEvent(e) {
+  const view = detail([["id", e.id], ["route", e.route], ["type", e.type],
+    ["received", e.received_at], ["source", e.source]], Object.entries(e.headers || {}));
+  view.appendChild(bodyBlock(e));
   for (const d of e.destinations) {
     const s = document.createElement("section");
     s.className = "destination";
@@ -97,24 +101,13 @@ function renderEvent(e) {
 }
 
 function renderRejection(r) {
-  const view = $("event-detail");
-  view.replaceChildren();
-  const dl = document.createElement("dl");
-  field(dl, "route", r.route);
-  field(dl, "received", r.received_at);
-  field(dl, "source", r.source_ip);
-  field(dl, "answer", r.status + " " + r.code);
-  field(dl, "reason", r.reason);
-  field(dl, "request", r.method + " " + r.path);
-  field(dl, "body", r.body_bytes === null ? "not read" : r.body_bytes + " bytes, SHA-256 " + r.body_sha256);
-  if (r.repeats) field(dl, "repeats", r.repeats + " more, the last at " + r.last_at);
-  if (r.replayed_as) field(dl, "replayed as", r.replayed_as);
-  view.appendChild(dl);
-  const h = document.createElement("table");
-  h.id = "event-headers";
-  h.appendChild(document.createElement("tbody"));
-  for (const [k, v] of r.headers) row(h.tBodies[0], [k, v]);
-  view.appendChild(h);
+  const view = detail([
+    ["route", r.route], ["received", r.received_at], ["source", r.source_ip],
+    ["answer", r.status + " " + r.code], ["reason", r.reason], ["request", r.method + " " + r.path],
+    ["body", r.body_bytes === null ? "not read" : r.body_bytes + " bytes, SHA-256 " + r.body_sha256],
+    ["repeats", r.repeats ? r.repeats + " more, the last at " + r.last_at : undefined],
+    ["replayed as", r.replayed_as || undefined],
+  ], r.headers);
   if (!r.replayable) {
     const p = document.createElement("p");
     p.className = "muted";

@@ -358,3 +358,57 @@ pub fn keep_screenshots(dir: &Path, names: &[&str]) {
         }
     }
 }
+
+/// The npm folder's package for the browser tests: playwright-core, driving Debian's
+/// chromium (its own browser downloads are not used).
+pub const PLAYWRIGHT: &str =
+    r#"{ "private": true, "dependencies": { "playwright-core": "1.65.2" } }"#;
+
+/// What every browser script starts with: `args` (its command line), `errors` (the
+/// page's uncaught errors) and `open(url, token, viewport)`, a page of the dashboard
+/// with the admin token entered.
+const BROWSER_PREAMBLE: &str = r##"
+import { chromium } from "playwright-core";
+const args = process.argv.slice(2);
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+const errors = [];
+async function open(url, token, viewport) {
+  const page = await browser.newPage({ viewport });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.setDefaultTimeout(30000);
+  await page.goto(url);
+  await page.locator("#token-form").waitFor();
+  await page.fill("#token", token);
+  await page.click("#token-form button");
+  return page;
+}
+"##;
+
+/// Run browser script `name` (`script` after [`BROWSER_PREAMBLE`]) with `args`, for at
+/// most `secs`: the JSON object it printed.
+pub fn browser(name: &str, script: &str, args: &[&str], secs: u32) -> serde_json::Value {
+    let text = format!("{BROWSER_PREAMBLE}{script}");
+    let dir = npm_folder("hookgate-test-browser", PLAYWRIGHT, &[(name, &text)]);
+    let out = Command::new("timeout")
+        .arg(secs.to_string())
+        .arg("node")
+        .arg(dir.join(name))
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser script failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+/// `<target>/tmp/dashboard/`, where the browser tests leave their screenshots.
+pub fn shots_dir() -> PathBuf {
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
