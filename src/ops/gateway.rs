@@ -198,6 +198,9 @@ fn spawn_series(app: &Arc<App>, series: Arc<crate::ops::series::Series>) {
     let metrics = app.metrics.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(crate::ops::series::STEP);
+        // After a stall, the next reading a whole step later, not a burst of readings
+        // whose samples the page would take for 5 s each.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             series.record(&metrics.encode(true), crate::now_ms());
