@@ -45,6 +45,14 @@ use fjall::compaction::filter::{
 const MEMTABLE_BYTES: u64 = 1 << 20;
 /// Block cache: look-ups are rare (a filter "maybe"), so a small one does.
 const CACHE_BYTES: u64 = 1 << 20;
+/// Memtables written out (level-0 tables) before they are merged into level 1, where
+/// fjall's default merges at 4. Ids are random, so every level-0 table spans every
+/// level-1 table and each merge rewrites all of level 1: merging after 12 megabytes
+/// rather than 4 does that a third as often (a look-up, rare, reads up to 12 small
+/// tables' bloom filters more). The merges were 8.6 % of the gateway's CPU in the
+/// benchmark's store phase (docs/benchmarks.md, "The cost of one event"). Below
+/// fjall's write stall at 20. A store keeps the value it was created with.
+const LEVEL0_TABLES: u8 = 12;
 
 /// The ids accepted within the window, on disk.
 pub(crate) struct Ledger {
@@ -118,7 +126,11 @@ impl Ledger {
             }))
             .open()?;
         let ids = db.keyspace("ids", || {
-            fjall::KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+            fjall::KeyspaceCreateOptions::default()
+                .max_memtable_size(MEMTABLE_BYTES)
+                .compaction_strategy(Arc::new(
+                    fjall::compaction::Leveled::default().with_l0_threshold(LEVEL0_TABLES),
+                ))
         })?;
         Ok(Ledger { db, ids })
     }
