@@ -192,6 +192,9 @@ fn request(
 ) -> Result<Request<Full<Bytes>>, http::Error> {
     let mut req = Request::post(dest.url.clone()).body(Full::new(body.clone()))?;
     let h = req.headers_mut();
+    // Room for the gateway's headers, the forwarded ones and the client's Host at once:
+    // growing the map one header at a time was 1 % of the delivery benchmark's CPU.
+    h.reserve(12 + ev.headers.len());
     if let Some(ct) = content_type {
         h.insert(header::CONTENT_TYPE, ct);
     }
