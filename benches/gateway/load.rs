@@ -92,9 +92,9 @@ impl Run {
     }
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+pub(crate) type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-async fn connect(addr: SocketAddr) -> Sender {
+pub(crate) async fn connect(addr: SocketAddr) -> Sender {
     let s = TcpStream::connect(addr).await.expect("connect");
     s.set_nodelay(true).unwrap();
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))

@@ -195,5 +195,26 @@ async fn run(s: Settings) -> bool {
             direct.rps()
         );
     }
+    // Issue #32's two delivery ratios: the store's delivery against hookgate's own
+    // ingest in this run, RabbitMQ's against its floor.
+    let rate = |m: &str| {
+        delivered
+            .iter()
+            .find(|(mode, _)| *mode == m)
+            .map(|(_, d)| d.rate)
+    };
+    if let Some(d) = rate("store") {
+        let ingest = store.sclosed.rps();
+        println!(
+            "  delivery (store) / hookgate's ingest (store)   {:>6.2}  ({d:.0} events/s vs {ingest:.0} req/s)",
+            d / ingest
+        );
+    }
+    if let (Some(d), Some(floor)) = (rate("rabbitmq"), rate("rabbitmq floor")) {
+        println!(
+            "  delivery (rabbitmq) / its floor (raw lapin)    {:>6.2}  ({d:.0} vs {floor:.0} events/s)",
+            d / floor
+        );
+    }
     pass
 }

@@ -4,7 +4,8 @@
 //! bare hyper server (reads the body, answers 200); hookgate delivers to it with
 //! `concurrency: 32`. The figure is end to end: every event accepted during the load,
 //! divided by the time from the load's start until the last of them was delivered (read
-//! from hookgate's `hookgate_delivery_attempts_total{outcome="2xx"}`).
+//! from hookgate's `hookgate_delivery_attempts_total{outcome="2xx"}`). With RabbitMQ,
+//! its floor too: raw lapin publishing, consuming and POSTing (`deliver_floor`).
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,15 @@ pub(crate) async fn run(
         print("rabbitmq", &r);
         out.push(("rabbitmq", r));
         crate::rabbit::cleanup(conn, &x, &[format!("{q}.deliver.app")]).await;
+        let app_addr = ([127, 0, 0, 1], app_port).into();
+        let floor = super::deliver_floor::run(amqp, app_addr, crate::load::body(), dur).await;
+        println!(
+            "reference  raw lapin publish, consume, POST, ack: published {}  delivered end to end {:>6.0} events/s{}",
+            floor.accepted.line(),
+            floor.rate,
+            if floor.complete { "" } else { "  (NOT all delivered within 60 s)" }
+        );
+        out.push(("rabbitmq floor", floor));
     }
     drop(app);
     (direct, out)

@@ -4,6 +4,7 @@
 //! phase (provider to application through hookgate, beside the application alone).
 
 pub(crate) mod deliver;
+pub(crate) mod deliver_floor;
 pub(crate) mod rabbitmq;
 pub(crate) mod store;
 
