@@ -111,8 +111,11 @@ impl Stories {
         if let Some(w) = self.writing.take() {
             let _ = w.await;
         }
+        let (db, ks) = (self.db.clone(), self.ks.clone());
+        let (route, dest) = (self.route.clone(), self.dest.clone());
         let batch = std::mem::take(&mut self.waiting);
-        commit(&self.db, &self.ks, batch, (&self.route, &self.dest));
+        // On the blocking pool too: the last write can wait on the journal as any other.
+        let _ = tokio::task::spawn_blocking(move || commit(&db, &ks, batch, (&route, &dest))).await;
     }
 }
 

@@ -45,6 +45,9 @@ pub(crate) struct DestinationStep {
 pub(crate) struct Sample {
     /// The step's end, in milliseconds since the Unix epoch.
     pub at: i64,
+    /// The step's real length: the time since the reading before, which is longer than
+    /// a step after a stall (the page divides the counts by it, not by the step).
+    pub seconds: f64,
     pub routes: HashMap<Arc<str>, RouteStep>,
     /// Keyed `route/destination`.
     pub destinations: HashMap<Arc<str>, DestinationStep>,
@@ -62,6 +65,8 @@ struct RouteTotals {
 /// The cumulative figures of one reading of the exposition.
 #[derive(Debug, Default)]
 struct Totals {
+    /// When it was read (ms since the epoch).
+    at: i64,
     routes: HashMap<Arc<str>, RouteTotals>,
     destinations: HashMap<Arc<str>, DestinationStep>,
 }
@@ -75,10 +80,14 @@ impl Series {
     /// Take a reading of `exposition` (OpenMetrics text) at `at`: from the second reading
     /// on, the differences from the one before become a sample.
     pub(crate) fn record(&self, exposition: &str, at: i64) {
-        let now = totals(exposition);
+        let now = Totals {
+            at,
+            ..totals(exposition)
+        };
         let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(before) = &ring.1 {
-            let sample = step(before, &now, at);
+            let seconds = (at - before.at).max(1) as f64 / 1000.0;
+            let sample = step(before, &now, at, seconds);
             ring.0.push_back(sample);
             while ring.0.len() > SAMPLES {
                 ring.0.pop_front();
@@ -94,7 +103,7 @@ impl Series {
     }
 }
 
-fn step(before: &Totals, now: &Totals, at: i64) -> Sample {
+fn step(before: &Totals, now: &Totals, at: i64, seconds: f64) -> Sample {
     let routes = now
         .routes
         .iter()
@@ -137,6 +146,7 @@ fn step(before: &Totals, now: &Totals, at: i64) -> Sample {
         .collect();
     Sample {
         at,
+        seconds,
         routes,
         destinations,
     }
@@ -312,6 +322,10 @@ mod tests {
         let d = &got[0].destinations["gh/app"];
         assert_eq!((d.delivered, d.failed, d.backlog), (2, 0, 5));
         assert!(s.since(6_000).is_empty());
+        assert_eq!(got[0].seconds, 5.0);
+        // A reading late after a stall: its sample says how long it really spans.
+        s.record(&two, 14_000);
+        assert_eq!(s.since(6_000)[0].seconds, 8.0);
     }
 
     #[test]

@@ -85,7 +85,7 @@ function fmt(v) {
 function points(kind, name, pick) {
   return samples.map((s) => {
     const v = s[kind][name];
-    return [s.at, v === undefined ? null : pick(v)];
+    return [s.at, v === undefined ? null : pick(v, s)];
   });
 }
 
@@ -96,7 +96,8 @@ function names(kind) {
 }
 
 function drawCharts() {
-  const perSecond = (f) => (v) => v[f] / stepSeconds;
+  // Over the sample's real span: longer than a step after a stall of the gateway.
+  const perSecond = (f) => (v, s) => v[f] / (s.seconds || stepSeconds);
   const routes = $("route-charts");
   for (const r of names("routes").filter((r) => r !== "none" || samples.some((s) => s.routes.none && s.routes.none.refused))) {
     chart(routes, "rate:" + r, r + " — requests/s", [
